@@ -1,0 +1,309 @@
+//! The `ManagedCluster` trait: what kupgrade needs from a cloud provider's control plane and
+//! node-pool APIs, with only core-owned types crossing it.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::SupportWindow;
+use crate::error::Result;
+use crate::provider::Provider;
+use crate::version::KubeVersion;
+
+/// The lifecycle state of a cluster or node pool, normalised across providers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResourceStatus {
+    /// Serving and idle (EKS `ACTIVE`, AKS `Succeeded`, GKE `RUNNING`).
+    #[default]
+    Ready,
+    /// An update is running.
+    Updating,
+    /// Being created.
+    Creating,
+    /// Being deleted.
+    Deleting,
+    /// Degraded or failed.
+    Failed,
+}
+
+/// A node taint, copied to a replacement pool in blue/green upgrades.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Taint {
+    /// The key.
+    pub key: String,
+    /// The value, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    pub effect: String,
+}
+
+/// How a provider replaces a pool's nodes during an in-place upgrade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RolloutSettings {
+    /// Extra nodes created at once (EKS computes its own; AKS `maxSurge`; GKE `max_surge`).
+    pub max_surge: u32,
+    /// Nodes taken down at once.
+    pub max_unavailable: u32,
+    /// How long one node's drain may take before the upgrade stops.
+    #[serde(with = "seconds")]
+    pub drain_timeout: Duration,
+    /// Wait after each node's drain (AKS `nodeSoakDurationInMinutes`, GKE batch soak).
+    #[serde(with = "seconds")]
+    pub soak: Duration,
+}
+
+impl Default for RolloutSettings {
+    fn default() -> Self {
+        Self {
+            max_surge: 1,
+            max_unavailable: 0,
+            drain_timeout: Duration::from_secs(15 * 60),
+            soak: Duration::ZERO,
+        }
+    }
+}
+
+mod seconds {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+/// One node pool (EKS managed node group, AKS agent pool, GKE node pool).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodePool {
+    /// The pool's name.
+    pub name: String,
+    /// The kubelet version its nodes run.
+    pub version: KubeVersion,
+    /// How many nodes it has.
+    pub nodes: u32,
+    /// Labels on its nodes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Taints on its nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub taints: Vec<Taint>,
+    /// Rollout settings for in-place upgrades.
+    #[serde(default)]
+    pub rollout: RolloutSettings,
+    /// Its lifecycle state.
+    #[serde(default)]
+    pub status: ResourceStatus,
+}
+
+impl NodePool {
+    /// A ready pool with default settings.
+    pub fn new(name: impl Into<String>, version: KubeVersion, nodes: u32) -> Self {
+        Self {
+            name: name.into(),
+            version,
+            nodes,
+            labels: BTreeMap::new(),
+            taints: Vec::new(),
+            rollout: RolloutSettings::default(),
+            status: ResourceStatus::Ready,
+        }
+    }
+}
+
+/// What kupgrade knows about a cluster at one moment. Also the offline state-file format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSnapshot {
+    /// The provider.
+    pub provider: Provider,
+    /// The cluster's name.
+    pub name: String,
+    /// The control plane's version.
+    pub control_plane: KubeVersion,
+    /// Its lifecycle state.
+    #[serde(default)]
+    pub status: ResourceStatus,
+    /// The node pools.
+    #[serde(default)]
+    pub node_pools: Vec<NodePool>,
+    /// A provider auto-upgrade that could race a manual upgrade (e.g. an AKS channel or GKE
+    /// release channel), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_upgrade: Option<String>,
+}
+
+impl ClusterSnapshot {
+    /// The pool called `name`.
+    pub fn pool(&self, name: &str) -> Option<&NodePool> {
+        self.node_pools.iter().find(|p| p.name == name)
+    }
+}
+
+/// A version the provider offers for this cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OfferedVersion {
+    /// The version.
+    pub version: KubeVersion,
+    /// Whether it is the provider's default for new clusters.
+    pub is_default: bool,
+    /// Its live support window, when the provider publishes one.
+    pub support: Option<SupportWindow>,
+}
+
+/// A node pool to create (blue/green, canary).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodePoolSpec {
+    /// The new pool's name.
+    pub name: String,
+    /// The pool whose provider configuration (instance type, subnets, IAM) is cloned.
+    pub clone_of: String,
+    /// Its version.
+    pub version: KubeVersion,
+    /// How many nodes.
+    pub nodes: u32,
+    /// Labels for its nodes.
+    pub labels: BTreeMap<String, String>,
+    /// Taints for its nodes.
+    pub taints: Vec<Taint>,
+}
+
+/// An idempotency key: the same token for the same logical change, so that a retried or
+/// resumed call never starts a second operation (EKS `clientRequestToken`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RequestToken(pub String);
+
+/// The provider's id for a long-running operation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OperationId(pub String);
+
+impl std::fmt::Display for OperationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What an operation changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperationKind {
+    /// A control-plane version upgrade.
+    UpgradeControlPlane,
+    /// A node-pool version upgrade.
+    UpgradeNodePool,
+    /// A node-pool creation.
+    CreateNodePool,
+    /// A node-pool deletion.
+    DeleteNodePool,
+}
+
+/// Where an operation stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "state", content = "message")]
+pub enum OperationState {
+    /// Accepted, not started.
+    Pending,
+    /// Running.
+    Running,
+    /// Finished successfully.
+    Succeeded,
+    /// Finished unsuccessfully, with the provider's reason.
+    Failed(String),
+    /// Cancelled.
+    Cancelled,
+}
+
+impl OperationState {
+    /// Whether the operation has ended.
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, OperationState::Pending | OperationState::Running)
+    }
+}
+
+/// A long-running provider operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operation {
+    /// The provider's id.
+    pub id: OperationId,
+    /// What it changes.
+    pub kind: OperationKind,
+    /// The node pool it acts on, if any.
+    pub node_pool: Option<String>,
+    /// The version it moves to, if any.
+    pub to: Option<KubeVersion>,
+    /// Where it stands.
+    pub state: OperationState,
+    /// Units done and total (e.g. nodes replaced), when the provider reports them.
+    pub progress: Option<(u32, u32)>,
+}
+
+/// Optional provider features a caller may use when present.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// The provider runs a native blue/green node-pool upgrade (GKE).
+    pub native_blue_green: bool,
+    /// The provider reports upgrade insights (EKS).
+    pub upgrade_insights: bool,
+    /// The provider manages add-ons that follow control-plane upgrades (EKS).
+    pub managed_addons: bool,
+    /// Only one operation may run on a cluster at a time.
+    pub one_operation_at_a_time: bool,
+}
+
+/// A managed Kubernetes cluster's control-plane and node-pool API.
+///
+/// Implementations are thin: they translate between core types and one provider's SDK and map
+/// errors into [`crate::Error`]. Waiting, retrying and ordering belong to the executor.
+#[async_trait]
+pub trait ManagedCluster: Debug + Send + Sync {
+    /// The provider.
+    fn provider(&self) -> Provider;
+
+    /// Optional features this implementation offers.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Reads the cluster and its node pools.
+    async fn describe(&self) -> Result<ClusterSnapshot>;
+
+    /// Lists the versions the provider offers for this cluster.
+    async fn offered_versions(&self) -> Result<Vec<OfferedVersion>>;
+
+    /// Starts moving the control plane to `to` (one minor at most).
+    async fn upgrade_control_plane(&self, to: &KubeVersion, token: &RequestToken) -> Result<OperationId>;
+
+    /// Starts moving node pool `pool` to `to` with the given rollout settings. `force` evicts
+    /// past PodDisruptionBudgets and must only be set on the user's explicit request.
+    async fn upgrade_node_pool(
+        &self,
+        pool: &str,
+        to: &KubeVersion,
+        rollout: &RolloutSettings,
+        force: bool,
+        token: &RequestToken,
+    ) -> Result<OperationId>;
+
+    /// Starts creating a node pool.
+    async fn create_node_pool(&self, spec: &NodePoolSpec, token: &RequestToken) -> Result<OperationId>;
+
+    /// Starts deleting a node pool.
+    async fn delete_node_pool(&self, pool: &str, token: &RequestToken) -> Result<OperationId>;
+
+    /// Reads one operation.
+    async fn operation(&self, id: &OperationId) -> Result<Operation>;
+
+    /// Lists operations that have not ended, so a resumed run can wait on them instead of
+    /// starting another.
+    async fn operations_in_flight(&self) -> Result<Vec<Operation>>;
+
+    /// The node label (key, value) that marks the nodes of `pool`.
+    fn pool_node_label(&self, pool: &str) -> (String, String);
+}

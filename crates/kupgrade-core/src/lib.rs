@@ -1,0 +1,47 @@
+//! # kupgrade-core
+//!
+//! The provider-neutral heart of kupgrade: parse versions, know each provider's skew rules and
+//! support calendar, plan the whole upgrade path, check it, and (with a [`ManagedCluster`])
+//! run it.
+//!
+//! Plan an EKS cluster from 1.29 to 1.32: three control-plane hops, then one rollout per pool.
+//!
+//! ```
+//! use kupgrade_core::{plan, ClusterSnapshot, KubeVersion, NodePool, Provider, SkewPolicy, Strategy};
+//!
+//! let v = |s: &str| KubeVersion::parse(s).unwrap();
+//! let snapshot = ClusterSnapshot {
+//!     provider: Provider::Eks,
+//!     name: "prod".into(),
+//!     control_plane: v("1.29"),
+//!     status: Default::default(),
+//!     node_pools: vec![NodePool::new("general", v("1.29"), 6), NodePool::new("gpu", v("1.29"), 2)],
+//!     auto_upgrade: None,
+//! };
+//! let plan = plan(&snapshot, &v("1.32"), &SkewPolicy::for_provider(Provider::Eks), Strategy::InPlace)?;
+//! assert_eq!(plan.hops(), vec![v("1.30"), v("1.31"), v("1.32")]);
+//! assert_eq!(plan.node_rollouts, 2);
+//! # Ok::<(), kupgrade_core::Error>(())
+//! ```
+
+pub mod calendar;
+pub mod cluster;
+pub mod error;
+pub mod plan;
+pub mod provider;
+pub mod render;
+pub mod skew;
+pub mod version;
+pub mod workloads;
+
+pub use calendar::{Calendar, SupportStatus, SupportWindow};
+pub use cluster::{
+    Capabilities, ClusterSnapshot, ManagedCluster, NodePool, NodePoolSpec, OfferedVersion, Operation,
+    OperationId, OperationKind, OperationState, RequestToken, ResourceStatus, RolloutSettings, Taint,
+};
+pub use error::{Error, Result};
+pub use plan::{PlanOptions, Step, Strategy, UpgradePlan, VersionState, plan, plan_with};
+pub use provider::Provider;
+pub use skew::SkewPolicy;
+pub use version::KubeVersion;
+pub use workloads::{ClusterWorkloads, DrainBlocker, DrainOptions, HealthSnapshot, Node, Pod, PodRef};

@@ -1,0 +1,622 @@
+//! The upgrade path planner: a pure function from a cluster snapshot and a target to an
+//! ordered list of steps that keeps every intermediate state legal and replaces nodes as few
+//! times as possible.
+//!
+//! The rule that minimises rollouts: the control plane climbs one minor at a time; a pool is
+//! moved only when the next control-plane hop would break skew for it, and then as far as the
+//! control plane allows (to the control plane's current minor). Every pool ends at the target.
+//! Moving a pool further never shrinks its future slack, so postponing and moving as far as
+//! possible is optimal (checked against brute force in the tests).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::Calendar;
+use crate::cluster::{ClusterSnapshot, NodePool, Taint};
+use crate::error::{Error, Result};
+use crate::provider::Provider;
+use crate::skew::SkewPolicy;
+use crate::version::KubeVersion;
+
+/// How node pools are moved to a new version.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// The provider's rolling/surge upgrade of each pool.
+    #[default]
+    InPlace,
+    /// A new pool at the new version per old pool; cordon, drain, gate, delete the old one.
+    BlueGreen,
+    /// One pool first, then a health gate, then the rest (in place).
+    Canary,
+}
+
+impl Strategy {
+    /// The flag spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::InPlace => "in-place",
+            Strategy::BlueGreen => "blue-green",
+            Strategy::Canary => "canary",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Strategy {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "in-place" => Ok(Strategy::InPlace),
+            "blue-green" => Ok(Strategy::BlueGreen),
+            "canary" => Ok(Strategy::Canary),
+            other => Err(Error::InvalidInput(format!(
+                "unknown strategy '{other}': expected in-place, blue-green or canary"
+            ))),
+        }
+    }
+}
+
+/// One step of a plan. Serialised with an `action` tag, as the CLI's JSON contract says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Step {
+    /// Move the control plane one minor.
+    UpgradeControlPlane {
+        /// Its version before.
+        from: KubeVersion,
+        /// Its version after.
+        to: KubeVersion,
+    },
+    /// Move a pool in place (provider rolling/surge upgrade).
+    UpgradeNodePool {
+        /// The pool.
+        node_pool: String,
+        /// Its version before.
+        from: KubeVersion,
+        /// Its version after.
+        to: KubeVersion,
+        /// Nodes replaced.
+        nodes: u32,
+        /// Why now.
+        reason: String,
+    },
+    /// Create a pool at a new version as a copy of an old one.
+    CreateNodePool {
+        /// The new pool.
+        node_pool: String,
+        /// The pool it replaces (configuration, size, labels and taints are copied).
+        clone_of: String,
+        /// Its version.
+        to: KubeVersion,
+        /// Its size (the old pool's).
+        nodes: u32,
+        /// Labels copied from the old pool.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        labels: std::collections::BTreeMap<String, String>,
+        /// Taints copied from the old pool.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        taints: Vec<Taint>,
+        /// Why now.
+        reason: String,
+    },
+    /// Mark every node of a pool unschedulable.
+    CordonNodePool {
+        /// The pool.
+        node_pool: String,
+    },
+    /// Evict every pod from a pool, honouring PodDisruptionBudgets.
+    DrainNodePool {
+        /// The pool.
+        node_pool: String,
+    },
+    /// Delete a drained pool.
+    DeleteNodePool {
+        /// The pool.
+        node_pool: String,
+        /// The pool that took over its workloads.
+        replaced_by: String,
+    },
+    /// Stop until the cluster passes its health checks (and a soak time) before going on.
+    Gate {
+        /// The pool whose upgrade is being verified, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node_pool: Option<String>,
+        /// What must hold.
+        check: String,
+    },
+}
+
+impl Step {
+    /// The pool the step acts on, if any.
+    pub fn node_pool(&self) -> Option<&str> {
+        match self {
+            Step::UpgradeControlPlane { .. } => None,
+            Step::UpgradeNodePool { node_pool, .. }
+            | Step::CreateNodePool { node_pool, .. }
+            | Step::CordonNodePool { node_pool }
+            | Step::DrainNodePool { node_pool }
+            | Step::DeleteNodePool { node_pool, .. } => Some(node_pool),
+            Step::Gate { node_pool, .. } => node_pool.as_deref(),
+        }
+    }
+
+    /// The contract name of the action (`upgrade-control-plane`, ...).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Step::UpgradeControlPlane { .. } => "upgrade-control-plane",
+            Step::UpgradeNodePool { .. } => "upgrade-node-pool",
+            Step::CreateNodePool { .. } => "create-node-pool",
+            Step::CordonNodePool { .. } => "cordon-node-pool",
+            Step::DrainNodePool { .. } => "drain-node-pool",
+            Step::DeleteNodePool { .. } => "delete-node-pool",
+            Step::Gate { .. } => "gate",
+        }
+    }
+
+    /// Whether the step replaces a pool's nodes.
+    pub fn is_rollout(&self) -> bool {
+        matches!(self, Step::UpgradeNodePool { .. } | Step::CreateNodePool { .. })
+    }
+
+    /// Whether the step removes capacity for good (needs `--allow-delete` style consent in
+    /// front ends that ask for it).
+    pub fn is_destructive(&self) -> bool {
+        matches!(self, Step::DeleteNodePool { .. })
+    }
+
+    /// A one-line human description.
+    pub fn describe(&self) -> String {
+        match self {
+            Step::UpgradeControlPlane { from, to } => format!("upgrade control plane {from} -> {to}"),
+            Step::UpgradeNodePool {
+                node_pool,
+                from,
+                to,
+                nodes,
+                ..
+            } => {
+                format!("upgrade node pool {node_pool} {from} -> {to} in place ({nodes} nodes)")
+            }
+            Step::CreateNodePool {
+                node_pool,
+                clone_of,
+                to,
+                nodes,
+                ..
+            } => {
+                format!("create node pool {node_pool} at {to} ({nodes} nodes, copy of {clone_of})")
+            }
+            Step::CordonNodePool { node_pool } => format!("cordon node pool {node_pool}"),
+            Step::DrainNodePool { node_pool } => {
+                format!("drain node pool {node_pool} (evictions honour PodDisruptionBudgets)")
+            }
+            Step::DeleteNodePool {
+                node_pool,
+                replaced_by,
+            } => {
+                format!("delete node pool {node_pool} (replaced by {replaced_by})")
+            }
+            Step::Gate { check, .. } => format!("gate: {check}"),
+        }
+    }
+}
+
+/// A pool's name and version, as a plan tracks them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolVersion {
+    /// The pool.
+    pub name: String,
+    /// Its version.
+    pub version: KubeVersion,
+}
+
+/// The versions of a cluster at one point of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionState {
+    /// The control plane.
+    pub control_plane: KubeVersion,
+    /// The node pools, in snapshot order (new pools appended).
+    pub node_pools: Vec<PoolVersion>,
+}
+
+impl VersionState {
+    /// The versions of a snapshot.
+    pub fn of(snapshot: &ClusterSnapshot) -> Self {
+        Self {
+            control_plane: snapshot.control_plane.clone(),
+            node_pools: snapshot
+                .node_pools
+                .iter()
+                .map(|p| PoolVersion {
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The state after `step`.
+    pub fn apply(&mut self, step: &Step) {
+        match step {
+            Step::UpgradeControlPlane { to, .. } => self.control_plane = to.clone(),
+            Step::UpgradeNodePool { node_pool, to, .. } => {
+                if let Some(p) = self.node_pools.iter_mut().find(|p| &p.name == node_pool) {
+                    p.version = to.clone();
+                }
+            }
+            Step::CreateNodePool { node_pool, to, .. } => {
+                self.node_pools.push(PoolVersion {
+                    name: node_pool.clone(),
+                    version: to.clone(),
+                });
+            }
+            Step::DeleteNodePool { node_pool, .. } => self.node_pools.retain(|p| &p.name != node_pool),
+            Step::CordonNodePool { .. } | Step::DrainNodePool { .. } | Step::Gate { .. } => {}
+        }
+    }
+
+    /// Checks every pool against the control plane.
+    pub fn check(&self, policy: &SkewPolicy) -> Result<()> {
+        for pool in &self.node_pools {
+            policy
+                .check_node(&self.control_plane, &pool.name, &pool.version)
+                .map_err(|v| Error::Skew(v.0))?;
+        }
+        Ok(())
+    }
+}
+
+/// An ordered, legal path from a cluster's versions to a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradePlan {
+    /// The provider.
+    pub provider: Provider,
+    /// The cluster.
+    pub cluster: String,
+    /// The strategy that shaped the steps.
+    pub strategy: Strategy,
+    /// The skew policy every state was checked against.
+    pub policy: SkewPolicy,
+    /// The target minor.
+    pub target: KubeVersion,
+    /// The versions before the first step.
+    pub initial: VersionState,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// How many times nodes get replaced, summed over pools.
+    pub node_rollouts: u32,
+    /// Things the operator should know (auto-upgrade races, versions past support).
+    pub warnings: Vec<String>,
+}
+
+impl UpgradePlan {
+    /// The state after each step (one entry per step).
+    pub fn states(&self) -> Vec<VersionState> {
+        let mut state = self.initial.clone();
+        self.steps
+            .iter()
+            .map(|step| {
+                state.apply(step);
+                state.clone()
+            })
+            .collect()
+    }
+
+    /// The control-plane minors the plan passes through (the hops), in order.
+    pub fn hops(&self) -> Vec<KubeVersion> {
+        self.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::UpgradeControlPlane { to, .. } => Some(to.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.steps.is_empty()
+    }
+}
+
+/// Everything the planner may be told beyond the snapshot and target.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// The skew policy (defaults to the provider's).
+    pub policy: SkewPolicy,
+    /// The support calendar (defaults to the embedded one); the target must be in it.
+    pub calendar: Calendar,
+    /// For canary: the pool to move first (defaults to the smallest pool of each round).
+    pub canary_pool: Option<String>,
+}
+
+impl PlanOptions {
+    /// The defaults for a provider and strategy.
+    pub fn new(provider: Provider, strategy: Strategy) -> Self {
+        Self {
+            strategy,
+            policy: SkewPolicy::for_provider(provider),
+            calendar: Calendar::embedded(provider),
+            canary_pool: None,
+        }
+    }
+
+    /// Uses `policy` instead of the provider's.
+    pub fn with_policy(mut self, policy: SkewPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Uses `calendar` instead of the embedded one.
+    pub fn with_calendar(mut self, calendar: Calendar) -> Self {
+        self.calendar = calendar;
+        self
+    }
+
+    /// Moves `pool` first in canary rounds.
+    pub fn with_canary_pool(mut self, pool: impl Into<String>) -> Self {
+        self.canary_pool = Some(pool.into());
+        self
+    }
+}
+
+/// Plans `snapshot` to `target` under `policy` with `strategy`, using the embedded calendar.
+pub fn plan(
+    snapshot: &ClusterSnapshot,
+    target: &KubeVersion,
+    policy: &SkewPolicy,
+    strategy: Strategy,
+) -> Result<UpgradePlan> {
+    plan_with(
+        snapshot,
+        target,
+        &PlanOptions::new(snapshot.provider, strategy).with_policy(policy.clone()),
+    )
+}
+
+/// Plans with every option spelled out.
+pub fn plan_with(
+    snapshot: &ClusterSnapshot,
+    target: &KubeVersion,
+    options: &PlanOptions,
+) -> Result<UpgradePlan> {
+    let policy = &options.policy;
+    validate(snapshot, target, options)?;
+    let target = target.minor_version();
+    let mut builder = Builder {
+        provider: snapshot.provider,
+        options,
+        pools: snapshot.node_pools.clone(),
+        names: snapshot.node_pools.iter().map(|p| p.name.clone()).collect(),
+        steps: Vec::new(),
+    };
+    let mut control_plane = snapshot.control_plane.clone();
+    while control_plane.minor() < target.minor() {
+        let next = control_plane.next_minor();
+        let must_move: Vec<usize> = builder
+            .pools
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| policy.check_node(&next, &p.name, &p.version).is_err())
+            .map(|(i, _)| i)
+            .collect();
+        let reason = format!(
+            "must move before the control plane goes to {next} ({})",
+            policy.name
+        );
+        builder.move_pools(&must_move, &control_plane.minor_version(), &reason);
+        builder.steps.push(Step::UpgradeControlPlane {
+            from: control_plane.clone(),
+            to: next.clone(),
+        });
+        control_plane = next;
+    }
+    let behind: Vec<usize> = builder
+        .pools
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.version.minor() < target.minor())
+        .map(|(i, _)| i)
+        .collect();
+    builder.move_pools(&behind, &target, &format!("reach the target {target}"));
+
+    let node_rollouts = builder.steps.iter().filter(|s| s.is_rollout()).count() as u32;
+    let mut warnings = Vec::new();
+    if let Some(auto) = &snapshot.auto_upgrade {
+        warnings.push(format!(
+            "provider auto-upgrade is on ({auto}): it could race this plan; pause it or add a maintenance exclusion first"
+        ));
+    }
+    Ok(UpgradePlan {
+        provider: snapshot.provider,
+        cluster: snapshot.name.clone(),
+        strategy: options.strategy,
+        policy: policy.clone(),
+        target,
+        initial: VersionState::of(snapshot),
+        steps: builder.steps,
+        node_rollouts,
+        warnings,
+    })
+}
+
+fn validate(snapshot: &ClusterSnapshot, target: &KubeVersion, options: &PlanOptions) -> Result<()> {
+    let policy = &options.policy;
+    if policy.node_lag == 0 || policy.legacy_node_lag == 0 {
+        return Err(Error::InvalidInput(
+            "a lag limit of 0 leaves no legal control-plane upgrade; use at least 1".into(),
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for pool in &snapshot.node_pools {
+        if !seen.insert(pool.name.as_str()) {
+            return Err(Error::InvalidInput(format!(
+                "node pool '{}' is listed twice",
+                pool.name
+            )));
+        }
+    }
+    if target.major() != snapshot.control_plane.major() || target.minor() < snapshot.control_plane.minor() {
+        return Err(Error::Downgrade {
+            what: format!("the control plane of '{}'", snapshot.name),
+            current: snapshot.control_plane.to_string(),
+            target: target.to_string(),
+        });
+    }
+    if let Some(newest) = options.calendar.newest()
+        && target.minor() > newest.minor()
+    {
+        return Err(Error::UnknownTarget {
+            provider: snapshot.provider.display_name().into(),
+            target: target.to_string(),
+            newest: newest.to_string(),
+        });
+    }
+    VersionState::of(snapshot).check(policy).map_err(|e| match e {
+        Error::Skew(msg) => Error::Skew(format!(
+            "the cluster already breaks skew: {msg}; fix it before planning"
+        )),
+        other => other,
+    })
+}
+
+struct Builder<'a> {
+    provider: Provider,
+    options: &'a PlanOptions,
+    pools: Vec<NodePool>,
+    names: BTreeSet<String>,
+    steps: Vec<Step>,
+}
+
+impl Builder<'_> {
+    /// Moves the pools at `indices` to `to`, shaped by the strategy.
+    fn move_pools(&mut self, indices: &[usize], to: &KubeVersion, reason: &str) {
+        if indices.is_empty() {
+            return;
+        }
+        let mut order = indices.to_vec();
+        if self.options.strategy == Strategy::Canary {
+            let canary = self.canary_of(indices);
+            order.retain(|&i| i != canary);
+            order.insert(0, canary);
+        }
+        for (n, &i) in order.iter().enumerate() {
+            match self.options.strategy {
+                Strategy::InPlace | Strategy::Canary => {
+                    let pool = &mut self.pools[i];
+                    self.steps.push(Step::UpgradeNodePool {
+                        node_pool: pool.name.clone(),
+                        from: pool.version.clone(),
+                        to: to.clone(),
+                        nodes: pool.nodes,
+                        reason: reason.to_string(),
+                    });
+                    pool.version = to.clone();
+                    if self.options.strategy == Strategy::Canary && n == 0 && order.len() > 1 {
+                        self.steps.push(Step::Gate {
+                            node_pool: Some(pool.name.clone()),
+                            check: format!(
+                                "canary {} healthy at {to}: nodes Ready, workloads available, soak passed",
+                                pool.name
+                            ),
+                        });
+                    }
+                }
+                Strategy::BlueGreen => self.blue_green(i, to, reason),
+            }
+        }
+    }
+
+    fn blue_green(&mut self, i: usize, to: &KubeVersion, reason: &str) {
+        let old = self.pools[i].clone();
+        let new_name = successor_name(self.provider, &old.name, to, &self.names);
+        self.names.insert(new_name.clone());
+        self.steps.push(Step::CreateNodePool {
+            node_pool: new_name.clone(),
+            clone_of: old.name.clone(),
+            to: to.clone(),
+            nodes: old.nodes,
+            labels: old.labels.clone(),
+            taints: old.taints.clone(),
+            reason: reason.to_string(),
+        });
+        self.steps.push(Step::CordonNodePool {
+            node_pool: old.name.clone(),
+        });
+        self.steps.push(Step::DrainNodePool {
+            node_pool: old.name.clone(),
+        });
+        self.steps.push(Step::Gate {
+            node_pool: Some(new_name.clone()),
+            check: format!("workloads available on {new_name} at {to}; {} empty", old.name),
+        });
+        self.steps.push(Step::DeleteNodePool {
+            node_pool: old.name.clone(),
+            replaced_by: new_name.clone(),
+        });
+        let pool = &mut self.pools[i];
+        pool.name = new_name;
+        pool.version = to.clone();
+    }
+
+    fn canary_of(&self, indices: &[usize]) -> usize {
+        if let Some(wanted) = &self.options.canary_pool
+            && let Some(&i) = indices.iter().find(|&&i| &self.pools[i].name == wanted)
+        {
+            return i;
+        }
+        *indices
+            .iter()
+            .min_by(|&&a, &&b| {
+                let (pa, pb) = (&self.pools[a], &self.pools[b]);
+                pa.nodes.cmp(&pb.nodes).then_with(|| pa.name.cmp(&pb.name))
+            })
+            .expect("indices is not empty")
+    }
+}
+
+/// The name of the pool that replaces `old` at `to` in a blue/green upgrade: `general` becomes
+/// `general-v1-32` (AKS: `general132`, since AKS pool names match `^[a-z][a-z0-9]{0,11}$`).
+/// A previous suffix is replaced, and a name already taken gets a letter appended.
+pub fn successor_name(provider: Provider, old: &str, to: &KubeVersion, taken: &BTreeSet<String>) -> String {
+    let (base, suffix, max_len) = match provider {
+        Provider::Aks => {
+            let base = old.trim_end_matches(|c: char| c.is_ascii_digit());
+            let base = if base.is_empty() { "pool" } else { base };
+            (base.to_string(), format!("{}{}", to.major(), to.minor()), 12)
+        }
+        Provider::Eks | Provider::Gke => {
+            let base = match old.rfind("-v") {
+                Some(at) if old[at + 2..].chars().all(|c| c.is_ascii_digit() || c == '-') => &old[..at],
+                _ => old,
+            };
+            // GKE pool names are at most 40 characters, EKS node groups 63.
+            let max_len = if provider == Provider::Gke { 40 } else { 63 };
+            (
+                base.to_string(),
+                format!("-v{}-{}", to.major(), to.minor()),
+                max_len,
+            )
+        }
+    };
+    for extra in std::iter::once(String::new()).chain(('a'..='z').map(String::from)) {
+        let room = max_len - suffix.len() - extra.len();
+        let stem: String = base.chars().take(room).collect();
+        let candidate = format!("{stem}{suffix}{extra}");
+        if !taken.contains(&candidate) {
+            return candidate;
+        }
+    }
+    format!("{old}{suffix}")
+}

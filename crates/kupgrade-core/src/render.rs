@@ -1,0 +1,218 @@
+//! Human-readable renderings of a plan: a numbered text plan with the skew after every step,
+//! and a Markdown playbook a team can paste into a change ticket.
+
+use std::fmt::Write;
+
+use crate::plan::{Step, UpgradePlan, VersionState};
+use crate::provider::Provider;
+
+/// A numbered plan with the versions and skew after each step.
+pub fn render_text(plan: &UpgradePlan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Upgrade plan for {} cluster '{}': control plane {} -> {} ({} strategy, {} skew rules)",
+        plan.provider, plan.cluster, plan.initial.control_plane, plan.target, plan.strategy, plan.policy.name
+    );
+    let _ = writeln!(out, "before: {}", skew_line(&plan.initial, plan));
+    if plan.is_empty() {
+        let _ = writeln!(
+            out,
+            "Nothing to do: the control plane and every node pool are at {}.",
+            plan.target
+        );
+    }
+    for (n, (step, state)) in plan.steps.iter().zip(plan.states()).enumerate() {
+        let _ = writeln!(out, "{:>3}. {}", n + 1, step.describe());
+        if let Some(reason) = reason(step) {
+            let _ = writeln!(out, "     why: {reason}");
+        }
+        if !matches!(
+            step,
+            Step::Gate { .. } | Step::CordonNodePool { .. } | Step::DrainNodePool { .. }
+        ) {
+            let _ = writeln!(out, "     after: {}", skew_line(&state, plan));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} control-plane hop(s), {} node rollout(s).",
+        plan.hops().len(),
+        plan.node_rollouts
+    );
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    out
+}
+
+fn reason(step: &Step) -> Option<&str> {
+    match step {
+        Step::UpgradeNodePool { reason, .. } | Step::CreateNodePool { reason, .. } => Some(reason),
+        _ => None,
+    }
+}
+
+/// `control plane 1.30 | general 1.29 (-1/3), gpu 1.28 (-2/3)`.
+fn skew_line(state: &VersionState, plan: &UpgradePlan) -> String {
+    let pools: Vec<String> = state
+        .node_pools
+        .iter()
+        .map(|p| {
+            let lag = state.control_plane.minors_ahead_of(&p.version);
+            format!(
+                "{} {} (-{lag}/{})",
+                p.name,
+                p.version,
+                plan.policy.max_lag(&p.version)
+            )
+        })
+        .collect();
+    if pools.is_empty() {
+        format!("control plane {}", state.control_plane)
+    } else {
+        format!("control plane {} | {}", state.control_plane, pools.join(", "))
+    }
+}
+
+/// A Markdown playbook: summary, pre-flight checklist, one checkbox per step with the
+/// provider's own command, and the rollback notes.
+pub fn render_markdown(plan: &UpgradePlan) -> String {
+    let mut out = String::new();
+    let c = &plan.cluster;
+    let _ = writeln!(
+        out,
+        "# Upgrade playbook: {} `{c}` {} -> {}\n",
+        plan.provider.display_name(),
+        plan.initial.control_plane,
+        plan.target
+    );
+    let _ = writeln!(out, "| | |\n|---|---|");
+    let _ = writeln!(out, "| Strategy | {} |", plan.strategy);
+    let _ = writeln!(out, "| Skew rules | {} |", plan.policy.name);
+    let _ = writeln!(out, "| Control-plane hops | {} |", plan.hops().len());
+    let _ = writeln!(out, "| Node rollouts | {} |", plan.node_rollouts);
+    let _ = writeln!(out, "| Steps | {} |\n", plan.steps.len());
+    if !plan.warnings.is_empty() {
+        let _ = writeln!(out, "## Warnings\n");
+        for w in &plan.warnings {
+            let _ = writeln!(out, "- {w}");
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "## Before you start\n");
+    for item in [
+        "Run `kupgrade check` for every hop and resolve every blocker (deprecated APIs, PDBs that block drains, skew).",
+        "Confirm a maintenance window and who is on call.",
+        "Pause provider auto-upgrades for the duration.",
+        "Back up what you cannot recreate (etcd-backed state, PVC snapshots).",
+    ] {
+        let _ = writeln!(out, "- [ ] {item}");
+    }
+    let _ = writeln!(out, "\n## Steps\n");
+    if plan.is_empty() {
+        let _ = writeln!(out, "Nothing to do: everything is at {}.", plan.target);
+    }
+    for (n, (step, state)) in plan.steps.iter().zip(plan.states()).enumerate() {
+        let _ = writeln!(out, "{}. [ ] {}", n + 1, step.describe());
+        if let Some(reason) = reason(step) {
+            let _ = writeln!(out, "   - Why: {reason}");
+        }
+        if let Some(cmd) = command(plan.provider, c, step) {
+            let _ = writeln!(out, "   - Command: `{cmd}`");
+        }
+        let _ = writeln!(out, "   - Expected after: {}", skew_line(&state, plan));
+    }
+    let _ = writeln!(out, "\n## If something goes wrong\n");
+    let _ = writeln!(
+        out,
+        "- A control-plane upgrade cannot be undone in place on every provider; stop and assess before the next hop."
+    );
+    let _ = writeln!(
+        out,
+        "- A drain stuck on a PodDisruptionBudget: find the PDB named in the error, scale the workload or relax the PDB; never force without the owner's consent."
+    );
+    if plan.strategy == crate::plan::Strategy::BlueGreen {
+        let _ = writeln!(
+            out,
+            "- Blue/green: until the old pool is deleted, uncordon it and delete the new pool to roll back."
+        );
+    }
+    out
+}
+
+/// The provider CLI command that performs `step` by hand, for the playbook.
+fn command(provider: Provider, cluster: &str, step: &Step) -> Option<String> {
+    let label = |pool: &str| {
+        let (k, v) = provider.pool_node_label(pool);
+        format!("{k}={v}")
+    };
+    Some(match (provider, step) {
+        (Provider::Eks, Step::UpgradeControlPlane { to, .. }) => {
+            format!("aws eks update-cluster-version --name {cluster} --kubernetes-version {to}")
+        }
+        (Provider::Aks, Step::UpgradeControlPlane { to, .. }) => {
+            format!("az aks upgrade -g $RESOURCE_GROUP -n {cluster} --control-plane-only -k {to}")
+        }
+        (Provider::Gke, Step::UpgradeControlPlane { to, .. }) => {
+            format!("gcloud container clusters upgrade {cluster} --master --cluster-version {to}")
+        }
+        (Provider::Eks, Step::UpgradeNodePool { node_pool, to, .. }) => format!(
+            "aws eks update-nodegroup-version --cluster-name {cluster} --nodegroup-name {node_pool} --kubernetes-version {to}"
+        ),
+        (Provider::Aks, Step::UpgradeNodePool { node_pool, to, .. }) => format!(
+            "az aks nodepool upgrade -g $RESOURCE_GROUP --cluster-name {cluster} -n {node_pool} -k {to}"
+        ),
+        (Provider::Gke, Step::UpgradeNodePool { node_pool, to, .. }) => format!(
+            "gcloud container clusters upgrade {cluster} --node-pool {node_pool} --cluster-version {to}"
+        ),
+        (
+            Provider::Eks,
+            Step::CreateNodePool {
+                node_pool, to, nodes, ..
+            },
+        ) => {
+            format!(
+                "eksctl create nodegroup --cluster {cluster} --name {node_pool} --version {to} --nodes {nodes}"
+            )
+        }
+        (
+            Provider::Aks,
+            Step::CreateNodePool {
+                node_pool, to, nodes, ..
+            },
+        ) => format!(
+            "az aks nodepool add -g $RESOURCE_GROUP --cluster-name {cluster} -n {node_pool} -k {to} -c {nodes}"
+        ),
+        (
+            Provider::Gke,
+            Step::CreateNodePool {
+                node_pool, to, nodes, ..
+            },
+        ) => format!(
+            "gcloud container node-pools create {node_pool} --cluster {cluster} --node-version {to} --num-nodes {nodes}"
+        ),
+        (_, Step::CordonNodePool { node_pool }) => format!("kubectl cordon -l {}", label(node_pool)),
+        (_, Step::DrainNodePool { node_pool }) => format!(
+            "kubectl drain -l {} --ignore-daemonsets --delete-emptydir-data --timeout 15m",
+            label(node_pool)
+        ),
+        (Provider::Eks, Step::DeleteNodePool { node_pool, .. }) => {
+            format!("aws eks delete-nodegroup --cluster-name {cluster} --nodegroup-name {node_pool}")
+        }
+        (Provider::Aks, Step::DeleteNodePool { node_pool, .. }) => {
+            format!("az aks nodepool delete -g $RESOURCE_GROUP --cluster-name {cluster} -n {node_pool}")
+        }
+        (Provider::Gke, Step::DeleteNodePool { node_pool, .. }) => {
+            format!("gcloud container node-pools delete {node_pool} --cluster {cluster}")
+        }
+        (_, Step::Gate { node_pool, .. }) => match node_pool {
+            Some(pool) => format!(
+                "kubectl get nodes -l {} && kubectl get pods -A --field-selector status.phase!=Running,status.phase!=Succeeded",
+                label(pool)
+            ),
+            None => "kubectl get pods -A --field-selector status.phase!=Running,status.phase!=Succeeded"
+                .to_string(),
+        },
+    })
+}

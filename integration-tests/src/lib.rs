@@ -1,0 +1,1 @@
+//! Conformance and emulator tests live under `tests/`.
