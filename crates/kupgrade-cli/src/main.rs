@@ -1,1 +1,73 @@
-fn main() {}
+//! `kupgrade`: plan, check and run managed-Kubernetes upgrades.
+//!
+//! Every failure ends the process with exit code 1 and one line on stderr; commands with their
+//! own verdict codes (`check`, `scan`) document them.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+mod output;
+mod state_file;
+
+/// Plans, checks and runs managed-Kubernetes upgrades on EKS, AKS, GKE and a built-in simulator.
+#[derive(Debug, Parser)]
+#[command(name = "kupgrade", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Plan an upgrade offline from a cluster state file.
+    Plan(commands::plan::PlanArgs),
+    /// Show each provider's support calendar with days left as of today.
+    Versions(commands::versions::VersionsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => err.exit(),
+        Err(err) => {
+            eprintln!("{} (see kupgrade --help)", clap_one_line(&err));
+            return ExitCode::from(1);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KUPGRADE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Plan(args) => commands::plan::run(args),
+        Command::Versions(args) => commands::versions::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {}", one_line(&err));
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// A clap usage error on one line: its paragraph before the usage text.
+fn clap_one_line(err: &clap::Error) -> String {
+    let rendered = err.to_string();
+    rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The error and its causes on one line.
+fn one_line(err: &anyhow::Error) -> String {
+    format!("{err:#}").replace('\n', " ")
+}

@@ -152,9 +152,7 @@ fn refusals_are_one_line_and_name_the_problem() {
         .to_string();
     assert!(err.contains("'ahead'") && err.contains("newer"), "{err}");
 
-    for err in [err] {
-        assert!(!err.contains('\n'));
-    }
+    assert!(!err.contains('\n'));
 }
 
 #[test]

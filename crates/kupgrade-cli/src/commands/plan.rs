@@ -1,0 +1,76 @@
+//! `kupgrade plan`: offline planning from a state file.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use kupgrade_core::render::{render_markdown, render_text};
+use kupgrade_core::{KubeVersion, PlanOptions, SkewPolicy, Strategy, plan_with};
+
+use crate::output::{Output, json};
+use crate::state_file;
+
+/// Arguments of `kupgrade plan`.
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Cluster state file (YAML or JSON): provider, name, control_plane, node_pools.
+    #[arg(long)]
+    state: PathBuf,
+    /// Target minor version, e.g. 1.32.
+    #[arg(long = "to", value_parser = parse_version)]
+    to: KubeVersion,
+    /// How node pools are moved.
+    #[arg(long, default_value = "in-place", value_parser = parse_strategy)]
+    strategy: Strategy,
+    /// Override how many minors nodes may lag the control plane.
+    #[arg(long)]
+    lag_limit: Option<u32>,
+    /// For canary: the pool to move first.
+    #[arg(long)]
+    canary_pool: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+}
+
+/// Parses a version flag.
+pub fn parse_version(s: &str) -> Result<KubeVersion, String> {
+    KubeVersion::parse(s).map_err(|e| e.to_string())
+}
+
+/// Parses a strategy flag.
+pub fn parse_strategy(s: &str) -> Result<Strategy, String> {
+    s.parse().map_err(|e: kupgrade_core::Error| e.to_string())
+}
+
+/// Builds the plan options from common flags.
+pub fn options(
+    provider: kupgrade_core::Provider,
+    strategy: Strategy,
+    lag_limit: Option<u32>,
+    canary_pool: Option<String>,
+) -> PlanOptions {
+    let mut policy = SkewPolicy::for_provider(provider);
+    if let Some(limit) = lag_limit {
+        policy = policy.with_lag_limit(limit);
+    }
+    let mut opts = PlanOptions::new(provider, strategy).with_policy(policy);
+    if let Some(pool) = canary_pool {
+        opts = opts.with_canary_pool(pool);
+    }
+    opts
+}
+
+/// Runs `kupgrade plan`.
+pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let snapshot = state_file::read(&args.state)?;
+    let opts = options(snapshot.provider, args.strategy, args.lag_limit, args.canary_pool);
+    let plan = plan_with(&snapshot, &args.to, &opts)?;
+    let text = match args.output {
+        Output::Text => render_text(&plan),
+        Output::Json => json(&plan)?,
+        Output::Markdown => render_markdown(&plan),
+    };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
