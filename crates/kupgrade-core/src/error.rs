@@ -98,6 +98,9 @@ pub enum Error {
     /// A drain stopped because PodDisruptionBudgets would be violated.
     #[error("drain blocked: {}", describe_blockers(.0))]
     DrainBlocked(Vec<crate::workloads::DrainBlocker>),
+    /// A health gate did not pass.
+    #[error("gate failed: {0}")]
+    GateFailed(String),
     /// A pre-flight check found a blocker.
     #[error("pre-flight checks found {0} blocker(s); fix them or see `kupgrade check`")]
     ChecksBlocked(usize),

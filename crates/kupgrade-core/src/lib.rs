@@ -25,9 +25,15 @@
 //! ```
 
 pub mod calendar;
+pub mod checks;
 pub mod cluster;
+pub mod drain;
 pub mod error;
+pub mod events;
+pub mod executor;
+pub mod journal;
 pub mod plan;
+pub mod poll;
 pub mod provider;
 pub mod render;
 pub mod skew;
@@ -35,12 +41,17 @@ pub mod version;
 pub mod workloads;
 
 pub use calendar::{Calendar, SupportStatus, SupportWindow};
+pub use checks::{Check, CheckRegistry, Finding, Severity, Subject};
 pub use cluster::{
     Capabilities, ClusterSnapshot, ManagedCluster, NodePool, NodePoolSpec, OfferedVersion, Operation,
     OperationId, OperationKind, OperationState, RequestToken, ResourceStatus, RolloutSettings, Taint,
 };
 pub use error::{Error, Result};
+pub use events::{Event, EventSink};
+pub use executor::{Executor, ExecutorConfig, RunReport, RunResult, StepOutcome};
+pub use journal::Journal;
 pub use plan::{PlanOptions, Step, Strategy, UpgradePlan, VersionState, plan, plan_with};
+pub use poll::PollPolicy;
 pub use provider::Provider;
 pub use skew::SkewPolicy;
 pub use version::KubeVersion;

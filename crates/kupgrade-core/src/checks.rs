@@ -1,0 +1,571 @@
+//! Pre-upgrade checks: a [`Check`] trait with stable ids, a severity, the versions each check
+//! applies to, and a registry that runs them once per hop of a plan.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::calendar::{Calendar, SupportStatus};
+use crate::cluster::{ClusterSnapshot, Operation, ResourceStatus};
+use crate::error::Result;
+use crate::plan::{Step, UpgradePlan};
+use crate::version::KubeVersion;
+use crate::workloads::ClusterWorkloads;
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// Worth fixing; does not stop an upgrade.
+    Warning,
+    /// Stops an upgrade until fixed (or explicitly overridden).
+    Blocker,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Blocker => "blocker",
+        })
+    }
+}
+
+/// What a finding is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subject {
+    /// `Cluster`, `NodePool`, `Node`, `Pod`, `PodDisruptionBudget`, ...
+    pub kind: String,
+    /// Its namespace, for namespaced objects.
+    pub namespace: Option<String>,
+    /// Its name.
+    pub name: String,
+}
+
+impl Subject {
+    /// A cluster-scoped subject.
+    pub fn new(kind: &str, name: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            namespace: None,
+            name: name.into(),
+        }
+    }
+}
+
+/// One result of one check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The check's stable id, e.g. `KUP-SKEW-001`.
+    pub id: String,
+    /// How much it matters.
+    pub severity: Severity,
+    /// What is wrong and how to fix it.
+    pub message: String,
+    /// What it is about.
+    pub subject: Subject,
+    /// The control-plane version of the hop it was found for, when per hop.
+    pub hop: Option<KubeVersion>,
+}
+
+/// Everything a check may look at.
+pub struct CheckContext<'a> {
+    /// The cluster as read before the run.
+    pub snapshot: &'a ClusterSnapshot,
+    /// The plan.
+    pub plan: &'a UpgradePlan,
+    /// The control-plane version this hop reaches (the target for pool-only plans).
+    pub hop: &'a KubeVersion,
+    /// The support calendar.
+    pub calendar: &'a Calendar,
+    /// Today.
+    pub today: NaiveDate,
+    /// The in-cluster side, when reachable.
+    pub workloads: Option<&'a dyn ClusterWorkloads>,
+    /// Operations running before the run starts.
+    pub in_flight: &'a [Operation],
+    /// The user allowed forcing past PodDisruptionBudgets.
+    pub force_drain: bool,
+}
+
+/// A pre-upgrade check.
+#[async_trait]
+pub trait Check: Send + Sync {
+    /// The stable id (`KUP-AREA-NNN`).
+    fn id(&self) -> &'static str;
+
+    /// What the check looks for.
+    fn description(&self) -> &'static str;
+
+    /// Whether it runs for every hop (`true`) or once per plan (`false`).
+    fn per_hop(&self) -> bool {
+        false
+    }
+
+    /// Whether it applies to a hop reaching `hop` (e.g. only to targets >= 1.25).
+    fn applies_to(&self, _hop: &KubeVersion) -> bool {
+        true
+    }
+
+    /// Runs the check.
+    async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>>;
+}
+
+/// The checks to run, in order.
+pub struct CheckRegistry {
+    checks: Vec<Box<dyn Check>>,
+}
+
+impl fmt::Debug for CheckRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.checks.iter().map(|c| c.id()))
+            .finish()
+    }
+}
+
+impl Default for CheckRegistry {
+    fn default() -> Self {
+        Self::builtin()
+    }
+}
+
+/// The inputs of [`CheckRegistry::run`] that are not the plan.
+pub struct CheckInputs<'a> {
+    /// The cluster as read before the run.
+    pub snapshot: &'a ClusterSnapshot,
+    /// The support calendar.
+    pub calendar: &'a Calendar,
+    /// Today.
+    pub today: NaiveDate,
+    /// The in-cluster side, when reachable.
+    pub workloads: Option<&'a dyn ClusterWorkloads>,
+    /// Operations running before the run starts.
+    pub in_flight: &'a [Operation],
+    /// The user allowed forcing past PodDisruptionBudgets.
+    pub force_drain: bool,
+}
+
+impl CheckRegistry {
+    /// No checks.
+    pub fn empty() -> Self {
+        Self { checks: Vec::new() }
+    }
+
+    /// The built-in checks.
+    pub fn builtin() -> Self {
+        let mut r = Self::empty();
+        r.register(SkewAtEveryHop);
+        r.register(SupportWindowCheck);
+        r.register(NodesReady);
+        r.register(PodsFailing);
+        r.register(DrainBlockingPdbs);
+        r.register(ClusterBusy);
+        r.register(AutoUpgradeRace);
+        r
+    }
+
+    /// Adds a check.
+    pub fn register(&mut self, check: impl Check + 'static) -> &mut Self {
+        self.checks.push(Box::new(check));
+        self
+    }
+
+    /// The ids and descriptions of the registered checks.
+    pub fn describe(&self) -> Vec<(&'static str, &'static str)> {
+        self.checks.iter().map(|c| (c.id(), c.description())).collect()
+    }
+
+    /// Runs every check: per-hop checks once for each control-plane hop of the plan (or once
+    /// for the target when the plan moves pools only), the others once.
+    pub async fn run(&self, plan: &UpgradePlan, inputs: &CheckInputs<'_>) -> Result<Vec<Finding>> {
+        let mut hops = plan.hops();
+        if hops.is_empty() {
+            hops.push(plan.target.clone());
+        }
+        let mut findings = Vec::new();
+        for check in &self.checks {
+            let hops_for_check: Vec<&KubeVersion> = if check.per_hop() {
+                hops.iter().collect()
+            } else {
+                vec![&plan.target]
+            };
+            for hop in hops_for_check {
+                if !check.applies_to(hop) {
+                    continue;
+                }
+                let ctx = CheckContext {
+                    snapshot: inputs.snapshot,
+                    plan,
+                    hop,
+                    calendar: inputs.calendar,
+                    today: inputs.today,
+                    workloads: inputs.workloads,
+                    in_flight: inputs.in_flight,
+                    force_drain: inputs.force_drain,
+                };
+                let mut found = check.run(&ctx).await?;
+                if check.per_hop() {
+                    for f in &mut found {
+                        f.hop = Some(hop.clone());
+                    }
+                }
+                findings.extend(found);
+            }
+        }
+        Ok(findings)
+    }
+}
+
+/// Whether any finding blocks.
+pub fn blockers(findings: &[Finding]) -> usize {
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Blocker)
+        .count()
+}
+
+fn finding(id: &str, severity: Severity, subject: Subject, message: String) -> Finding {
+    Finding {
+        id: id.into(),
+        severity,
+        message,
+        subject,
+        hop: None,
+    }
+}
+
+/// KUP-SKEW-001: every state of the plan around this hop is legal, and every live node's
+/// kubelet is within skew of the hop's control plane once the plan's pool moves are done.
+struct SkewAtEveryHop;
+
+#[async_trait]
+impl Check for SkewAtEveryHop {
+    fn id(&self) -> &'static str {
+        "KUP-SKEW-001"
+    }
+    fn description(&self) -> &'static str {
+        "node kubelets stay within the provider's skew of the control plane at every hop"
+    }
+    fn per_hop(&self) -> bool {
+        true
+    }
+    async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
+        let mut out = Vec::new();
+        let plan = ctx.plan;
+        // The state right after the control plane reaches this hop.
+        let states = plan.states();
+        let after_hop = plan
+            .steps
+            .iter()
+            .position(|s| matches!(s, Step::UpgradeControlPlane { to, .. } if to == ctx.hop))
+            .map(|i| states[i].clone())
+            .unwrap_or_else(|| plan.initial.clone());
+        if let Err(err) = after_hop.check(&plan.policy) {
+            out.push(finding(
+                self.id(),
+                Severity::Blocker,
+                Subject::new("Cluster", &plan.cluster),
+                err.to_string(),
+            ));
+        }
+        let Some(workloads) = ctx.workloads else {
+            return Ok(out);
+        };
+        for pool in &after_hop.node_pools {
+            let Some(live) = ctx.snapshot.pool(&pool.name) else {
+                continue;
+            };
+            // Pools the plan replaces before this hop are not checked with their old nodes.
+            if !live.version.same_minor(&pool.version) {
+                continue;
+            }
+            for node in workloads.nodes(&pool.name).await? {
+                if let Err(v) = plan.policy.check_node(ctx.hop, &pool.name, &node.kubelet) {
+                    out.push(finding(
+                        self.id(),
+                        Severity::Blocker,
+                        Subject::new("Node", &node.name),
+                        format!("node {} (kubelet {}): {v}", node.name, node.kubelet),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// KUP-EOS-001: the current version and the target against the support calendar.
+struct SupportWindowCheck;
+
+#[async_trait]
+impl Check for SupportWindowCheck {
+    fn id(&self) -> &'static str {
+        "KUP-EOS-001"
+    }
+    fn description(&self) -> &'static str {
+        "the running version and the target are inside the provider's support window"
+    }
+    async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
+        let mut out = Vec::new();
+        let subject = || Subject::new("Cluster", &ctx.plan.cluster);
+        let ext = ctx.calendar.extended_name;
+        match ctx.calendar.window(&ctx.plan.target).map(|w| (w, w.status(ctx.today))) {
+            None => out.push(finding(
+                self.id(),
+                Severity::Warning,
+                subject(),
+                format!("no support dates known for {}; check the provider's calendar", ctx.plan.target),
+            )),
+            Some((w, SupportStatus::Standard { days_left })) if days_left < 90 => out.push(finding(
+                self.id(),
+                Severity::Warning,
+                subject(),
+                format!(
+                    "target {} leaves standard support in {days_left} days ({}); consider a newer target",
+                    w.version, w.end_of_standard
+                ),
+            )),
+            Some((w, SupportStatus::Extended { days_left })) => out.push(finding(
+                self.id(),
+                Severity::Warning,
+                subject(),
+                format!("target {} is already in {ext} support ({days_left} days left); it costs more and ends {}", w.version, w.end_of_extended.map(|d| d.to_string()).unwrap_or_default()),
+            )),
+            Some((w, SupportStatus::PastStandard)) => out.push(finding(
+                self.id(),
+                Severity::Warning,
+                subject(),
+                format!("target {} is past standard support (ended {})", w.version, w.end_of_standard),
+            )),
+            Some((w, SupportStatus::Unsupported)) => out.push(finding(
+                self.id(),
+                Severity::Warning,
+                subject(),
+                format!("target {} is past every support window; pick a newer target", w.version),
+            )),
+            Some((w, SupportStatus::NotReleased)) => out.push(finding(
+                self.id(),
+                Severity::Blocker,
+                subject(),
+                format!("target {} is not released on this provider until {}", w.version, w.release),
+            )),
+            Some(_) => {}
+        }
+        if let Some(w) = ctx.calendar.window(&ctx.snapshot.control_plane)
+            && !w.is_supported(ctx.today)
+        {
+            out.push(finding(
+                self.id(),
+                Severity::Info,
+                subject(),
+                format!(
+                    "the running control plane {} is out of support; this upgrade is overdue",
+                    ctx.snapshot.control_plane
+                ),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// KUP-HEALTH-001: every node Ready before we start replacing nodes.
+struct NodesReady;
+
+#[async_trait]
+impl Check for NodesReady {
+    fn id(&self) -> &'static str {
+        "KUP-HEALTH-001"
+    }
+    fn description(&self) -> &'static str {
+        "every node reports Ready"
+    }
+    async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
+        let Some(workloads) = ctx.workloads else {
+            return Ok(Vec::new());
+        };
+        let health = workloads.health().await?;
+        Ok(health
+            .nodes_not_ready
+            .into_iter()
+            .map(|node| {
+                finding(
+                    self.id(),
+                    Severity::Blocker,
+                    Subject::new("Node", &node),
+                    format!("node {node} is NotReady; fix or replace it before upgrading"),
+                )
+            })
+            .collect())
+    }
+}
+
+/// KUP-HEALTH-002: pods failing before the upgrade (so they are not blamed on it).
+struct PodsFailing;
+
+#[async_trait]
+impl Check for PodsFailing {
+    fn id(&self) -> &'static str {
+        "KUP-HEALTH-002"
+    }
+    fn description(&self) -> &'static str {
+        "no pods are failing before the upgrade"
+    }
+    async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
+        let Some(workloads) = ctx.workloads else {
+            return Ok(Vec::new());
+        };
+        let health = workloads.health().await?;
+        Ok(health
+            .pods_failing
+            .into_iter()
+            .map(|pod| Finding {
+                id: self.id().into(),
+                severity: Severity::Warning,
+                message: format!("pod {pod} is not Running; it will look like an upgrade failure"),
+                subject: Subject {
+                    kind: "Pod".into(),
+                    namespace: Some(pod.namespace.clone()),
+                    name: pod.name,
+                },
+                hop: None,
+            })
+            .collect())
+    }
+}
+
+/// KUP-PDB-001: PodDisruptionBudgets that would block draining the pools the plan replaces.
+struct DrainBlockingPdbs;
+
+#[async_trait]
+impl Check for DrainBlockingPdbs {
+    fn id(&self) -> &'static str {
+        "KUP-PDB-001"
+    }
+    fn description(&self) -> &'static str {
+        "no PodDisruptionBudget blocks draining a pool the plan replaces (names the pod and the PDB)"
+    }
+    async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
+        let Some(workloads) = ctx.workloads else {
+            return Ok(Vec::new());
+        };
+        let mut pools: Vec<&str> = ctx
+            .plan
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::UpgradeNodePool { node_pool, .. } | Step::DrainNodePool { node_pool } => {
+                    Some(node_pool.as_str())
+                }
+                _ => None,
+            })
+            .filter(|p| ctx.snapshot.pool(p).is_some())
+            .collect();
+        pools.sort_unstable();
+        pools.dedup();
+        let mut nodes = Vec::new();
+        for pool in pools {
+            nodes.extend(workloads.nodes(pool).await?.into_iter().map(|n| n.name));
+        }
+        let severity = if ctx.force_drain {
+            Severity::Warning
+        } else {
+            Severity::Blocker
+        };
+        Ok(workloads
+            .drain_preview(&nodes)
+            .await?
+            .into_iter()
+            .map(|b| Finding {
+                id: self.id().into(),
+                severity,
+                message: format!(
+                    "PodDisruptionBudget {} blocks evicting pod {} from node {} ({}); scale the workload or relax the PDB{}",
+                    b.pdb,
+                    b.pod,
+                    b.node,
+                    b.reason,
+                    if ctx.force_drain { " (--force-drain will delete it anyway)" } else { "" }
+                ),
+                subject: Subject {
+                    kind: "PodDisruptionBudget".into(),
+                    namespace: Some(b.pod.namespace.clone()),
+                    name: b.pdb.rsplit('/').next().unwrap_or(&b.pdb).to_string(),
+                },
+                hop: None,
+            })
+            .collect())
+    }
+}
+
+/// KUP-OP-001: the cluster is busy with an operation we did not start.
+struct ClusterBusy;
+
+#[async_trait]
+impl Check for ClusterBusy {
+    fn id(&self) -> &'static str {
+        "KUP-OP-001"
+    }
+    fn description(&self) -> &'static str {
+        "no provider operation is already running on the cluster"
+    }
+    async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
+        let mut out: Vec<Finding> = ctx
+            .in_flight
+            .iter()
+            .map(|op| {
+                finding(
+                    self.id(),
+                    Severity::Info,
+                    Subject::new("Operation", &op.id.0),
+                    format!(
+                        "operation {} ({:?}) is running; kupgrade will wait for it",
+                        op.id, op.kind
+                    ),
+                )
+            })
+            .collect();
+        if ctx.snapshot.status == ResourceStatus::Failed {
+            out.push(finding(
+                self.id(),
+                Severity::Blocker,
+                Subject::new("Cluster", &ctx.snapshot.name),
+                "the cluster is in a failed state; repair it before upgrading".into(),
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// KUP-AUTO-001: a provider auto-upgrade could race the plan.
+struct AutoUpgradeRace;
+
+#[async_trait]
+impl Check for AutoUpgradeRace {
+    fn id(&self) -> &'static str {
+        "KUP-AUTO-001"
+    }
+    fn description(&self) -> &'static str {
+        "no provider auto-upgrade can race the plan"
+    }
+    async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
+        Ok(ctx
+            .snapshot
+            .auto_upgrade
+            .iter()
+            .map(|auto| {
+                finding(
+                    self.id(),
+                    Severity::Warning,
+                    Subject::new("Cluster", &ctx.snapshot.name),
+                    format!("auto-upgrade is on ({auto}); pause it or set a maintenance exclusion during the upgrade"),
+                )
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,729 @@
+//! The executor: runs an [`UpgradePlan`] step by step against a [`ManagedCluster`] and its
+//! [`ClusterWorkloads`], re-reading the real state before every step so that a rerun after a
+//! crash skips what is done and waits on what is running instead of starting it again.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::calendar::Calendar;
+use crate::checks::{CheckInputs, CheckRegistry, Finding};
+use crate::cluster::{
+    ClusterSnapshot, ManagedCluster, OperationId, OperationKind, OperationState, ResourceStatus,
+};
+use crate::drain::drain_nodes;
+use crate::error::{Error, Result};
+use crate::events::{Event, EventSink, discard};
+use crate::journal::{Journal, StepStatus};
+use crate::plan::{Step, UpgradePlan};
+use crate::poll::PollPolicy;
+use crate::workloads::{ClusterWorkloads, DrainOptions};
+
+/// How the executor waits, drains and gates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecutorConfig {
+    /// Retries and polling.
+    pub poll: PollPolicy,
+    /// Drains in blue/green steps; `force` also goes to in-place pool upgrades.
+    pub drain: DrainOptions,
+    /// How long a gate watches the cluster before judging it.
+    pub gate_soak: Duration,
+    /// How long a gate waits for the cluster to become healthy.
+    pub gate_timeout: Duration,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        Self {
+            poll: PollPolicy::default(),
+            drain: DrainOptions::default(),
+            gate_soak: Duration::from_secs(5 * 60),
+            gate_timeout: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunResult {
+    /// Every step is done.
+    Succeeded,
+    /// A step failed; the cluster is as the report's final state says.
+    Failed,
+    /// A gate failed and its changes were undone.
+    RolledBack,
+}
+
+/// How one step ended in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepOutcome {
+    /// Done by this run.
+    Done,
+    /// Found already done (by an earlier run or by hand).
+    Skipped,
+    /// Failed.
+    Failed,
+    /// Undone after a failed gate.
+    RolledBack,
+    /// Not reached.
+    NotRun,
+}
+
+/// One step in the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepReport {
+    /// The contract action name.
+    pub action: &'static str,
+    /// A human description.
+    pub description: String,
+    /// How it ended.
+    pub outcome: StepOutcome,
+    /// How long it took, in seconds (virtual on the simulator).
+    pub seconds: u64,
+    /// The provider operation it ran, if any.
+    pub operation: Option<OperationId>,
+    /// Why it was skipped or how it failed.
+    pub note: Option<String>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    /// How it ended.
+    pub result: RunResult,
+    /// One entry per plan step.
+    pub steps: Vec<StepReport>,
+    /// The error that ended the run, if any.
+    pub error: Option<String>,
+    /// Provider operations this run started (resumed ones not counted).
+    pub operations_started: u32,
+    /// Time the run took, in seconds (virtual on the simulator).
+    pub seconds: u64,
+    /// The cluster as read at the end.
+    pub final_state: Option<ClusterSnapshot>,
+}
+
+enum Done {
+    Ran,
+    Skipped(String),
+}
+
+/// Runs plans.
+#[derive(Clone)]
+pub struct Executor {
+    cluster: Arc<dyn ManagedCluster>,
+    workloads: Arc<dyn ClusterWorkloads>,
+    config: ExecutorConfig,
+    events: EventSink,
+    journal_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("cluster", &self.cluster)
+            .field("config", &self.config)
+            .field("journal_path", &self.journal_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Executor {
+    /// An executor with default settings, no events and no journal file.
+    pub fn new(cluster: Arc<dyn ManagedCluster>, workloads: Arc<dyn ClusterWorkloads>) -> Self {
+        Self {
+            cluster,
+            workloads,
+            config: ExecutorConfig::default(),
+            events: discard(),
+            journal_path: None,
+        }
+    }
+
+    /// Uses `config`.
+    pub fn with_config(mut self, config: ExecutorConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Sends progress events to `events`.
+    pub fn with_events(mut self, events: EventSink) -> Self {
+        self.events = events;
+        self
+    }
+
+    /// Saves the journal to `path` after every change.
+    pub fn with_journal_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.journal_path = Some(path.into());
+        self
+    }
+
+    /// Reads the cluster, runs every check of `registry` on `plan`, and returns the findings.
+    /// Changes nothing.
+    pub async fn preflight(
+        &self,
+        plan: &UpgradePlan,
+        registry: &CheckRegistry,
+        calendar: &Calendar,
+        today: NaiveDate,
+    ) -> Result<Vec<Finding>> {
+        let poll = &self.config.poll;
+        let snapshot = poll
+            .retry("describe cluster", &self.events, || self.cluster.describe())
+            .await?;
+        let in_flight = poll
+            .retry("list operations", &self.events, || {
+                self.cluster.operations_in_flight()
+            })
+            .await?;
+        let inputs = CheckInputs {
+            snapshot: &snapshot,
+            calendar,
+            today,
+            workloads: Some(self.workloads.as_ref()),
+            in_flight: &in_flight,
+            force_drain: self.config.drain.force,
+        };
+        let findings = registry.run(plan, &inputs).await?;
+        for f in &findings {
+            (self.events)(&Event::Finding(f.clone()));
+        }
+        Ok(findings)
+    }
+
+    /// Runs the journal's plan from its first unfinished step.
+    pub async fn run(&self, journal: &mut Journal) -> Result<RunReport> {
+        let started = tokio::time::Instant::now();
+        let plan = journal.plan.clone();
+        let total = plan.steps.len();
+        let mut steps: Vec<StepReport> = plan
+            .steps
+            .iter()
+            .map(|s| StepReport {
+                action: s.action(),
+                description: s.describe(),
+                outcome: StepOutcome::NotRun,
+                seconds: 0,
+                operation: None,
+                note: None,
+            })
+            .collect();
+        let mut result = RunResult::Succeeded;
+        let mut error = None;
+        let mut operations_started = 0;
+        for index in 0..total {
+            if matches!(
+                journal.steps[index].status,
+                StepStatus::Done | StepStatus::Skipped
+            ) {
+                steps[index].outcome = StepOutcome::Skipped;
+                steps[index].note = Some("done in an earlier run".into());
+                continue;
+            }
+            let step = &plan.steps[index];
+            (self.events)(&Event::StepStarted {
+                index,
+                total,
+                description: step.describe(),
+            });
+            let t0 = tokio::time::Instant::now();
+            journal.steps[index].status = StepStatus::Started;
+            self.save(journal)?;
+            let outcome = self.execute(index, step, journal, &mut operations_started).await;
+            let seconds = t0.elapsed().as_secs();
+            steps[index].seconds = seconds;
+            steps[index].operation = journal.steps[index].operation.clone();
+            match outcome {
+                Ok(Done::Ran) => {
+                    journal.steps[index].status = StepStatus::Done;
+                    steps[index].outcome = StepOutcome::Done;
+                    self.save(journal)?;
+                    (self.events)(&Event::StepFinished { index, seconds });
+                }
+                Ok(Done::Skipped(reason)) => {
+                    journal.steps[index].status = StepStatus::Skipped;
+                    steps[index].outcome = StepOutcome::Skipped;
+                    steps[index].note = Some(reason.clone());
+                    self.save(journal)?;
+                    (self.events)(&Event::StepSkipped { index, reason });
+                }
+                Err(Error::GateFailed(why)) if self.rollback_target(&plan, index).is_some() => {
+                    (self.events)(&Event::StepFailed {
+                        index,
+                        error: format!("gate failed: {why}"),
+                    });
+                    let rolled = self.roll_back(&plan, index, journal, &mut steps).await;
+                    steps[index].outcome = StepOutcome::RolledBack;
+                    steps[index].note = Some(format!("gate failed: {why}"));
+                    match rolled {
+                        Ok(()) => {
+                            result = RunResult::RolledBack;
+                            error = Some(format!("gate failed: {why}; rolled back"));
+                        }
+                        Err(e) => {
+                            result = RunResult::Failed;
+                            error = Some(format!("gate failed: {why}; rollback failed: {e}"));
+                        }
+                    }
+                    break;
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    journal.steps[index].status = StepStatus::Failed;
+                    journal.steps[index].error = Some(message.clone());
+                    journal.steps[index].failed_attempts += 1;
+                    steps[index].outcome = StepOutcome::Failed;
+                    steps[index].note = Some(message.clone());
+                    self.save(journal)?;
+                    (self.events)(&Event::StepFailed {
+                        index,
+                        error: message.clone(),
+                    });
+                    result = RunResult::Failed;
+                    error = Some(message);
+                    break;
+                }
+            }
+        }
+        let final_state = self.cluster.describe().await.ok();
+        Ok(RunReport {
+            result,
+            steps,
+            error,
+            operations_started,
+            seconds: started.elapsed().as_secs(),
+            final_state,
+        })
+    }
+
+    fn save(&self, journal: &Journal) -> Result<()> {
+        match &self.journal_path {
+            Some(path) => journal.save(path),
+            None => Ok(()),
+        }
+    }
+
+    async fn describe(&self) -> Result<ClusterSnapshot> {
+        self.config
+            .poll
+            .retry("describe cluster", &self.events, || self.cluster.describe())
+            .await
+    }
+
+    async fn execute(
+        &self,
+        index: usize,
+        step: &Step,
+        journal: &mut Journal,
+        started: &mut u32,
+    ) -> Result<Done> {
+        let poll = &self.config.poll;
+        let ev = &self.events;
+        match step {
+            Step::UpgradeControlPlane { to, .. } => {
+                let snap = self.describe().await?;
+                if snap.control_plane.minor() >= to.minor() {
+                    return Ok(Done::Skipped(format!(
+                        "control plane already at {}",
+                        snap.control_plane
+                    )));
+                }
+                if let Some(op) = self
+                    .running(OperationKind::UpgradeControlPlane, None, index)
+                    .await?
+                {
+                    return self.finish(index, op, journal).await;
+                }
+                let token = journal.token(index);
+                let op = poll
+                    .retry("upgrade control plane", ev, || {
+                        self.cluster.upgrade_control_plane(to, &token)
+                    })
+                    .await?;
+                self.started(index, &op, journal, started)?;
+                self.finish(index, op, journal).await
+            }
+            Step::UpgradeNodePool { node_pool, to, .. } => {
+                let snap = self.describe().await?;
+                let pool = snap
+                    .pool(node_pool)
+                    .ok_or_else(|| missing_pool(node_pool, &snap))?;
+                if pool.version.minor() >= to.minor() {
+                    return Ok(Done::Skipped(format!(
+                        "node pool {node_pool} already at {}",
+                        pool.version
+                    )));
+                }
+                if let Some(op) = self
+                    .running(OperationKind::UpgradeNodePool, Some(node_pool), index)
+                    .await?
+                {
+                    return self.finish(index, op, journal).await;
+                }
+                let token = journal.token(index);
+                let (rollout, force) = (pool.rollout.clone(), self.config.drain.force);
+                let op = poll
+                    .retry("upgrade node pool", ev, || {
+                        self.cluster
+                            .upgrade_node_pool(node_pool, to, &rollout, force, &token)
+                    })
+                    .await?;
+                self.started(index, &op, journal, started)?;
+                self.finish(index, op, journal).await
+            }
+            Step::CreateNodePool {
+                node_pool,
+                clone_of,
+                to,
+                nodes,
+                labels,
+                taints,
+                ..
+            } => {
+                let snap = self.describe().await?;
+                let op = if let Some(existing) = snap.pool(node_pool) {
+                    if existing.status == ResourceStatus::Creating {
+                        self.running(OperationKind::CreateNodePool, Some(node_pool), index)
+                            .await?
+                    } else {
+                        None
+                    }
+                } else {
+                    if snap.pool(clone_of).is_none() {
+                        return Err(missing_pool(clone_of, &snap));
+                    }
+                    let spec = crate::cluster::NodePoolSpec {
+                        name: node_pool.clone(),
+                        clone_of: clone_of.clone(),
+                        version: to.clone(),
+                        nodes: *nodes,
+                        labels: labels.clone(),
+                        taints: taints.clone(),
+                    };
+                    let token = journal.token(index);
+                    let op = poll
+                        .retry("create node pool", ev, || {
+                            self.cluster.create_node_pool(&spec, &token)
+                        })
+                        .await?;
+                    self.started(index, &op, journal, started)?;
+                    Some(op)
+                };
+                let ran = op.is_some();
+                if let Some(op) = op {
+                    self.finish(index, op, journal).await?;
+                }
+                self.wait_nodes_ready(node_pool, *nodes).await?;
+                Ok(if ran {
+                    Done::Ran
+                } else {
+                    Done::Skipped(format!("node pool {node_pool} exists"))
+                })
+            }
+            Step::CordonNodePool { node_pool } => {
+                let snap = self.describe().await?;
+                if snap.pool(node_pool).is_none() {
+                    return Ok(Done::Skipped(format!("node pool {node_pool} is gone")));
+                }
+                let nodes = poll
+                    .retry("list nodes", ev, || self.workloads.nodes(node_pool))
+                    .await?;
+                let mut changed = 0;
+                for node in nodes.iter().filter(|n| !n.unschedulable) {
+                    poll.retry("cordon", ev, || {
+                        self.workloads.set_unschedulable(&node.name, true)
+                    })
+                    .await?;
+                    changed += 1;
+                }
+                Ok(if changed > 0 {
+                    Done::Ran
+                } else {
+                    Done::Skipped(format!("every node of {node_pool} already cordoned"))
+                })
+            }
+            Step::DrainNodePool { node_pool } => {
+                let snap = self.describe().await?;
+                if snap.pool(node_pool).is_none() {
+                    return Ok(Done::Skipped(format!("node pool {node_pool} is gone")));
+                }
+                let nodes: Vec<String> = poll
+                    .retry("list nodes", ev, || self.workloads.nodes(node_pool))
+                    .await?
+                    .into_iter()
+                    .map(|n| n.name)
+                    .collect();
+                let drain_poll = PollPolicy {
+                    timeout: self.config.drain.timeout,
+                    ..*poll
+                };
+                drain_nodes(
+                    self.workloads.as_ref(),
+                    &nodes,
+                    self.config.drain,
+                    &drain_poll,
+                    ev,
+                    index,
+                )
+                .await?;
+                Ok(Done::Ran)
+            }
+            Step::Gate { node_pool, check } => {
+                tokio::time::sleep(self.config.gate_soak).await;
+                let gate_poll = PollPolicy {
+                    timeout: self.config.gate_timeout,
+                    ..*poll
+                };
+                let last_problem = std::sync::Mutex::new(String::new());
+                let outcome = gate_poll
+                    .wait_for("gate", ev, || {
+                        let problem = &last_problem;
+                        async move {
+                            let verdict = self.gate_problem(node_pool.as_deref()).await?;
+                            Ok(match verdict {
+                                None => Some(()),
+                                Some(p) => {
+                                    *problem.lock().unwrap_or_else(|e| e.into_inner()) = p;
+                                    None
+                                }
+                            })
+                        }
+                    })
+                    .await;
+                let last_problem = last_problem.into_inner().unwrap_or_else(|e| e.into_inner());
+                match outcome {
+                    Ok(()) => Ok(Done::Ran),
+                    Err(Error::Timeout { .. }) => Err(Error::GateFailed(format!("{check}: {last_problem}"))),
+                    Err(e) => Err(e),
+                }
+            }
+            Step::DeleteNodePool {
+                node_pool,
+                replaced_by,
+            } => {
+                let snap = self.describe().await?;
+                if snap.pool(node_pool).is_none() {
+                    return Ok(Done::Skipped(format!("node pool {node_pool} is already deleted")));
+                }
+                if snap.pool(replaced_by).is_none() {
+                    return Err(Error::InvalidInput(format!(
+                        "refusing to delete node pool {node_pool}: its replacement {replaced_by} does not exist"
+                    )));
+                }
+                if let Some(op) = self
+                    .running(OperationKind::DeleteNodePool, Some(node_pool), index)
+                    .await?
+                {
+                    return self.finish(index, op, journal).await;
+                }
+                let token = journal.token(index);
+                let op = poll
+                    .retry("delete node pool", ev, || {
+                        self.cluster.delete_node_pool(node_pool, &token)
+                    })
+                    .await?;
+                self.started(index, &op, journal, started)?;
+                self.finish(index, op, journal).await
+            }
+        }
+    }
+
+    /// What keeps a gate closed, or `None` when it may open.
+    async fn gate_problem(&self, pool: Option<&str>) -> Result<Option<String>> {
+        let health = self.workloads.health().await?;
+        if let Some(pool) = pool {
+            let nodes = self.workloads.nodes(pool).await?;
+            if let Some(n) = nodes.iter().find(|n| !n.ready) {
+                return Ok(Some(format!("node {} of {pool} is NotReady", n.name)));
+            }
+        }
+        if !health.is_healthy() {
+            let mut parts = Vec::new();
+            if !health.nodes_not_ready.is_empty() {
+                parts.push(format!("nodes NotReady: {}", health.nodes_not_ready.join(", ")));
+            }
+            if !health.workloads_unavailable.is_empty() {
+                parts.push(format!(
+                    "workloads unavailable: {}",
+                    health.workloads_unavailable.join(", ")
+                ));
+            }
+            if !health.pods_failing.is_empty() {
+                let pods: Vec<String> = health
+                    .pods_failing
+                    .iter()
+                    .take(5)
+                    .map(ToString::to_string)
+                    .collect();
+                parts.push(format!(
+                    "{} pods not running (e.g. {})",
+                    health.pods_failing.len(),
+                    pods.join(", ")
+                ));
+            }
+            return Ok(Some(parts.join("; ")));
+        }
+        Ok(None)
+    }
+
+    /// An operation of this kind on this pool that is still running (a resumed run waits on it).
+    async fn running(
+        &self,
+        kind: OperationKind,
+        pool: Option<&str>,
+        index: usize,
+    ) -> Result<Option<OperationId>> {
+        let ops = self
+            .config
+            .poll
+            .retry("list operations", &self.events, || {
+                self.cluster.operations_in_flight()
+            })
+            .await?;
+        let op = ops
+            .into_iter()
+            .find(|op| op.kind == kind && op.node_pool.as_deref() == pool);
+        Ok(op.map(|op| {
+            (self.events)(&Event::OperationResumed {
+                index,
+                operation: op.id.clone(),
+            });
+            op.id
+        }))
+    }
+
+    fn started(
+        &self,
+        index: usize,
+        op: &OperationId,
+        journal: &mut Journal,
+        started: &mut u32,
+    ) -> Result<()> {
+        *started += 1;
+        journal.steps[index].operation = Some(op.clone());
+        self.save(journal)?;
+        (self.events)(&Event::OperationStarted {
+            index,
+            operation: op.clone(),
+        });
+        Ok(())
+    }
+
+    /// Waits for an operation to end; a failure carries the provider's reason.
+    async fn finish(&self, index: usize, id: OperationId, journal: &mut Journal) -> Result<Done> {
+        journal.steps[index].operation = Some(id.clone());
+        let events = self.events.clone();
+        let state = self
+            .config
+            .poll
+            .wait_for(&format!("operation {id}"), &self.events, || {
+                let (id, events) = (id.clone(), events.clone());
+                async move {
+                    let op = self.cluster.operation(&id).await?;
+                    if let Some((done, total)) = op.progress {
+                        events(&Event::Progress { index, done, total });
+                    }
+                    Ok(op.state.is_terminal().then_some(op.state))
+                }
+            })
+            .await?;
+        match state {
+            OperationState::Succeeded => Ok(Done::Ran),
+            OperationState::Failed(message) => Err(Error::OperationFailed { id: id.0, message }),
+            OperationState::Cancelled => Err(Error::OperationFailed {
+                id: id.0,
+                message: "cancelled".into(),
+            }),
+            OperationState::Pending | OperationState::Running => {
+                unreachable!("wait_for returns terminal states")
+            }
+        }
+    }
+
+    async fn wait_nodes_ready(&self, pool: &str, want: u32) -> Result<()> {
+        self.config
+            .poll
+            .wait_for(&format!("nodes of {pool} Ready"), &self.events, || async move {
+                let nodes = self.workloads.nodes(pool).await?;
+                Ok((nodes.len() as u32 >= want && nodes.iter().all(|n| n.ready)).then_some(()))
+            })
+            .await
+    }
+
+    /// For a blue/green gate: the (new pool, old pool) pair it verifies.
+    fn rollback_target(&self, plan: &UpgradePlan, gate: usize) -> Option<(String, String)> {
+        let Step::Gate {
+            node_pool: Some(new_pool),
+            ..
+        } = &plan.steps[gate]
+        else {
+            return None;
+        };
+        plan.steps[..gate].iter().rev().find_map(|s| match s {
+            Step::CreateNodePool {
+                node_pool, clone_of, ..
+            } if node_pool == new_pool => Some((node_pool.clone(), clone_of.clone())),
+            _ => None,
+        })
+    }
+
+    /// Undoes a blue/green pool swap: uncordon the old pool, delete the new one.
+    async fn roll_back(
+        &self,
+        plan: &UpgradePlan,
+        gate: usize,
+        journal: &mut Journal,
+        steps: &mut [StepReport],
+    ) -> Result<()> {
+        let (new_pool, old_pool) = self.rollback_target(plan, gate).expect("checked by the caller");
+        let poll = &self.config.poll;
+        let ev = &self.events;
+        (self.events)(&Event::RollingBack {
+            index: gate,
+            action: format!("uncordon node pool {old_pool}"),
+        });
+        for node in poll
+            .retry("list nodes", ev, || self.workloads.nodes(&old_pool))
+            .await?
+        {
+            poll.retry("uncordon", ev, || {
+                self.workloads.set_unschedulable(&node.name, false)
+            })
+            .await?;
+        }
+        (self.events)(&Event::RollingBack {
+            index: gate,
+            action: format!("delete node pool {new_pool}"),
+        });
+        let token = crate::cluster::RequestToken(format!("{}-rollback-{gate}", journal.run_id));
+        let op = poll
+            .retry("delete node pool", ev, || {
+                self.cluster.delete_node_pool(&new_pool, &token)
+            })
+            .await?;
+        self.finish(gate, op, journal).await?;
+        for (i, step) in plan.steps.iter().enumerate().take(gate + 1) {
+            let involved = step.node_pool() == Some(new_pool.as_str())
+                || matches!(step, Step::CordonNodePool { node_pool } | Step::DrainNodePool { node_pool } if *node_pool == old_pool);
+            if involved {
+                journal.steps[i].status = StepStatus::RolledBack;
+                steps[i].outcome = StepOutcome::RolledBack;
+            }
+        }
+        self.save(journal)
+    }
+}
+
+fn missing_pool(name: &str, snap: &ClusterSnapshot) -> Error {
+    let known: Vec<&str> = snap.node_pools.iter().map(|p| p.name.as_str()).collect();
+    Error::not_found(
+        "node pool",
+        name,
+        format!("cluster {} has: {}", snap.name, known.join(", ")),
+    )
+}
