@@ -27,6 +27,8 @@
 pub mod calendar;
 pub mod checks;
 pub mod cluster;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod drain;
 pub mod error;
 pub mod events;
