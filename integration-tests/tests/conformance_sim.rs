@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use kupgrade_core::conformance::{self, Fixture};
 use kupgrade_core::{ClusterSnapshot, ClusterWorkloads, ManagedCluster, Provider, Result, Strategy};
-use kupgrade_sim::{SimCluster, SimState, WorkloadKind};
+use kupgrade_sim::{Budget, SimCluster, SimState, WorkloadKind};
 
 struct SimFixture;
 
@@ -19,7 +19,13 @@ impl Fixture for SimFixture {
         for pool in &spec.node_pools {
             state.add_pool(&pool.name, pool.version.clone(), pool.nodes);
         }
-        state.add_workload(WorkloadKind::Deployment, "app", "web", 3, Some((None, Some(1))));
+        state.add_workload(
+            WorkloadKind::Deployment,
+            "app",
+            "web",
+            3,
+            Some(Budget::MaxUnavailable(1)),
+        );
         let sim = SimCluster::new(state);
         Ok((Arc::new(sim.clone()), Arc::new(sim)))
     }

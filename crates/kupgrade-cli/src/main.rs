@@ -9,6 +9,9 @@ use clap::{Parser, Subcommand};
 
 mod commands;
 mod output;
+mod progress;
+mod report;
+mod runner;
 mod state_file;
 
 /// Plans, checks and runs managed-Kubernetes upgrades on EKS, AKS, GKE and a built-in simulator.
@@ -25,6 +28,15 @@ enum Command {
     Plan(commands::plan::PlanArgs),
     /// Show each provider's support calendar with days left as of today.
     Versions(commands::versions::VersionsArgs),
+    /// Upgrade a simulated cluster end to end (no cloud account needed).
+    Demo(commands::demo::DemoArgs),
+    /// Run an upgrade: pre-flight checks, then the plan, step by step, with a journal.
+    Upgrade(commands::upgrade::UpgradeArgs),
+    /// Manage simulator state files.
+    Sim {
+        #[command(subcommand)]
+        command: commands::sim::SimCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -46,6 +58,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Plan(args) => commands::plan::run(args),
         Command::Versions(args) => commands::versions::run(args),
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Upgrade(args) => commands::upgrade::run(args),
+        Command::Sim { command } => commands::sim::run(command),
     };
     match result {
         Ok(code) => code,

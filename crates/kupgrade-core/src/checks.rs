@@ -359,14 +359,15 @@ impl Check for SupportWindowCheck {
         }
         if let Some(w) = ctx.calendar.window(&ctx.snapshot.control_plane)
             && !w.is_supported(ctx.today)
+            && !w.version.same_minor(&ctx.plan.target)
         {
             out.push(finding(
                 self.id(),
                 Severity::Info,
                 subject(),
                 format!(
-                    "the running control plane {} is out of support; this upgrade is overdue",
-                    ctx.snapshot.control_plane
+                    "the running control plane {} left standard support on {}; this upgrade is overdue",
+                    ctx.snapshot.control_plane, w.end_of_standard
                 ),
             ));
         }

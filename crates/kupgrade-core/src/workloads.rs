@@ -152,7 +152,9 @@ pub trait ClusterWorkloads: Debug + Send + Sync {
     /// Deletes a pod regardless of its PDB. Only for an explicit force.
     async fn delete_pod(&self, pod: &PodRef) -> Result<()>;
 
-    /// The PDBs that would refuse an eviction of a pod on these nodes right now.
+    /// The pods on these nodes whose PodDisruptionBudget would block a drain: one that allows
+    /// no disruption even with every selected pod Ready (`minAvailable` >= replicas,
+    /// `maxUnavailable: 0`). Changes nothing.
     async fn drain_preview(&self, nodes: &[String]) -> Result<Vec<DrainBlocker>>;
 
     /// The cluster's health.

@@ -2,7 +2,7 @@
 
 use kupgrade_core::{KubeVersion, Provider};
 
-use crate::state::{SimState, WorkloadKind};
+use crate::state::{Budget, SimState, WorkloadKind};
 
 const NAMESPACES: [&str; 4] = ["shop", "payments", "search", "platform"];
 const APPS: [&str; 8] = [
@@ -52,10 +52,10 @@ impl SimState {
                 }
             );
             if w % 4 == 3 {
-                let pdb = (replicas > 1).then_some((Some(replicas - 1), None));
+                let pdb = (replicas > 1).then_some(Budget::MinAvailable(replicas - 1));
                 s.add_workload(WorkloadKind::StatefulSet, ns, &app, replicas, pdb);
             } else {
-                let pdb = (replicas > 1).then_some((None, Some(1)));
+                let pdb = (replicas > 1).then_some(Budget::MaxUnavailable(1));
                 s.add_workload(WorkloadKind::Deployment, ns, &app, replicas, pdb);
             }
             w += 1;
@@ -77,46 +77,64 @@ impl SimState {
             "kube-system",
             "coredns",
             2,
-            Some((None, Some(1))),
+            Some(Budget::MaxUnavailable(1)),
         );
-        let apps: [(&str, &str, WorkloadKind, u32, Option<(Option<u32>, Option<u32>)>); 9] = [
-            ("shop", "web", WorkloadKind::Deployment, 6, Some((None, Some(1)))),
-            ("shop", "api", WorkloadKind::Deployment, 4, Some((Some(2), None))),
-            ("shop", "cart", WorkloadKind::Deployment, 3, Some((None, Some(1)))),
+        let apps = [
+            (
+                "shop",
+                "web",
+                WorkloadKind::Deployment,
+                6,
+                Some(Budget::MaxUnavailable(1)),
+            ),
+            (
+                "shop",
+                "api",
+                WorkloadKind::Deployment,
+                4,
+                Some(Budget::MinAvailable(2)),
+            ),
+            (
+                "shop",
+                "cart",
+                WorkloadKind::Deployment,
+                3,
+                Some(Budget::MaxUnavailable(1)),
+            ),
             (
                 "payments",
                 "checkout",
                 WorkloadKind::Deployment,
                 4,
-                Some((Some(3), None)),
+                Some(Budget::MinAvailable(3)),
             ),
             (
                 "payments",
                 "ledger",
                 WorkloadKind::StatefulSet,
                 3,
-                Some((Some(2), None)),
+                Some(Budget::MinAvailable(2)),
             ),
             (
                 "search",
                 "indexer",
                 WorkloadKind::Deployment,
                 3,
-                Some((None, Some(1))),
+                Some(Budget::MaxUnavailable(1)),
             ),
             (
                 "search",
                 "elastic",
                 WorkloadKind::StatefulSet,
                 3,
-                Some((Some(2), None)),
+                Some(Budget::MinAvailable(2)),
             ),
             (
                 "platform",
                 "prometheus",
                 WorkloadKind::StatefulSet,
                 2,
-                Some((Some(1), None)),
+                Some(Budget::MinAvailable(1)),
             ),
             ("platform", "batch-runner", WorkloadKind::Deployment, 6, None),
         ];

@@ -36,7 +36,7 @@ mod world;
 
 pub use cluster::{CrashHook, SimCluster};
 pub use state::{
-    Faults, PlannedFailure, SimNode, SimOperation, SimPdb, SimPod, SimPool, SimState, SimWorkload, Timings,
-    WorkloadKind,
+    Budget, Faults, PlannedFailure, SimNode, SimOperation, SimPdb, SimPod, SimPool, SimState, SimWorkload,
+    Timings, WorkloadKind,
 };
 pub use store::SimStore;

@@ -161,6 +161,15 @@ pub struct SimPod {
     pub ready_at: u64,
 }
 
+/// The limit a PodDisruptionBudget sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Budget {
+    /// `minAvailable: N`.
+    MinAvailable(u32),
+    /// `maxUnavailable: N`.
+    MaxUnavailable(u32),
+}
+
 /// A simulated PodDisruptionBudget over one workload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimPdb {

@@ -7,7 +7,7 @@ use kupgrade_core::{
     OperationState, Provider, ResourceStatus, Result, RolloutSettings, SkewPolicy,
 };
 
-use crate::state::{SimNode, SimOperation, SimPdb, SimPod, SimPool, SimState, WorkloadKind};
+use crate::state::{Budget, SimNode, SimOperation, SimPdb, SimPod, SimPool, SimState, WorkloadKind};
 
 /// How provider APIs phrase the common refusals.
 fn provider_error(provider: Provider, code: &str) -> &'static str {
@@ -73,7 +73,7 @@ impl SimState {
         namespace: &str,
         name: &str,
         replicas: u32,
-        pdb: Option<(Option<u32>, Option<u32>)>,
+        pdb: Option<Budget>,
     ) {
         self.workloads.push(crate::state::SimWorkload {
             kind,
@@ -113,7 +113,11 @@ impl SimState {
                 }
             }
         }
-        if let Some((min_available, max_unavailable)) = pdb {
+        if let Some(budget) = pdb {
+            let (min_available, max_unavailable) = match budget {
+                Budget::MinAvailable(n) => (Some(n), None),
+                Budget::MaxUnavailable(n) => (None, Some(n)),
+            };
             self.pdbs.push(SimPdb {
                 namespace: namespace.into(),
                 name: format!("{name}-pdb"),
@@ -212,11 +216,11 @@ impl SimState {
     /// Places Pending pods on schedulable nodes.
     fn schedule_pending(&mut self, now: u64) {
         for i in 0..self.pods.len() {
-            if self.pods[i].node.is_none() {
-                if let Some(node) = self.pick_node(None) {
-                    self.pods[i].node = Some(node);
-                    self.pods[i].ready_at = self.pods[i].ready_at.max(now + self.timings.pod_start_secs);
-                }
+            if self.pods[i].node.is_none()
+                && let Some(node) = self.pick_node(None)
+            {
+                self.pods[i].node = Some(node);
+                self.pods[i].ready_at = self.pods[i].ready_at.max(now + self.timings.pod_start_secs);
             }
         }
     }
@@ -341,7 +345,9 @@ impl SimState {
         self.pods[i].ready_at = now + self.timings.pod_start_secs;
     }
 
-    /// Pods on `nodes` whose PDB allows no disruption right now.
+    /// Pods on `nodes` whose PDB would block a drain: one that allows no disruption even when
+    /// every pod it selects is Ready. (A budget at zero only because pods are still starting
+    /// is not a blocker: the drain waits for it.)
     pub fn drain_preview(&self, nodes: &[String], now: u64) -> Vec<DrainBlocker> {
         let ds = self.daemonset_names();
         self.pods
@@ -349,17 +355,15 @@ impl SimState {
             .filter(|p| !ds.contains(&p.workload) && p.node.as_ref().is_some_and(|n| nodes.contains(n)))
             .filter_map(|p| {
                 let pdb = self.pdb_of(p)?;
-                (self.disruptions_allowed(pdb, now) < 1 || self.pdb_always_blocks(pdb)).then(|| {
-                    DrainBlocker {
-                        node: p.node.clone().unwrap_or_default(),
-                        pod: PodRef {
-                            namespace: p.namespace.clone(),
-                            name: p.name.clone(),
-                        },
-                        pdb: format!("{}/{}", pdb.namespace, pdb.name),
-                        reason: format!("disruptionsAllowed is 0 ({})", self.blocked_reason(pdb, now)),
-                        blocked_for_secs: 0,
-                    }
+                self.pdb_always_blocks(pdb).then(|| DrainBlocker {
+                    node: p.node.clone().unwrap_or_default(),
+                    pod: PodRef {
+                        namespace: p.namespace.clone(),
+                        name: p.name.clone(),
+                    },
+                    pdb: format!("{}/{}", pdb.namespace, pdb.name),
+                    reason: format!("it never allows a disruption ({})", self.blocked_reason(pdb, now)),
+                    blocked_for_secs: 0,
                 })
             })
             .collect()
@@ -518,15 +522,13 @@ impl SimState {
                 self.pods.retain(|p| {
                     !(ds.contains(&p.workload) && p.node.as_ref().is_some_and(|n| old.contains(n)))
                 });
-                let mut k = 0;
-                for pod in self
+                let moving = self
                     .pods
                     .iter_mut()
-                    .filter(|p| p.node.as_ref().is_some_and(|n| old.contains(n)))
-                {
+                    .filter(|p| p.node.as_ref().is_some_and(|n| old.contains(n)));
+                for (k, pod) in moving.enumerate() {
                     pod.node = fresh.get(k % fresh.len().max(1)).cloned();
                     pod.ready_at = at;
-                    k += 1;
                 }
                 self.nodes.retain(|n| !old.contains(&n.name));
             }

@@ -10,7 +10,7 @@ use kupgrade_core::{
     Calendar, CheckRegistry, Error, Event, Executor, ExecutorConfig, Journal, KubeVersion, OperationKind,
     PlanOptions, Provider, RunReport, RunResult, StepOutcome, Strategy, plan_with,
 };
-use kupgrade_sim::{PlannedFailure, SimCluster, SimState, SimStore, WorkloadKind};
+use kupgrade_sim::{Budget, PlannedFailure, SimCluster, SimState, SimStore, WorkloadKind};
 
 fn v(minor: u32) -> KubeVersion {
     KubeVersion::new(1, minor)
@@ -110,7 +110,7 @@ fn blocking_cluster(provider: Provider) -> SimState {
         "billing",
         "invoicer",
         2,
-        Some((Some(2), None)),
+        Some(Budget::MinAvailable(2)),
     );
     s
 }

@@ -1,4 +1,7 @@
 //! One module per subcommand.
 
+pub mod demo;
 pub mod plan;
+pub mod sim;
+pub mod upgrade;
 pub mod versions;

@@ -1,0 +1,232 @@
+//! The shared flow of `kupgrade upgrade` and `kupgrade demo`: plan (or resume the journal's
+//! plan), pre-flight checks, confirmation, execution with progress, report.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use kupgrade_core::checks::blockers;
+use kupgrade_core::render::render_text;
+use kupgrade_core::{
+    Calendar, CheckRegistry, ClusterWorkloads, Executor, ExecutorConfig, Journal, KubeVersion,
+    ManagedCluster, RunResult, Strategy, plan_with,
+};
+
+use crate::commands::plan::options;
+use crate::output::{Output, json};
+use crate::report::{PoolJson, RunJson, findings_text, run_text};
+
+/// What the user asked for.
+pub struct RunSettings {
+    /// Target minor.
+    pub to: KubeVersion,
+    /// Strategy.
+    pub strategy: Strategy,
+    /// Lag-limit override.
+    pub lag_limit: Option<u32>,
+    /// Canary pool.
+    pub canary_pool: Option<String>,
+    /// Change nothing.
+    pub dry_run: bool,
+    /// Do not ask.
+    pub yes: bool,
+    /// Output format.
+    pub output: Output,
+    /// Force evictions past PDBs.
+    pub force_drain: bool,
+    /// Journal file, if any.
+    pub journal: Option<PathBuf>,
+    /// Real time per progress update.
+    pub pace: Duration,
+    /// Whether the clock is simulated.
+    pub simulated: bool,
+    /// A function giving the simulator's virtual clock, when simulated.
+    pub clock: Option<Box<dyn Fn() -> u64>>,
+}
+
+/// Runs the flow on an already connected cluster.
+pub async fn run(
+    cluster: Arc<dyn ManagedCluster>,
+    workloads: Arc<dyn ClusterWorkloads>,
+    settings: RunSettings,
+) -> anyhow::Result<ExitCode> {
+    let started_at = settings.clock.as_ref().map_or(0, |c| c());
+    let snapshot = cluster.describe().await?;
+    let mut journal = match &settings.journal {
+        Some(path) => match Journal::load(path)? {
+            Some(j) => {
+                let p = &j.plan;
+                if p.cluster != snapshot.name
+                    || p.target != settings.to.minor_version()
+                    || p.strategy != settings.strategy
+                {
+                    bail!(
+                        "journal {} belongs to another run (cluster {}, target {}, strategy {}); rerun with those flags or remove the journal",
+                        path.display(),
+                        p.cluster,
+                        p.target,
+                        p.strategy
+                    );
+                }
+                eprintln!("Resuming the run recorded in {}.", path.display());
+                j
+            }
+            None => Journal::new(plan_with(
+                &snapshot,
+                &settings.to,
+                &options(
+                    snapshot.provider,
+                    settings.strategy,
+                    settings.lag_limit,
+                    settings.canary_pool.clone(),
+                ),
+            )?),
+        },
+        None => Journal::new(plan_with(
+            &snapshot,
+            &settings.to,
+            &options(
+                snapshot.provider,
+                settings.strategy,
+                settings.lag_limit,
+                settings.canary_pool.clone(),
+            ),
+        )?),
+    };
+    let mut config = ExecutorConfig::default();
+    config.drain.force = settings.force_drain;
+    let executor = Executor::new(cluster.clone(), workloads)
+        .with_config(config)
+        .with_events(crate::progress::sink(settings.pace));
+    let executor = match &settings.journal {
+        Some(path) => executor.with_journal_path(path),
+        None => executor,
+    };
+    let today = chrono::Utc::now().date_naive();
+    let calendar = Calendar::embedded(snapshot.provider);
+    let findings = executor
+        .preflight(&journal.plan, &CheckRegistry::builtin(), &calendar, today)
+        .await?;
+    let text = settings.output == Output::Text;
+    if text {
+        print!("{}", render_text(&journal.plan));
+        print!("{}", findings_text(&findings));
+    }
+    let blocking = blockers(&findings);
+    let json_out =
+        |result: &str, report: Option<&kupgrade_core::RunReport>, error: Option<&str>, now: u64| {
+            let state = report
+                .and_then(|r| r.final_state.clone())
+                .unwrap_or_else(|| snapshot.clone());
+            json(&RunJson {
+                result,
+                control_plane: Some(state.control_plane.to_string()),
+                node_pools: state
+                    .node_pools
+                    .iter()
+                    .map(|p| PoolJson {
+                        name: p.name.clone(),
+                        version: p.version.to_string(),
+                        nodes: p.nodes,
+                    })
+                    .collect(),
+                operations_started: report.map_or(0, |r| r.operations_started),
+                simulated_seconds: now.saturating_sub(started_at),
+                findings: &findings,
+                steps: report.map(|r| r.steps.as_slice()),
+                error,
+            })
+        };
+    let now = || settings.clock.as_ref().map_or(0, |c| c());
+    if settings.dry_run {
+        if text {
+            println!("Dry run: nothing was changed.");
+        } else {
+            print!("{}", json_out("dry-run", None, None, now())?);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if blocking > 0 {
+        let message = format!(
+            "pre-flight checks found {blocking} blocker(s); nothing was changed. Fix them (or see --force-drain for PDBs) and rerun"
+        );
+        if !text {
+            print!("{}", json_out("blocked", None, Some(&message), now())?);
+        }
+        eprintln!("error: {message}");
+        return Ok(ExitCode::from(3));
+    }
+    if !settings.yes && !confirm(&journal)? {
+        bail!("aborted: nothing was changed");
+    }
+    let report = executor.run(&mut journal).await?;
+    let end = now();
+    if text {
+        print!("{}", run_text(&report, settings.simulated));
+        if settings.simulated {
+            println!(
+                "Simulated time: {}.",
+                crate::progress::duration(end.saturating_sub(started_at))
+            );
+        }
+    } else {
+        let result = match report.result {
+            RunResult::Succeeded => "succeeded",
+            RunResult::Failed => "failed",
+            RunResult::RolledBack => "rolled-back",
+        };
+        print!(
+            "{}",
+            json_out(result, Some(&report), report.error.as_deref(), end)?
+        );
+    }
+    match report.result {
+        RunResult::Succeeded => Ok(ExitCode::SUCCESS),
+        _ => {
+            eprintln!(
+                "error: {}",
+                report.error.as_deref().unwrap_or("the run did not succeed")
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn confirm(journal: &Journal) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to change the cluster without confirmation; review the plan (or --dry-run) and pass --yes"
+        );
+    }
+    let destructive = journal.plan.steps.iter().filter(|s| s.is_destructive()).count();
+    let mut err = std::io::stderr();
+    write!(
+        err,
+        "Run {} step(s) on cluster '{}'{}? [y/N] ",
+        journal.plan.steps.len(),
+        journal.plan.cluster,
+        if destructive > 0 {
+            format!(", deleting {destructive} node pool(s) after they are drained")
+        } else {
+            String::new()
+        }
+    )?;
+    err.flush()?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .context("reading the answer")?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+/// A current-thread runtime whose clock is paused: simulated operations finish at once.
+pub fn simulated_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()?)
+}
