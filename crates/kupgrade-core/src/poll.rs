@@ -26,7 +26,7 @@ impl Default for PollPolicy {
     fn default() -> Self {
         Self {
             min_delay: Duration::from_secs(5),
-            max_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(20),
             max_retries: 12,
             timeout: Duration::from_secs(6 * 3600),
         }
