@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 mod commands;
 mod output;
 mod progress;
+mod providers;
 mod report;
 mod runner;
 mod state_file;

@@ -223,6 +223,11 @@ fn confirm(journal: &Journal) -> anyhow::Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
+/// The runtime for live clouds.
+pub fn live_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
 /// A current-thread runtime whose clock is paused: simulated operations finish at once.
 pub fn simulated_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()

@@ -280,6 +280,18 @@ pub trait ManagedCluster: Debug + Send + Sync {
     /// Starts moving the control plane to `to` (one minor at most).
     async fn upgrade_control_plane(&self, to: &KubeVersion, token: &RequestToken) -> Result<OperationId>;
 
+    /// Starts updating every provider-managed add-on to its default version for the control
+    /// plane minor `control_plane`, and returns the operations started (none when every add-on
+    /// is current, or when the provider updates add-ons itself, which is the default).
+    async fn update_addons(
+        &self,
+        control_plane: &KubeVersion,
+        token: &RequestToken,
+    ) -> Result<Vec<OperationId>> {
+        let _ = (control_plane, token);
+        Ok(Vec::new())
+    }
+
     /// Starts moving node pool `pool` to `to` with the given rollout settings. `force` evicts
     /// past PodDisruptionBudgets and must only be set on the user's explicit request.
     async fn upgrade_node_pool(

@@ -348,6 +348,20 @@ impl Executor {
                 self.started(index, &op, journal, started)?;
                 self.finish(index, op, journal).await
             }
+            Step::UpdateAddons { to } => {
+                let token = journal.token(index);
+                let ops = poll
+                    .retry("update add-ons", ev, || self.cluster.update_addons(to, &token))
+                    .await?;
+                if ops.is_empty() {
+                    return Ok(Done::Skipped(format!("managed add-ons already current for {to}")));
+                }
+                for op in ops {
+                    self.started(index, &op, journal, started)?;
+                    self.finish(index, op, journal).await?;
+                }
+                Ok(Done::Ran)
+            }
             Step::UpgradeNodePool { node_pool, to, .. } => {
                 let snap = self.describe().await?;
                 let pool = snap

@@ -76,6 +76,13 @@ pub enum Step {
         /// Its version after.
         to: KubeVersion,
     },
+    /// Update the provider-managed add-ons (EKS: kube-proxy, coredns, vpc-cni, ...) to the
+    /// default versions for the control plane's new minor. Only in plans made with
+    /// [`PlanOptions::with_managed_addons`].
+    UpdateAddons {
+        /// The control-plane minor the add-ons must match.
+        to: KubeVersion,
+    },
     /// Move a pool in place (provider rolling/surge upgrade).
     UpgradeNodePool {
         /// The pool.
@@ -139,7 +146,7 @@ impl Step {
     /// The pool the step acts on, if any.
     pub fn node_pool(&self) -> Option<&str> {
         match self {
-            Step::UpgradeControlPlane { .. } => None,
+            Step::UpgradeControlPlane { .. } | Step::UpdateAddons { .. } => None,
             Step::UpgradeNodePool { node_pool, .. }
             | Step::CreateNodePool { node_pool, .. }
             | Step::CordonNodePool { node_pool }
@@ -153,6 +160,7 @@ impl Step {
     pub fn action(&self) -> &'static str {
         match self {
             Step::UpgradeControlPlane { .. } => "upgrade-control-plane",
+            Step::UpdateAddons { .. } => "update-addons",
             Step::UpgradeNodePool { .. } => "upgrade-node-pool",
             Step::CreateNodePool { .. } => "create-node-pool",
             Step::CordonNodePool { .. } => "cordon-node-pool",
@@ -177,6 +185,7 @@ impl Step {
     pub fn describe(&self) -> String {
         match self {
             Step::UpgradeControlPlane { from, to } => format!("upgrade control plane {from} -> {to}"),
+            Step::UpdateAddons { to } => format!("update managed add-ons to their defaults for {to}"),
             Step::UpgradeNodePool {
                 node_pool,
                 from,
@@ -260,7 +269,10 @@ impl VersionState {
                 });
             }
             Step::DeleteNodePool { node_pool, .. } => self.node_pools.retain(|p| &p.name != node_pool),
-            Step::CordonNodePool { .. } | Step::DrainNodePool { .. } | Step::Gate { .. } => {}
+            Step::CordonNodePool { .. }
+            | Step::DrainNodePool { .. }
+            | Step::Gate { .. }
+            | Step::UpdateAddons { .. } => {}
         }
     }
 
@@ -339,6 +351,9 @@ pub struct PlanOptions {
     pub calendar: Calendar,
     /// For canary: the pool to move first (defaults to the smallest pool of each round).
     pub canary_pool: Option<String>,
+    /// Add an `update-addons` step after every control-plane hop (providers with managed
+    /// add-ons, such as EKS).
+    pub managed_addons: bool,
 }
 
 impl PlanOptions {
@@ -349,6 +364,7 @@ impl PlanOptions {
             policy: SkewPolicy::for_provider(provider),
             calendar: Calendar::embedded(provider),
             canary_pool: None,
+            managed_addons: false,
         }
     }
 
@@ -361,6 +377,12 @@ impl PlanOptions {
     /// Uses `calendar` instead of the embedded one.
     pub fn with_calendar(mut self, calendar: Calendar) -> Self {
         self.calendar = calendar;
+        self
+    }
+
+    /// Updates managed add-ons after every control-plane hop.
+    pub fn with_managed_addons(mut self, managed_addons: bool) -> Self {
+        self.managed_addons = managed_addons;
         self
     }
 
@@ -420,6 +442,9 @@ pub fn plan_with(
             from: control_plane.clone(),
             to: next.clone(),
         });
+        if options.managed_addons {
+            builder.steps.push(Step::UpdateAddons { to: next.clone() });
+        }
         control_plane = next;
     }
     let behind: Vec<usize> = builder

@@ -192,6 +192,10 @@ fn command(provider: Provider, cluster: &str, step: &Step) -> Option<String> {
         ) => format!(
             "gcloud container node-pools create {node_pool} --cluster {cluster} --node-version {to} --num-nodes {nodes}"
         ),
+        (Provider::Eks, Step::UpdateAddons { to }) => format!(
+            "aws eks describe-addon-versions --kubernetes-version {to}, then aws eks update-addon --cluster-name {cluster} --addon-name NAME --addon-version DEFAULT for each installed add-on"
+        ),
+        (_, Step::UpdateAddons { .. }) => return None,
         (_, Step::CordonNodePool { node_pool }) => format!("kubectl cordon -l {}", label(node_pool)),
         (_, Step::DrainNodePool { node_pool }) => format!(
             "kubectl drain -l {} --ignore-daemonsets --delete-emptydir-data --timeout 15m",

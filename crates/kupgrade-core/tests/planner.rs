@@ -370,3 +370,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn managed_addons_follow_every_control_plane_hop() {
+    let c = cluster(Provider::Eks, "1.30", &[("general", "1.30", 3)]);
+    let opts = PlanOptions::new(Provider::Eks, Strategy::InPlace).with_managed_addons(true);
+    let p = plan_with(&c, &v("1.32"), &opts).unwrap();
+    assert_eq!(
+        actions(&p),
+        [
+            "upgrade-control-plane",
+            "update-addons",
+            "upgrade-control-plane",
+            "update-addons",
+            "upgrade-node-pool general"
+        ]
+    );
+    assert_eq!(p.node_rollouts, 1);
+    let json = serde_json::to_value(&p).unwrap();
+    assert_eq!(json["steps"][1]["to"], "1.31");
+}

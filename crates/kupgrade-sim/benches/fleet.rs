@@ -20,14 +20,32 @@ async fn upgrade_fleet() -> Vec<(u64, u64)> {
         let permits = permits.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await.expect("semaphore open");
-            let sim = SimCluster::new(SimState::generate(Provider::Eks, &format!("c{i}"), KubeVersion::new(1, 29), 3, 12));
+            let sim = SimCluster::new(SimState::generate(
+                Provider::Eks,
+                &format!("c{i}"),
+                KubeVersion::new(1, 29),
+                3,
+                12,
+            ));
             let snapshot = sim.state().snapshot();
-            let plan = plan_with(&snapshot, &KubeVersion::new(1, 32), &PlanOptions::new(Provider::Eks, Strategy::InPlace))
-                .expect("plannable");
+            let plan = plan_with(
+                &snapshot,
+                &KubeVersion::new(1, 32),
+                &PlanOptions::new(Provider::Eks, Strategy::InPlace),
+            )
+            .expect("plannable");
             let mut journal = Journal::new(plan);
-            let report = Executor::new(Arc::new(sim.clone()), Arc::new(sim.clone())).run(&mut journal).await.expect("runs");
+            let report = Executor::new(Arc::new(sim.clone()), Arc::new(sim.clone()))
+                .run(&mut journal)
+                .await
+                .expect("runs");
             assert_eq!(report.result, RunResult::Succeeded);
-            let lower_bound: u64 = sim.state().operations.iter().map(|o| o.ends_at - o.started_at).sum();
+            let lower_bound: u64 = sim
+                .state()
+                .operations
+                .iter()
+                .map(|o| o.ends_at - o.started_at)
+                .sum();
             (report.seconds, lower_bound)
         });
     }
@@ -39,12 +57,22 @@ async fn upgrade_fleet() -> Vec<(u64, u64)> {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().expect("runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .expect("runtime")
 }
 
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
     Some(kib / 1024.0)
 }
 

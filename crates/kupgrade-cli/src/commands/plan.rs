@@ -8,14 +8,18 @@ use kupgrade_core::render::{render_markdown, render_text};
 use kupgrade_core::{KubeVersion, PlanOptions, SkewPolicy, Strategy, plan_with};
 
 use crate::output::{Output, json};
+use crate::providers::{self, ClusterArgs, ProviderArg};
 use crate::state_file;
 
 /// Arguments of `kupgrade plan`.
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Cluster state file (YAML or JSON): provider, name, control_plane, node_pools.
-    #[arg(long)]
-    state: PathBuf,
+    /// Plans offline; without it, --provider names a live cluster.
+    #[arg(long, conflicts_with = "provider")]
+    state: Option<PathBuf>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Target minor version, e.g. 1.32.
     #[arg(long = "to", value_parser = parse_version)]
     to: KubeVersion,
@@ -63,7 +67,27 @@ pub fn options(
 
 /// Runs `kupgrade plan`.
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
-    let snapshot = state_file::read(&args.state)?;
+    let snapshot = match (&args.state, args.cluster.provider) {
+        (Some(path), _) => state_file::read(path)?,
+        (None, None) => {
+            anyhow::bail!("give --state FILE to plan offline, or --provider and its flags for a live cluster")
+        }
+        (None, Some(ProviderArg::Sim)) => {
+            let path = args
+                .cluster
+                .sim_state
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("--provider sim needs --sim-state FILE"))?;
+            kupgrade_sim::SimStore::File(path.clone())
+                .load()?
+                .ok_or_else(|| anyhow::anyhow!("simulator state file {} not found", path.display()))?
+                .snapshot()
+        }
+        (None, Some(_)) => crate::runner::live_runtime()?.block_on(async {
+            let cluster = providers::connect(&args.cluster).await?;
+            anyhow::Ok(cluster.describe().await?)
+        })?,
+    };
     let opts = options(snapshot.provider, args.strategy, args.lag_limit, args.canary_pool);
     let plan = plan_with(&snapshot, &args.to, &opts)?;
     let text = match args.output {

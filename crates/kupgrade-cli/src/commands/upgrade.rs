@@ -6,36 +6,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use kupgrade_core::{KubeVersion, Strategy};
 use kupgrade_sim::{SimCluster, SimStore};
 
 use crate::commands::plan::{parse_strategy, parse_version};
 use crate::output::Output;
-use crate::runner::{RunSettings, run as run_flow, simulated_runtime};
-
-/// Which cloud to talk to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ProviderArg {
-    /// The built-in simulator (needs --sim-state).
-    Sim,
-    /// Amazon EKS.
-    Eks,
-    /// Azure AKS.
-    Aks,
-    /// Google GKE.
-    Gke,
-}
+use crate::providers::{self, ClusterArgs, ProviderArg};
+use crate::runner::{RunSettings, live_runtime, run as run_flow, simulated_runtime};
 
 /// Arguments of `kupgrade upgrade`.
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
-    /// Where the cluster lives.
-    #[arg(long, value_enum)]
-    provider: ProviderArg,
-    /// Simulator state file (with --provider sim); rewritten after every mutation.
-    #[arg(long)]
-    sim_state: Option<PathBuf>,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Target minor version, e.g. 1.32.
     #[arg(long = "to", value_parser = parse_version)]
     to: KubeVersion,
@@ -65,16 +49,39 @@ pub struct UpgradeArgs {
     output: Output,
 }
 
+impl UpgradeArgs {
+    fn settings(&self, simulated: bool, clock: Option<Box<dyn Fn() -> u64>>) -> RunSettings {
+        RunSettings {
+            to: self.to.clone(),
+            strategy: self.strategy,
+            lag_limit: self.lag_limit,
+            canary_pool: self.canary_pool.clone(),
+            dry_run: self.dry_run,
+            yes: self.yes,
+            output: self.output,
+            force_drain: self.force_drain,
+            journal: self.journal.clone(),
+            pace: Duration::ZERO,
+            simulated,
+            clock,
+        }
+    }
+}
+
 /// Runs `kupgrade upgrade`.
 pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
-    match args.provider {
-        ProviderArg::Sim => {}
-        other => bail!(
-            "--provider {} needs its cloud adapter, which this build does not include yet; use --provider sim",
-            format!("{other:?}").to_lowercase()
-        ),
+    match args.cluster.provider {
+        Some(ProviderArg::Sim) => run_simulated(args),
+        _ => live_runtime()?.block_on(async move {
+            let cluster = providers::connect(&args.cluster).await?;
+            let workloads = providers::workloads(&args.cluster).await?;
+            run_flow(cluster, workloads, args.settings(false, None)).await
+        }),
     }
-    let Some(path) = args.sim_state.clone() else {
+}
+
+fn run_simulated(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
+    let Some(path) = args.cluster.sim_state.clone() else {
         bail!("--provider sim needs --sim-state FILE (create one with `kupgrade sim init FILE`)");
     };
     if !path.exists() {
@@ -84,8 +91,7 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
             path.display()
         );
     }
-    let runtime = simulated_runtime()?;
-    runtime.block_on(async move {
+    simulated_runtime()?.block_on(async move {
         let store = SimStore::File(path);
         let state = store
             .load()?
@@ -108,20 +114,7 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
             Err(_) => SimCluster::with_store(state, store),
         };
         let clock = sim.clone();
-        let settings = RunSettings {
-            to: args.to,
-            strategy: args.strategy,
-            lag_limit: args.lag_limit,
-            canary_pool: args.canary_pool,
-            dry_run: args.dry_run,
-            yes: args.yes,
-            output: args.output,
-            force_drain: args.force_drain,
-            journal: args.journal,
-            pace: Duration::ZERO,
-            simulated: true,
-            clock: Some(Box::new(move || clock.now())),
-        };
+        let settings = args.settings(true, Some(Box::new(move || clock.now())));
         run_flow(Arc::new(sim.clone()), Arc::new(sim), settings).await
     })
 }
