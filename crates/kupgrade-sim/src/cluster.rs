@@ -24,7 +24,19 @@ struct Inner {
     origin: tokio::time::Instant,
     store: Option<SimStore>,
     mutations: AtomicU64,
-    crash: Option<(u64, CrashHook)>,
+    crash: Option<CrashPlan>,
+}
+
+/// When to simulate a crash: after the `at`-th mutation counted by `counter`, which several
+/// simulated clusters may share (a fleet in one process).
+#[derive(Clone)]
+pub struct CrashPlan {
+    /// The shared count of persisted mutations.
+    pub counter: Arc<AtomicU64>,
+    /// The mutation after which to crash.
+    pub at: u64,
+    /// What "crashing" does (abort the process, or panic in tests).
+    pub hook: CrashHook,
 }
 
 /// A simulated managed cluster. Cheap to clone; clones share the cluster.
@@ -67,10 +79,24 @@ impl SimCluster {
 
     /// The same cluster, set to call `hook` right after its `n`-th persisted mutation.
     pub fn crash_after(state: SimState, store: SimStore, n: u64, hook: CrashHook) -> Self {
-        Self::build(state, Some(store), Some((n, hook)))
+        Self::build(
+            state,
+            Some(store),
+            Some(CrashPlan {
+                counter: Arc::new(AtomicU64::new(0)),
+                at: n,
+                hook,
+            }),
+        )
     }
 
-    fn build(state: SimState, store: Option<SimStore>, crash: Option<(u64, CrashHook)>) -> Self {
+    /// A simulator over `state`, saving to `store`, that takes part in a crash plan shared with
+    /// other simulated clusters.
+    pub fn with_crash_plan(state: SimState, store: SimStore, plan: CrashPlan) -> Self {
+        Self::build(state, Some(store), Some(plan))
+    }
+
+    fn build(state: SimState, store: Option<SimStore>, crash: Option<CrashPlan>) -> Self {
         let base_secs = state.clock_secs;
         Self {
             inner: Arc::new(Inner {
@@ -118,11 +144,11 @@ impl SimCluster {
         if let Some(store) = &self.inner.store {
             store.save(state)?;
         }
-        let n = self.inner.mutations.fetch_add(1, Ordering::SeqCst) + 1;
-        if let Some((at, hook)) = &self.inner.crash
-            && n == *at
+        self.inner.mutations.fetch_add(1, Ordering::SeqCst);
+        if let Some(plan) = &self.inner.crash
+            && plan.counter.fetch_add(1, Ordering::SeqCst) + 1 == plan.at
         {
-            hook();
+            (plan.hook)();
         }
         Ok(())
     }

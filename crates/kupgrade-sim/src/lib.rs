@@ -30,13 +30,17 @@
 
 mod cluster;
 mod fixtures;
+mod fleet;
 mod state;
 mod store;
+mod swap;
 mod world;
 
-pub use cluster::{CrashHook, SimCluster};
+pub use cluster::{CrashHook, CrashPlan, SimCluster};
+pub use fleet::SimFleetConnector;
 pub use state::{
     Budget, Faults, PlannedFailure, SimNode, SimOperation, SimPdb, SimPod, SimPool, SimState, SimWorkload,
     Timings, WorkloadKind,
 };
 pub use store::SimStore;
+pub use swap::SimSwap;
