@@ -12,6 +12,7 @@ mod output;
 mod progress;
 mod providers;
 mod report;
+mod report_file;
 mod runner;
 mod state_file;
 
@@ -33,6 +34,11 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Run an upgrade: pre-flight checks, then the plan, step by step, with a journal.
     Upgrade(commands::upgrade::UpgradeArgs),
+    /// Plan or upgrade a fleet of clusters in ordered waves.
+    Fleet {
+        #[command(subcommand)]
+        command: commands::fleet::FleetCommand,
+    },
     /// Manage simulator state files.
     Sim {
         #[command(subcommand)]
@@ -62,6 +68,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(args),
         Command::Upgrade(args) => commands::upgrade::run(args),
         Command::Sim { command } => commands::sim::run(command),
+        Command::Fleet { command } => commands::fleet::run(command),
     };
     match result {
         Ok(code) => code,

@@ -45,6 +45,8 @@ pub struct RunSettings {
     pub simulated: bool,
     /// A function giving the simulator's virtual clock, when simulated.
     pub clock: Option<Box<dyn Fn() -> u64>>,
+    /// Where to write a report (Markdown, or JUnit XML for `.xml`).
+    pub report: Option<PathBuf>,
 }
 
 /// Runs the flow on an already connected cluster.
@@ -141,7 +143,27 @@ pub async fn run(
             })
         };
     let now = || settings.clock.as_ref().map_or(0, |c| c());
+    let checks = CheckRegistry::builtin().describe();
+    let plan = journal.plan.clone();
+    let write_report = |run: Option<&kupgrade_core::RunReport>| -> anyhow::Result<()> {
+        let Some(path) = &settings.report else { return Ok(()) };
+        let title = format!("Upgrade of {} cluster {} to {}", plan.provider, plan.cluster, plan.target);
+        crate::report_file::write(
+            path,
+            || {
+                kupgrade_core::report::markdown(&kupgrade_core::report::ReportInput {
+                    title: &title,
+                    plan: Some(&plan),
+                    findings: &findings,
+                    checks: &checks,
+                    run,
+                })
+            },
+            || kupgrade_core::report::junit(&plan.cluster, &checks, &findings),
+        )
+    };
     if settings.dry_run {
+        write_report(None)?;
         if text {
             println!("Dry run: nothing was changed.");
         } else {
@@ -150,6 +172,7 @@ pub async fn run(
         return Ok(ExitCode::SUCCESS);
     }
     if blocking > 0 {
+        write_report(None)?;
         let message = format!(
             "pre-flight checks found {blocking} blocker(s); nothing was changed. Fix them (or see --force-drain for PDBs) and rerun"
         );
@@ -163,6 +186,7 @@ pub async fn run(
         bail!("aborted: nothing was changed");
     }
     let report = executor.run(&mut journal).await?;
+    write_report(Some(&report))?;
     let end = now();
     if text {
         print!("{}", run_text(&report, settings.simulated));

@@ -170,6 +170,16 @@ impl CheckRegistry {
         r
     }
 
+    /// The built-in checks that need no access to the cluster: skew at every hop, the support
+    /// calendar, auto-upgrade races. For offline plans.
+    pub fn offline() -> Self {
+        let mut r = Self::empty();
+        r.register(SkewAtEveryHop);
+        r.register(SupportWindowCheck);
+        r.register(AutoUpgradeRace);
+        r
+    }
+
     /// Adds a check.
     pub fn register(&mut self, check: impl Check + 'static) -> &mut Self {
         self.checks.push(Box::new(check));

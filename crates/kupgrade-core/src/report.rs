@@ -311,3 +311,67 @@ mod tests {
         assert!(md.contains("Resolve the 1 blocker(s) above; nothing was changed."));
     }
 }
+
+/// The Markdown report of a fleet run.
+pub fn fleet_markdown(spec: &crate::fleet::FleetSpec, report: &crate::fleet::FleetReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Fleet upgrade: {}\n", spec.name);
+    let verdict = if report.succeeded { "**succeeded**".to_string() } else { format!("**halted**: {}", report.halted.as_deref().unwrap_or("")) };
+    let _ = writeln!(out, "Result: {verdict}\n");
+    for wave in &report.waves {
+        let _ = writeln!(out, "## Wave {} ({})\n\n| Cluster | Result | Operations | Took | Error |\n|---|---|---|---|---|", wave.wave, wave.status);
+        for c in &wave.clusters {
+            let result = match c.result {
+                Some(RunResult::Succeeded) => "succeeded",
+                Some(RunResult::Failed) => "**failed**",
+                Some(RunResult::RolledBack) => "rolled back",
+                None => "not started",
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {result} | {} | {} | {} |",
+                c.cluster,
+                c.operations_started,
+                clock(c.seconds),
+                c.error.as_deref().unwrap_or("").replace('|', "\\|")
+            );
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "## What to do next\n");
+    if report.succeeded {
+        let _ = writeln!(out, "- Every wave passed its gate. Update the versions pinned in your infrastructure code.");
+    } else {
+        let _ = writeln!(out, "- Fix the failing cluster named above, then rerun the same command: finished waves and steps are skipped, and later waves start only after the failed one passes.");
+    }
+    out
+}
+
+/// JUnit XML of a fleet run: a test suite per wave, a test case per cluster.
+pub fn fleet_junit(report: &crate::fleet::FleetReport) -> String {
+    let mut suites = String::new();
+    for wave in &report.waves {
+        let failures = wave.clusters.iter().filter(|c| c.result.is_some_and(|r| r != RunResult::Succeeded)).count();
+        let _ = writeln!(
+            suites,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">",
+            xml_escape(&wave.wave),
+            wave.clusters.len()
+        );
+        for c in &wave.clusters {
+            let _ = write!(suites, "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\">", xml_escape(&wave.wave), xml_escape(&c.cluster), c.seconds);
+            match c.result {
+                Some(RunResult::Succeeded) => {}
+                None => {
+                    let _ = write!(suites, "<skipped message=\"not started\"/>");
+                }
+                Some(_) => {
+                    let _ = write!(suites, "<failure message=\"{}\"/>", xml_escape(c.error.as_deref().unwrap_or("failed")));
+                }
+            }
+            let _ = writeln!(suites, "</testcase>");
+        }
+        let _ = writeln!(suites, "  </testsuite>");
+    }
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n{suites}</testsuites>\n")
+}

@@ -5,23 +5,41 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Args;
-use kupgrade_core::{KubeVersion, Strategy};
-use kupgrade_sim::{SimCluster, SimState};
+use clap::{Args, ValueEnum};
+use kupgrade_core::cluster_swap::{ClusterHandle, ClusterSwap, SwapOptions, plan_swap};
+use kupgrade_core::{KubeVersion, RunResult, StepOutcome, Strategy};
+use kupgrade_sim::{SimCluster, SimState, SimSwap};
 
-use crate::commands::plan::{parse_strategy, parse_version};
-use crate::output::Output;
+use crate::commands::plan::parse_version;
+use crate::output::{Output, json};
+use crate::progress::duration;
 use crate::runner::{RunSettings, run as run_flow, simulated_runtime};
+
+/// What the demo shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoStrategy {
+    /// The provider's rolling upgrade of each pool.
+    InPlace,
+    /// A new pool per old pool: create, cordon, drain, gate, delete.
+    BlueGreen,
+    /// One pool first, a health gate, then the rest.
+    Canary,
+    /// A whole new cluster at the target, traffic shifted in weighted steps.
+    BlueGreenCluster,
+}
 
 /// Arguments of `kupgrade demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// How node pools are moved: in-place, blue-green or canary.
-    #[arg(long, default_value = "in-place", value_parser = parse_strategy)]
-    strategy: Strategy,
+    /// How the cluster is upgraded.
+    #[arg(long, value_enum, default_value = "in-place")]
+    strategy: DemoStrategy,
     /// Target minor version.
     #[arg(long = "to", default_value = "1.32", value_parser = parse_version)]
     to: KubeVersion,
+    /// With blue-green-cluster: delete the blue cluster at the end.
+    #[arg(long)]
+    decommission_blue: bool,
     /// Real milliseconds per progress update, so the run can be followed (default: 40 on a
     /// terminal, 0 otherwise).
     #[arg(long)]
@@ -33,9 +51,7 @@ pub struct DemoArgs {
 
 /// Runs `kupgrade demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let pace = args
-        .pace_ms
-        .unwrap_or(if std::io::stderr().is_terminal() { 40 } else { 0 });
+    let pace = args.pace_ms.unwrap_or(if std::io::stderr().is_terminal() { 40 } else { 0 });
     let state = SimState::demo();
     if args.output == Output::Text {
         let pods = state.pods.iter().filter(|p| p.workload != "kube-proxy").count();
@@ -52,12 +68,18 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             "Operations take simulated time (a control-plane hop ~15 min, a node ~4 min); no cloud account is used.\n"
         );
     }
+    let strategy = match args.strategy {
+        DemoStrategy::InPlace => Strategy::InPlace,
+        DemoStrategy::BlueGreen => Strategy::BlueGreen,
+        DemoStrategy::Canary => Strategy::Canary,
+        DemoStrategy::BlueGreenCluster => return swap(args, state, pace),
+    };
     simulated_runtime()?.block_on(async move {
         let sim = SimCluster::new(state);
         let clock = sim.clone();
         let settings = RunSettings {
             to: args.to,
-            strategy: args.strategy,
+            strategy,
             lag_limit: None,
             canary_pool: None,
             dry_run: false,
@@ -68,7 +90,59 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             pace: Duration::from_millis(pace),
             simulated: true,
             clock: Some(Box::new(move || clock.now())),
+            report: None,
         };
         run_flow(Arc::new(sim.clone()), Arc::new(sim), settings).await
+    })
+}
+
+/// The blue/green cluster demo.
+fn swap(args: DemoArgs, state: SimState, pace: u64) -> anyhow::Result<ExitCode> {
+    simulated_runtime()?.block_on(async move {
+        let blue = SimCluster::new(state);
+        let hooks = SimSwap::new(blue.clone());
+        let options = SwapOptions { decommission_blue: args.decommission_blue, ..SwapOptions::default() };
+        let text = args.output == Output::Text;
+        if text {
+            println!("Blue/green cluster plan: a new cluster at {}, traffic shifted {:?}%:", args.to, options.weights);
+            for (i, step) in plan_swap(&blue.state().snapshot(), &args.to, &options)?.iter().enumerate() {
+                println!("{:>3}. {}", i + 1, step.describe());
+            }
+        }
+        let handle = ClusterHandle {
+            name: blue.state().name,
+            cluster: Arc::new(blue.clone()),
+            workloads: Arc::new(blue.clone()),
+        };
+        let report = ClusterSwap::new(handle, &hooks, options)
+            .with_events(crate::progress::sink(Duration::from_millis(pace)))
+            .run(&args.to)
+            .await?;
+        if text {
+            println!("\nStep report (simulated):");
+            for (i, s) in report.steps.iter().enumerate() {
+                let outcome = match s.outcome {
+                    StepOutcome::Done => "done",
+                    StepOutcome::Skipped => "skipped",
+                    StepOutcome::Failed => "FAILED",
+                    StepOutcome::RolledBack => "rolled back",
+                    StepOutcome::NotRun => "not run",
+                };
+                println!("{:>3}. {:<72} {:>8}  {outcome}", i + 1, s.step.describe(), duration(s.seconds));
+                if let Some(note) = s.note.as_ref().filter(|_| s.outcome != StepOutcome::Done) {
+                    println!("     {note}");
+                }
+            }
+            println!(
+                "\nResult: {:?}; {}% of traffic on green cluster {}; simulated time {}.",
+                report.result,
+                report.green_percent,
+                report.green,
+                duration(blue.now())
+            );
+        } else {
+            print!("{}", json(&report)?);
+        }
+        Ok(if report.result == RunResult::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
 }

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod fleet;
 pub mod plan;
 pub mod sim;
 pub mod upgrade;

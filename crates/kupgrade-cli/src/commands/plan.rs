@@ -35,6 +35,10 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     output: Output,
+    /// Also write a report with the checks that need no cluster access, per hop: Markdown, or
+    /// JUnit XML when FILE ends in .xml.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 /// Parses a version flag.
@@ -96,5 +100,39 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Output::Markdown => render_markdown(&plan),
     };
     print!("{text}");
+    if let Some(path) = &args.report {
+        write_report(path, &snapshot, &plan)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The plan report: the plan and the checks that need no cluster access (skew at every hop,
+/// support calendar, auto-upgrade).
+fn write_report(path: &std::path::Path, snapshot: &kupgrade_core::ClusterSnapshot, plan: &kupgrade_core::UpgradePlan) -> anyhow::Result<()> {
+    let registry = kupgrade_core::CheckRegistry::offline();
+    let calendar = kupgrade_core::Calendar::embedded(snapshot.provider);
+    let inputs = kupgrade_core::checks::CheckInputs {
+        snapshot,
+        calendar: &calendar,
+        today: chrono::Utc::now().date_naive(),
+        workloads: None,
+        in_flight: &[],
+        force_drain: false,
+    };
+    let findings = crate::runner::simulated_runtime()?.block_on(registry.run(plan, &inputs))?;
+    let checks = registry.describe();
+    let title = format!("Upgrade plan for {} cluster {} to {}", plan.provider, plan.cluster, plan.target);
+    crate::report_file::write(
+        path,
+        || {
+            kupgrade_core::report::markdown(&kupgrade_core::report::ReportInput {
+                title: &title,
+                plan: Some(plan),
+                findings: &findings,
+                checks: &checks,
+                run: None,
+            })
+        },
+        || kupgrade_core::report::junit(&plan.cluster, &checks, &findings),
+    )
 }

@@ -47,6 +47,9 @@ pub struct UpgradeArgs {
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t)]
     output: Output,
+    /// Also write a report: Markdown, or JUnit XML of the checks when FILE ends in .xml.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 impl UpgradeArgs {
@@ -64,6 +67,7 @@ impl UpgradeArgs {
             pace: Duration::ZERO,
             simulated,
             clock,
+            report: self.report.clone(),
         }
     }
 }
