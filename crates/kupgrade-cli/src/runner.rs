@@ -146,8 +146,13 @@ pub async fn run(
     let checks = CheckRegistry::builtin().describe();
     let plan = journal.plan.clone();
     let write_report = |run: Option<&kupgrade_core::RunReport>| -> anyhow::Result<()> {
-        let Some(path) = &settings.report else { return Ok(()) };
-        let title = format!("Upgrade of {} cluster {} to {}", plan.provider, plan.cluster, plan.target);
+        let Some(path) = &settings.report else {
+            return Ok(());
+        };
+        let title = format!(
+            "Upgrade of {} cluster {} to {}",
+            plan.provider, plan.cluster, plan.target
+        );
         crate::report_file::write(
             path,
             || {

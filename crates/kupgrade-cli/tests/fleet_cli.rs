@@ -24,7 +24,21 @@ fn fleet(dir: &Path) -> String {
     for c in CLUSTERS {
         let state = dir.join(format!("{c}.json")).display().to_string();
         let out = kupgrade(
-            &["sim", "init", &state, "--provider", "gke", "--control-plane", "1.30", "--pools", "2", "--pods", "6", "--name", c],
+            &[
+                "sim",
+                "init",
+                &state,
+                "--provider",
+                "gke",
+                "--control-plane",
+                "1.30",
+                "--pools",
+                "2",
+                "--pods",
+                "6",
+                "--name",
+                c,
+            ],
             None,
         );
         assert!(out.status.success());
@@ -63,20 +77,51 @@ fn a_fleet_halts_at_the_failing_production_cluster_and_reports_it() {
     state["faults"]["fail_operations"] = serde_json::json!([{"kind": "upgrade-control-plane", "node_pool": null, "message": "INTERNAL: master upgrade failed"}]);
     std::fs::write(&prod_a, serde_json::to_vec(&state).unwrap()).unwrap();
     let md = dir.path().join("fleet.md").display().to_string();
-    let out = kupgrade(&["fleet", "upgrade", "--file", &file, "--yes", "--output", "json", "--report", &md], None);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = kupgrade(
+        &[
+            "fleet", "upgrade", "--file", &file, "--yes", "--output", "json", "--report", &md,
+        ],
+        None,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["succeeded"], false);
     assert_eq!(report["waves"][2]["status"], "failed");
     assert_eq!(read_json(&dir.path().join("stg.json"))["control_plane"], "1.32");
-    assert_eq!(read_json(&dir.path().join("prod-b.json"))["operations"].as_array().unwrap().len(), 0, "prod-b untouched");
+    assert_eq!(
+        read_json(&dir.path().join("prod-b.json"))["operations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "prod-b untouched"
+    );
     let md = std::fs::read_to_string(&md).unwrap();
-    assert!(md.contains("| prod-a | **failed** |") && md.contains("INTERNAL: master upgrade failed"), "{md}");
+    assert!(
+        md.contains("| prod-a | **failed** |") && md.contains("INTERNAL: master upgrade failed"),
+        "{md}"
+    );
     let xml = dir.path().join("fleet.xml").display().to_string();
-    let again = kupgrade(&["fleet", "upgrade", "--file", &file, "--yes", "--report", &xml], None);
-    assert_eq!(again.status.code(), Some(0), "the planned failure was used up: {}", String::from_utf8_lossy(&again.stderr));
+    let again = kupgrade(
+        &["fleet", "upgrade", "--file", &file, "--yes", "--report", &xml],
+        None,
+    );
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "the planned failure was used up: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     let xml = std::fs::read_to_string(&xml).unwrap();
-    assert!(xml.contains("<testsuite name=\"prod\" tests=\"2\" failures=\"0\">"), "{xml}");
+    assert!(
+        xml.contains("<testsuite name=\"prod\" tests=\"2\" failures=\"0\">"),
+        "{xml}"
+    );
 }
 
 #[test]
@@ -87,7 +132,11 @@ fn a_crashed_fleet_run_resumes_where_it_stopped() {
     assert!(!first.status.success());
     assert!(String::from_utf8_lossy(&first.stderr).contains("simulated crash after persisted mutation 25"));
     let second = kupgrade(&["fleet", "upgrade", "--file", &file, "--yes"], None);
-    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     for c in CLUSTERS {
         let state = read_json(&dir.path().join(format!("{c}.json")));
         assert_eq!(state["control_plane"], "1.32", "{c}");
@@ -98,7 +147,11 @@ fn a_crashed_fleet_run_resumes_where_it_stopped() {
             .map(|o| format!("{} {} {}", o["kind"], o["node_pool"], o["to"]))
             .collect();
         let unique: BTreeSet<&String> = ops.iter().collect();
-        assert_eq!(unique.len(), ops.len(), "{c}: an operation was started twice: {ops:?}");
+        assert_eq!(
+            unique.len(),
+            ops.len(),
+            "{c}: an operation was started twice: {ops:?}"
+        );
     }
 }
 
@@ -113,7 +166,11 @@ fn fleet_plan_changes_nothing_and_rejects_bad_files() {
     assert!(text.contains("[prod] prod-b: 1.30 -> 1.32"), "{text}");
     assert_eq!(std::fs::read(dir.path().join("dev-a.json")).unwrap(), before);
     let bad = dir.path().join("bad.yaml");
-    std::fs::write(&bad, "name: x\nwaves:\n  - name: a\n    clusters:\n      - {name: a, provider: sim, sim_state: a.json}\n").unwrap();
+    std::fs::write(
+        &bad,
+        "name: x\nwaves:\n  - name: a\n    clusters:\n      - {name: a, provider: sim, sim_state: a.json}\n",
+    )
+    .unwrap();
     let out = kupgrade(&["fleet", "plan", "--file", bad.to_str().unwrap()], None);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -122,7 +179,10 @@ fn fleet_plan_changes_nothing_and_rejects_bad_files() {
 
 #[test]
 fn the_blue_green_cluster_demo_shifts_all_traffic() {
-    let out = kupgrade(&["demo", "--strategy", "blue-green-cluster", "--output", "json"], None);
+    let out = kupgrade(
+        &["demo", "--strategy", "blue-green-cluster", "--output", "json"],
+        None,
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["result"], "succeeded");
@@ -134,17 +194,71 @@ fn the_blue_green_cluster_demo_shifts_all_traffic() {
 fn upgrade_and_plan_write_markdown_and_junit_reports() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("s.json").display().to_string();
-    assert!(kupgrade(&["sim", "init", &state, "--provider", "eks", "--control-plane", "1.30", "--pools", "1"], None).status.success());
+    assert!(
+        kupgrade(
+            &[
+                "sim",
+                "init",
+                &state,
+                "--provider",
+                "eks",
+                "--control-plane",
+                "1.30",
+                "--pools",
+                "1"
+            ],
+            None
+        )
+        .status
+        .success()
+    );
     let md = dir.path().join("up.md").display().to_string();
-    let out = kupgrade(&["upgrade", "--provider", "sim", "--sim-state", &state, "--to", "1.31", "--yes", "--report", &md], None);
+    let out = kupgrade(
+        &[
+            "upgrade",
+            "--provider",
+            "sim",
+            "--sim-state",
+            &state,
+            "--to",
+            "1.31",
+            "--yes",
+            "--report",
+            &md,
+        ],
+        None,
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let md = std::fs::read_to_string(&md).unwrap();
-    for section in ["## Plan", "## Checks", "## Timeline", "## Result", "## What to do next", "**succeeded**"] {
+    for section in [
+        "## Plan",
+        "## Checks",
+        "## Timeline",
+        "## Result",
+        "## What to do next",
+        "**succeeded**",
+    ] {
         assert!(md.contains(section), "{section} missing in {md}");
     }
     let xml = dir.path().join("plan.xml").display().to_string();
-    let out = kupgrade(&["plan", "--provider", "sim", "--sim-state", &state, "--to", "1.32", "--report", &xml], None);
+    let out = kupgrade(
+        &[
+            "plan",
+            "--provider",
+            "sim",
+            "--sim-state",
+            &state,
+            "--to",
+            "1.32",
+            "--report",
+            &xml,
+        ],
+        None,
+    );
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let xml = std::fs::read_to_string(&xml).unwrap();
-    assert!(xml.starts_with("<?xml") && xml.contains("classname=\"KUP-SKEW-001\""), "{xml}");
+    assert!(
+        xml.starts_with("<?xml") && xml.contains("classname=\"KUP-SKEW-001\""),
+        "{xml}"
+    );
 }

@@ -316,10 +316,18 @@ mod tests {
 pub fn fleet_markdown(spec: &crate::fleet::FleetSpec, report: &crate::fleet::FleetReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Fleet upgrade: {}\n", spec.name);
-    let verdict = if report.succeeded { "**succeeded**".to_string() } else { format!("**halted**: {}", report.halted.as_deref().unwrap_or("")) };
+    let verdict = if report.succeeded {
+        "**succeeded**".to_string()
+    } else {
+        format!("**halted**: {}", report.halted.as_deref().unwrap_or(""))
+    };
     let _ = writeln!(out, "Result: {verdict}\n");
     for wave in &report.waves {
-        let _ = writeln!(out, "## Wave {} ({})\n\n| Cluster | Result | Operations | Took | Error |\n|---|---|---|---|---|", wave.wave, wave.status);
+        let _ = writeln!(
+            out,
+            "## Wave {} ({})\n\n| Cluster | Result | Operations | Took | Error |\n|---|---|---|---|---|",
+            wave.wave, wave.status
+        );
         for c in &wave.clusters {
             let result = match c.result {
                 Some(RunResult::Succeeded) => "succeeded",
@@ -340,9 +348,15 @@ pub fn fleet_markdown(spec: &crate::fleet::FleetSpec, report: &crate::fleet::Fle
     }
     let _ = writeln!(out, "## What to do next\n");
     if report.succeeded {
-        let _ = writeln!(out, "- Every wave passed its gate. Update the versions pinned in your infrastructure code.");
+        let _ = writeln!(
+            out,
+            "- Every wave passed its gate. Update the versions pinned in your infrastructure code."
+        );
     } else {
-        let _ = writeln!(out, "- Fix the failing cluster named above, then rerun the same command: finished waves and steps are skipped, and later waves start only after the failed one passes.");
+        let _ = writeln!(
+            out,
+            "- Fix the failing cluster named above, then rerun the same command: finished waves and steps are skipped, and later waves start only after the failed one passes."
+        );
     }
     out
 }
@@ -351,7 +365,11 @@ pub fn fleet_markdown(spec: &crate::fleet::FleetSpec, report: &crate::fleet::Fle
 pub fn fleet_junit(report: &crate::fleet::FleetReport) -> String {
     let mut suites = String::new();
     for wave in &report.waves {
-        let failures = wave.clusters.iter().filter(|c| c.result.is_some_and(|r| r != RunResult::Succeeded)).count();
+        let failures = wave
+            .clusters
+            .iter()
+            .filter(|c| c.result.is_some_and(|r| r != RunResult::Succeeded))
+            .count();
         let _ = writeln!(
             suites,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\">",
@@ -359,14 +377,24 @@ pub fn fleet_junit(report: &crate::fleet::FleetReport) -> String {
             wave.clusters.len()
         );
         for c in &wave.clusters {
-            let _ = write!(suites, "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\">", xml_escape(&wave.wave), xml_escape(&c.cluster), c.seconds);
+            let _ = write!(
+                suites,
+                "    <testcase classname=\"{}\" name=\"{}\" time=\"{}\">",
+                xml_escape(&wave.wave),
+                xml_escape(&c.cluster),
+                c.seconds
+            );
             match c.result {
                 Some(RunResult::Succeeded) => {}
                 None => {
                     let _ = write!(suites, "<skipped message=\"not started\"/>");
                 }
                 Some(_) => {
-                    let _ = write!(suites, "<failure message=\"{}\"/>", xml_escape(c.error.as_deref().unwrap_or("failed")));
+                    let _ = write!(
+                        suites,
+                        "<failure message=\"{}\"/>",
+                        xml_escape(c.error.as_deref().unwrap_or("failed"))
+                    );
                 }
             }
             let _ = writeln!(suites, "</testcase>");

@@ -51,7 +51,9 @@ pub struct DemoArgs {
 
 /// Runs `kupgrade demo`.
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let pace = args.pace_ms.unwrap_or(if std::io::stderr().is_terminal() { 40 } else { 0 });
+    let pace = args
+        .pace_ms
+        .unwrap_or(if std::io::stderr().is_terminal() { 40 } else { 0 });
     let state = SimState::demo();
     if args.output == Output::Text {
         let pods = state.pods.iter().filter(|p| p.workload != "kube-proxy").count();
@@ -101,11 +103,20 @@ fn swap(args: DemoArgs, state: SimState, pace: u64) -> anyhow::Result<ExitCode> 
     simulated_runtime()?.block_on(async move {
         let blue = SimCluster::new(state);
         let hooks = SimSwap::new(blue.clone());
-        let options = SwapOptions { decommission_blue: args.decommission_blue, ..SwapOptions::default() };
+        let options = SwapOptions {
+            decommission_blue: args.decommission_blue,
+            ..SwapOptions::default()
+        };
         let text = args.output == Output::Text;
         if text {
-            println!("Blue/green cluster plan: a new cluster at {}, traffic shifted {:?}%:", args.to, options.weights);
-            for (i, step) in plan_swap(&blue.state().snapshot(), &args.to, &options)?.iter().enumerate() {
+            println!(
+                "Blue/green cluster plan: a new cluster at {}, traffic shifted {:?}%:",
+                args.to, options.weights
+            );
+            for (i, step) in plan_swap(&blue.state().snapshot(), &args.to, &options)?
+                .iter()
+                .enumerate()
+            {
                 println!("{:>3}. {}", i + 1, step.describe());
             }
         }
@@ -128,7 +139,12 @@ fn swap(args: DemoArgs, state: SimState, pace: u64) -> anyhow::Result<ExitCode> 
                     StepOutcome::RolledBack => "rolled back",
                     StepOutcome::NotRun => "not run",
                 };
-                println!("{:>3}. {:<72} {:>8}  {outcome}", i + 1, s.step.describe(), duration(s.seconds));
+                println!(
+                    "{:>3}. {:<72} {:>8}  {outcome}",
+                    i + 1,
+                    s.step.describe(),
+                    duration(s.seconds)
+                );
                 if let Some(note) = s.note.as_ref().filter(|_| s.outcome != StepOutcome::Done) {
                     println!("     {note}");
                 }
@@ -143,6 +159,10 @@ fn swap(args: DemoArgs, state: SimState, pace: u64) -> anyhow::Result<ExitCode> 
         } else {
             print!("{}", json(&report)?);
         }
-        Ok(if report.result == RunResult::Succeeded { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        Ok(if report.result == RunResult::Succeeded {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
     })
 }

@@ -51,7 +51,8 @@ pub struct FleetArgs {
 }
 
 fn read_spec(path: &Path) -> anyhow::Result<FleetSpec> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read fleet file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read fleet file {}", path.display()))?;
     let spec: FleetSpec = if path.extension().is_some_and(|e| e == "json") {
         serde_json::from_str(&text).map_err(anyhow::Error::from)
     } else {
@@ -73,7 +74,10 @@ fn cluster_args(c: &FleetCluster) -> anyhow::Result<ClusterArgs> {
         "eks" => ProviderArg::Eks,
         "aks" => ProviderArg::Aks,
         "gke" => ProviderArg::Gke,
-        other => bail!("cluster '{}': unknown provider '{other}': expected sim, eks, aks or gke", c.name),
+        other => bail!(
+            "cluster '{}': unknown provider '{other}': expected sim, eks, aks or gke",
+            c.name
+        ),
     };
     Ok(ClusterArgs {
         provider: Some(provider),
@@ -88,7 +92,11 @@ fn cluster_args(c: &FleetCluster) -> anyhow::Result<ClusterArgs> {
         subscription: get("subscription"),
         resource_group: get("resource_group"),
         arm_endpoint: get("arm_endpoint"),
-        no_auth: c.settings.get("no_auth").and_then(|v| v.as_bool()).unwrap_or(false),
+        no_auth: c
+            .settings
+            .get("no_auth")
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false),
         kubeconfig: get("kubeconfig").map(PathBuf::from),
         context: get("context"),
     })
@@ -103,7 +111,8 @@ impl FleetConnector for CliConnector {
         if c.provider == "sim" {
             return self.sim.connect(c).await;
         }
-        let to_core = |e: anyhow::Error| kupgrade_core::Error::InvalidInput(format!("cluster '{}': {e:#}", c.name));
+        let to_core =
+            |e: anyhow::Error| kupgrade_core::Error::InvalidInput(format!("cluster '{}': {e:#}", c.name));
         let args = cluster_args(c).map_err(to_core)?;
         let cluster = providers::connect(&args).await.map_err(to_core)?;
         let workloads = providers::workloads(&args).await.map_err(to_core)?;
@@ -119,11 +128,20 @@ pub fn run(command: FleetCommand) -> anyhow::Result<ExitCode> {
     };
     let spec = read_spec(&args.file)?;
     let base = args.file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let journal_dir = args.journal_dir.clone().unwrap_or_else(|| base.join(".kupgrade").join(&spec.name));
-    let all_simulated = spec.waves.iter().flat_map(|w| &w.clusters).all(|c| c.provider == "sim");
+    let journal_dir = args
+        .journal_dir
+        .clone()
+        .unwrap_or_else(|| base.join(".kupgrade").join(&spec.name));
+    let all_simulated = spec
+        .waves
+        .iter()
+        .flat_map(|w| &w.clusters)
+        .all(|c| c.provider == "sim");
     let mut sim = SimFleetConnector::new(&base);
     if let Ok(n) = std::env::var("KUPGRADE_SIM_CRASH_AFTER") {
-        let at: u64 = n.parse().map_err(|_| anyhow::anyhow!("KUPGRADE_SIM_CRASH_AFTER must be a number, got '{n}'"))?;
+        let at: u64 = n
+            .parse()
+            .map_err(|_| anyhow::anyhow!("KUPGRADE_SIM_CRASH_AFTER must be a number, got '{n}'"))?;
         sim = sim.with_crash_plan(CrashPlan {
             counter: Arc::new(AtomicU64::new(0)),
             at,
@@ -138,7 +156,11 @@ pub fn run(command: FleetCommand) -> anyhow::Result<ExitCode> {
     let runner = FleetRunner::new(Arc::new(CliConnector { sim }), &journal_dir)
         .with_config(config)
         .with_events(Arc::new(print_event));
-    let runtime = if all_simulated { simulated_runtime()? } else { live_runtime()? };
+    let runtime = if all_simulated {
+        simulated_runtime()?
+    } else {
+        live_runtime()?
+    };
     runtime.block_on(async {
         let plans = runner.plan(&spec).await?;
         if !upgrade || args.output == Output::Text {
@@ -249,17 +271,31 @@ fn print_event(event: &FleetEvent) {
             Some(r) if !passed => eprintln!("== wave {wave}: gate FAILED: {r}"),
             _ => eprintln!("== wave {wave}: gate passed"),
         },
-        FleetEvent::Soaking { wave, seconds } => eprintln!("== wave {wave}: soaking {} min before the next wave", seconds / 60),
-        FleetEvent::ClusterFinished { wave, cluster, result, error } => eprintln!(
+        FleetEvent::Soaking { wave, seconds } => eprintln!(
+            "== wave {wave}: soaking {} min before the next wave",
+            seconds / 60
+        ),
+        FleetEvent::ClusterFinished {
+            wave,
+            cluster,
+            result,
+            error,
+        } => eprintln!(
             "[{wave}] {cluster}: {}{}",
             format!("{result:?}").to_lowercase(),
             error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
         ),
         FleetEvent::Cluster { wave, cluster, event } => match event {
-            Event::StepStarted { index, total, description } => {
+            Event::StepStarted {
+                index,
+                total,
+                description,
+            } => {
                 eprintln!("[{wave}] {cluster}: [{}/{total}] {description}", index + 1)
             }
-            Event::StepFailed { index, error } => eprintln!("[{wave}] {cluster}: step {} failed: {error}", index + 1),
+            Event::StepFailed { index, error } => {
+                eprintln!("[{wave}] {cluster}: step {} failed: {error}", index + 1)
+            }
             _ => {}
         },
     }

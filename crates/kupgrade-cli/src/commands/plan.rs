@@ -108,7 +108,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
 
 /// The plan report: the plan and the checks that need no cluster access (skew at every hop,
 /// support calendar, auto-upgrade).
-fn write_report(path: &std::path::Path, snapshot: &kupgrade_core::ClusterSnapshot, plan: &kupgrade_core::UpgradePlan) -> anyhow::Result<()> {
+fn write_report(
+    path: &std::path::Path,
+    snapshot: &kupgrade_core::ClusterSnapshot,
+    plan: &kupgrade_core::UpgradePlan,
+) -> anyhow::Result<()> {
     let registry = kupgrade_core::CheckRegistry::offline();
     let calendar = kupgrade_core::Calendar::embedded(snapshot.provider);
     let inputs = kupgrade_core::checks::CheckInputs {
@@ -121,7 +125,10 @@ fn write_report(path: &std::path::Path, snapshot: &kupgrade_core::ClusterSnapsho
     };
     let findings = crate::runner::simulated_runtime()?.block_on(registry.run(plan, &inputs))?;
     let checks = registry.describe();
-    let title = format!("Upgrade plan for {} cluster {} to {}", plan.provider, plan.cluster, plan.target);
+    let title = format!(
+        "Upgrade plan for {} cluster {} to {}",
+        plan.provider, plan.cluster, plan.target
+    );
     crate::report_file::write(
         path,
         || {
