@@ -1,0 +1,273 @@
+//! EKS API errors mapped into the core [`Error`](kupgrade_core::Error).
+//!
+//! The mapping looks at the error code EKS sends (`ThrottlingException`,
+//! `ResourceInUseException`, ...) rather than at the operation-specific Rust enums, so modelled
+//! and unmodelled errors map the same way.
+
+use std::fmt;
+
+use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use kupgrade_core::Error;
+
+/// What an API call addressed, so that "not found" and "in use" errors can name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target<'a> {
+    /// A cluster.
+    Cluster(&'a str),
+    /// A managed node group of a cluster.
+    NodeGroup {
+        /// The cluster.
+        cluster: &'a str,
+        /// The node group.
+        nodegroup: &'a str,
+    },
+    /// A managed add-on of a cluster.
+    Addon {
+        /// The cluster.
+        cluster: &'a str,
+        /// The add-on.
+        addon: &'a str,
+    },
+}
+
+impl Target<'_> {
+    fn cluster(&self) -> &str {
+        match self {
+            Target::Cluster(c) => c,
+            Target::NodeGroup { cluster, .. } | Target::Addon { cluster, .. } => cluster,
+        }
+    }
+}
+
+impl fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Cluster(c) => write!(f, "cluster {c}"),
+            Target::NodeGroup { cluster, nodegroup } => {
+                write!(f, "node group {nodegroup} of cluster {cluster}")
+            }
+            Target::Addon { cluster, addon } => write!(f, "add-on {addon} of cluster {cluster}"),
+        }
+    }
+}
+
+/// Maps an SDK error from operation `op` on `target` into the core error.
+pub(crate) fn map_sdk_error<E>(op: &'static str, target: Target<'_>, err: SdkError<E>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let status = service.raw().status().as_u16();
+            from_code(op, target, service.err().code(), service.err().message(), status)
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            Error::Transient(format!("{op}: {}", DisplayErrorContext(&err)))
+        }
+        _ => Error::InvalidInput(format!(
+            "{op}: {} (check the AWS region and credentials: --region, --profile, AWS_PROFILE)",
+            DisplayErrorContext(&err)
+        )),
+    }
+}
+
+/// Maps an EKS error code and message into the core error. `status` is the HTTP status.
+pub(crate) fn from_code(
+    op: &'static str,
+    target: Target<'_>,
+    code: Option<&str>,
+    message: Option<&str>,
+    status: u16,
+) -> Error {
+    let message = message.unwrap_or("").trim().to_string();
+    let with_message = |code: &str| {
+        if message.is_empty() {
+            code.to_string()
+        } else {
+            format!("{code}: {message}")
+        }
+    };
+    match code {
+        Some("ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded") => {
+            Error::Throttled { retry_after: None }
+        }
+        Some("ResourceInUseException") => {
+            Error::OperationInProgress(format!("{target} ({})", with_message("ResourceInUseException")))
+        }
+        Some(code @ ("InvalidParameterException" | "InvalidRequestException")) => {
+            Error::InvalidTransition(format!("{op} on {target}: {}", with_message(code)))
+        }
+        Some(code @ "InvalidStateException") => Error::InvalidTransition(format!(
+            "{op} on {target}: {} (EKS upgrade insights or readiness checks block this; see the pre-flight findings)",
+            with_message(code)
+        )),
+        Some("ResourceNotFoundException" | "NotFoundException") => not_found(target, &message),
+        Some(code @ ("ServerException" | "ServiceUnavailableException" | "InternalFailure")) => {
+            Error::Transient(format!("{op}: {}", with_message(code)))
+        }
+        Some(
+            code @ ("AccessDeniedException"
+            | "UnauthorizedException"
+            | "UnrecognizedClientException"
+            | "ExpiredTokenException"
+            | "InvalidClientTokenId"
+            | "InvalidSignatureException"),
+        ) => Error::Permission(format!("{op} on {target}: {}", with_message(code))),
+        Some(code @ ("ClientException" | "BadRequestException" | "ResourceLimitExceededException")) => {
+            Error::InvalidTransition(format!("{op} on {target}: {}", with_message(code)))
+        }
+        None if status == 404 => Error::Provider(format!(
+            "{op}: the EKS endpoint answered HTTP 404: it does not implement this call (emulators such as moto_server implement only part of the EKS API)"
+        )),
+        None if status >= 500 => Error::Transient(format!("{op}: HTTP {status} {message}")),
+        Some(code) => Error::Provider(format!("{op} on {target}: {}", with_message(code))),
+        None => Error::Provider(format!("{op} on {target}: HTTP {status} {message}")),
+    }
+}
+
+/// A `NotFound` naming the node group or add-on when EKS says that is what is missing, else the
+/// cluster.
+fn not_found(target: Target<'_>, message: &str) -> Error {
+    let lower = message.to_ascii_lowercase();
+    let cluster = target.cluster().to_string();
+    let cluster_missing = || {
+        Error::not_found(
+            "cluster",
+            &cluster,
+            "check --cluster, --region and --profile (EKS cluster names are per account and region)",
+        )
+    };
+    match target {
+        Target::Cluster(_) => cluster_missing(),
+        Target::NodeGroup { nodegroup, .. } => {
+            if lower.contains("cluster") && !lower.contains("nodegroup") && !lower.contains("node group") {
+                cluster_missing()
+            } else {
+                Error::not_found(
+                    "node pool",
+                    nodegroup,
+                    format!("cluster {cluster} has no managed node group of that name"),
+                )
+            }
+        }
+        Target::Addon { addon, .. } => {
+            if lower.contains("cluster") && !lower.contains("addon") && !lower.contains("add-on") {
+                cluster_missing()
+            } else {
+                Error::not_found("add-on", addon, format!("cluster {cluster} has no such add-on"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NG: Target<'static> = Target::NodeGroup {
+        cluster: "prod",
+        nodegroup: "blue",
+    };
+
+    #[test]
+    fn throttling_and_in_use_are_retryable() {
+        let e = from_code(
+            "UpdateClusterVersion",
+            Target::Cluster("prod"),
+            Some("ThrottlingException"),
+            Some("Rate exceeded"),
+            400,
+        );
+        assert!(matches!(e, Error::Throttled { .. }) && e.is_retryable());
+        let e = from_code(
+            "UpdateClusterVersion",
+            Target::Cluster("prod"),
+            Some("ResourceInUseException"),
+            Some("Cannot VersionUpdate because cluster prod currently has update abc in progress"),
+            409,
+        );
+        assert!(matches!(e, Error::OperationInProgress(_)) && e.is_retryable());
+        assert!(e.to_string().contains("update abc in progress"), "{e}");
+        let e = from_code(
+            "DescribeCluster",
+            Target::Cluster("prod"),
+            Some("ServerException"),
+            None,
+            500,
+        );
+        assert!(matches!(e, Error::Transient(_)) && e.is_retryable());
+    }
+
+    #[test]
+    fn invalid_requests_are_final_and_keep_the_message() {
+        for code in [
+            "InvalidParameterException",
+            "InvalidRequestException",
+            "InvalidStateException",
+        ] {
+            let e = from_code(
+                "UpdateNodegroupVersion",
+                NG,
+                Some(code),
+                Some("Nodegroup version must not exceed cluster version"),
+                400,
+            );
+            assert!(matches!(e, Error::InvalidTransition(_)), "{code}: {e:?}");
+            assert!(!e.is_retryable());
+            let text = e.to_string();
+            assert!(text.contains(code) && text.contains("must not exceed"), "{text}");
+        }
+    }
+
+    #[test]
+    fn not_found_names_the_node_group_or_the_cluster() {
+        let e = from_code(
+            "DescribeNodegroup",
+            NG,
+            Some("ResourceNotFoundException"),
+            Some("No node group found for name: blue."),
+            404,
+        );
+        assert_eq!(
+            e.to_string(),
+            "node pool 'blue' not found; cluster prod has no managed node group of that name"
+        );
+        let e = from_code(
+            "DescribeNodegroup",
+            NG,
+            Some("ResourceNotFoundException"),
+            Some("No cluster found for name: prod."),
+            404,
+        );
+        assert!(
+            e.to_string()
+                .starts_with("cluster 'prod' not found; check --cluster"),
+            "{e}"
+        );
+        let e = from_code(
+            "DescribeCluster",
+            Target::Cluster("ghost"),
+            Some("ResourceNotFoundException"),
+            None,
+            404,
+        );
+        assert!(e.to_string().starts_with("cluster 'ghost' not found"), "{e}");
+    }
+
+    #[test]
+    fn unimplemented_calls_and_permissions() {
+        let e = from_code("DescribeUpdate", Target::Cluster("c"), None, None, 404);
+        assert!(e.to_string().contains("does not implement"), "{e}");
+        assert!(!e.is_retryable());
+        let e = from_code(
+            "DescribeCluster",
+            Target::Cluster("c"),
+            Some("AccessDeniedException"),
+            Some("not authorized"),
+            403,
+        );
+        assert!(matches!(e, Error::Permission(_)));
+        let e = from_code("DescribeCluster", Target::Cluster("c"), None, None, 503);
+        assert!(e.is_retryable());
+    }
+}
