@@ -1,0 +1,568 @@
+//! `aws-smithy-mocks` sequences: what `EksCluster` does when EKS answers in a given order.
+
+use std::time::Duration;
+
+use aws_sdk_eks::Client;
+use aws_sdk_eks::config::retry::RetryConfig;
+use aws_sdk_eks::operation::describe_addon::DescribeAddonOutput;
+use aws_sdk_eks::operation::describe_addon_versions::DescribeAddonVersionsOutput;
+use aws_sdk_eks::operation::describe_cluster::DescribeClusterOutput;
+use aws_sdk_eks::operation::describe_insight::DescribeInsightOutput;
+use aws_sdk_eks::operation::describe_nodegroup::DescribeNodegroupOutput;
+use aws_sdk_eks::operation::describe_update::DescribeUpdateOutput;
+use aws_sdk_eks::operation::list_addons::ListAddonsOutput;
+use aws_sdk_eks::operation::list_insights::ListInsightsOutput;
+use aws_sdk_eks::operation::list_nodegroups::ListNodegroupsOutput;
+use aws_sdk_eks::operation::list_updates::ListUpdatesOutput;
+use aws_sdk_eks::operation::update_addon::UpdateAddonOutput;
+use aws_sdk_eks::operation::update_cluster_version::UpdateClusterVersionOutput;
+use aws_sdk_eks::operation::update_nodegroup_version::UpdateNodegroupVersionOutput;
+use aws_sdk_eks::types::{
+    Addon, AddonInfo, AddonVersionInfo, Cluster, ClusterStatus, Compatibility, ErrorCode, ErrorDetail,
+    Insight, InsightStatus, InsightStatusValue, InsightSummary, Nodegroup, NodegroupScalingConfig,
+    NodegroupStatus, ResolveConflicts, Update, UpdateParam, UpdateParamType, UpdateStatus, UpdateType,
+};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use kupgrade_core::events::discard;
+use kupgrade_core::{
+    Error, KubeVersion, ManagedCluster, OperationId, OperationKind, OperationState, PollPolicy, RequestToken,
+    RolloutSettings,
+};
+use kupgrade_eks::EksCluster;
+
+fn client(rules: &[&Rule]) -> Client {
+    mock_client!(aws_sdk_eks, RuleMode::MatchAny, rules, |c| c
+        .retry_config(RetryConfig::disabled()))
+}
+
+fn eks(rules: &[&Rule]) -> EksCluster {
+    EksCluster::new(client(rules), "prod")
+}
+
+fn cluster_at(version: &'static str, status: ClusterStatus) -> Rule {
+    mock!(Client::describe_cluster)
+        .match_requests(|r| r.name() == Some("prod"))
+        .then_output(move || {
+            DescribeClusterOutput::builder()
+                .cluster(
+                    Cluster::builder()
+                        .name("prod")
+                        .version(version)
+                        .status(status.clone())
+                        .build(),
+                )
+                .build()
+        })
+}
+
+fn nodegroup(name: &str, version: &str, status: NodegroupStatus) -> Nodegroup {
+    Nodegroup::builder()
+        .nodegroup_name(name)
+        .cluster_name("prod")
+        .version(version)
+        .status(status)
+        .scaling_config(
+            NodegroupScalingConfig::builder()
+                .min_size(1)
+                .max_size(5)
+                .desired_size(3)
+                .build(),
+        )
+        .build()
+}
+
+fn update(id: &str, status: UpdateStatus, version: &str) -> Update {
+    Update::builder()
+        .id(id)
+        .status(status)
+        .r#type(UpdateType::VersionUpdate)
+        .params(
+            UpdateParam::builder()
+                .r#type(UpdateParamType::Version)
+                .value(version)
+                .build(),
+        )
+        .build()
+}
+
+fn error_body(code: &str, message: &str) -> Option<String> {
+    Some(format!(r#"{{"__type":"{code}","message":"{message}"}}"#))
+}
+
+fn fast() -> PollPolicy {
+    PollPolicy {
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+        max_retries: 5,
+        timeout: Duration::from_secs(5),
+    }
+}
+
+async fn wait(cluster: &EksCluster, id: &OperationId) -> kupgrade_core::Result<OperationState> {
+    fast()
+        .wait_for("operation", &discard(), || async {
+            let op = cluster.operation(id).await?;
+            Ok(op.state.is_terminal().then_some(op.state))
+        })
+        .await
+}
+
+#[tokio::test]
+async fn control_plane_update_runs_in_progress_then_successful() {
+    let start = mock!(Client::update_cluster_version)
+        .match_requests(|r| {
+            r.name() == Some("prod")
+                && r.version() == Some("1.31")
+                && r.client_request_token() == Some("tok-1")
+        })
+        .then_output(|| {
+            UpdateClusterVersionOutput::builder()
+                .update(update("u-1", UpdateStatus::InProgress, "1.31"))
+                .build()
+        });
+    let poll = mock!(Client::describe_update)
+        .match_requests(|r| {
+            r.name() == Some("prod") && r.update_id() == Some("u-1") && r.nodegroup_name().is_none()
+        })
+        .sequence()
+        .output(|| {
+            DescribeUpdateOutput::builder()
+                .update(update("u-1", UpdateStatus::InProgress, "1.31"))
+                .build()
+        })
+        .times(3)
+        .output(|| {
+            DescribeUpdateOutput::builder()
+                .update(update("u-1", UpdateStatus::Successful, "1.31"))
+                .build()
+        })
+        .build();
+    let eks = eks(&[&cluster_at("1.30", ClusterStatus::Active), &start, &poll]);
+    let id = eks
+        .upgrade_control_plane(&KubeVersion::new(1, 31), &RequestToken("tok-1".into()))
+        .await
+        .unwrap();
+    assert_eq!(id.0, "eks/cluster/prod/-/u-1");
+    let op = eks.operation(&id).await.unwrap();
+    assert_eq!(
+        (op.kind, op.state, op.to),
+        (
+            OperationKind::UpgradeControlPlane,
+            OperationState::Running,
+            Some(KubeVersion::new(1, 31))
+        )
+    );
+    assert_eq!(wait(&eks, &id).await.unwrap(), OperationState::Succeeded);
+    assert_eq!(poll.num_calls(), 4);
+    assert_eq!(start.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn failed_node_group_update_reports_pod_eviction_details() {
+    let ng = mock!(Client::describe_nodegroup).then_output(|| {
+        DescribeNodegroupOutput::builder()
+            .nodegroup(nodegroup("blue", "1.30", NodegroupStatus::Active))
+            .build()
+    });
+    let start = mock!(Client::update_nodegroup_version)
+        .match_requests(|r| {
+            r.nodegroup_name() == Some("blue") && r.version() == Some("1.31") && r.force() == Some(false)
+        })
+        .then_output(|| {
+            UpdateNodegroupVersionOutput::builder()
+                .update(update("u-7", UpdateStatus::InProgress, "1.31"))
+                .build()
+        });
+    let failed = mock!(Client::describe_update)
+        .match_requests(|r| r.nodegroup_name() == Some("blue") && r.update_id() == Some("u-7"))
+        .sequence()
+        .output(|| {
+            DescribeUpdateOutput::builder()
+                .update(update("u-7", UpdateStatus::InProgress, "1.31"))
+                .build()
+        })
+        .times(2)
+        .output(|| {
+            let mut u = update("u-7", UpdateStatus::Failed, "1.31");
+            u.errors = Some(vec![
+                ErrorDetail::builder()
+                    .error_code(ErrorCode::PodEvictionFailure)
+                    .error_message(
+                        "Reached max retries while trying to evict pods from nodes in node group blue",
+                    )
+                    .resource_ids("ip-192-168-3-14.eu-west-1.compute.internal")
+                    .build(),
+            ]);
+            DescribeUpdateOutput::builder().update(u).build()
+        })
+        .build();
+    let eks = eks(&[&cluster_at("1.31", ClusterStatus::Active), &ng, &start, &failed]);
+    let rollout = RolloutSettings {
+        max_unavailable: 1,
+        ..RolloutSettings::default()
+    };
+    let id = eks
+        .upgrade_node_pool(
+            "blue",
+            &KubeVersion::new(1, 31),
+            &rollout,
+            false,
+            &RequestToken("tok-2".into()),
+        )
+        .await
+        .unwrap();
+    let OperationState::Failed(message) = wait(&eks, &id).await.unwrap() else {
+        panic!("expected a failure");
+    };
+    assert!(
+        message.contains("PodEvictionFailure: Reached max retries"),
+        "{message}"
+    );
+    assert!(
+        message.contains("ip-192-168-3-14.eu-west-1.compute.internal"),
+        "{message}"
+    );
+    assert!(message.contains("--force-drain"), "{message}");
+    assert_eq!(
+        start.num_calls(),
+        1,
+        "force stays off unless asked; the matcher checked it"
+    );
+}
+
+#[tokio::test]
+async fn force_is_sent_only_when_asked() {
+    let ng = mock!(Client::describe_nodegroup).then_output(|| {
+        DescribeNodegroupOutput::builder()
+            .nodegroup(nodegroup("blue", "1.30", NodegroupStatus::Active))
+            .build()
+    });
+    let forced = mock!(Client::update_nodegroup_version)
+        .match_requests(|r| r.force() == Some(true))
+        .then_output(|| {
+            UpdateNodegroupVersionOutput::builder()
+                .update(update("u-8", UpdateStatus::InProgress, "1.31"))
+                .build()
+        });
+    let eks = eks(&[&cluster_at("1.31", ClusterStatus::Active), &ng, &forced]);
+    let rollout = RolloutSettings {
+        max_unavailable: 1,
+        ..RolloutSettings::default()
+    };
+    eks.upgrade_node_pool(
+        "blue",
+        &KubeVersion::new(1, 31),
+        &rollout,
+        true,
+        &RequestToken("t".into()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(forced.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn throttling_is_retried_by_our_policy_then_succeeds() {
+    let describe = mock!(Client::describe_cluster)
+        .sequence()
+        .http_status(400, error_body("ThrottlingException", "Rate exceeded"))
+        .times(2)
+        .output(|| {
+            DescribeClusterOutput::builder()
+                .cluster(
+                    Cluster::builder()
+                        .name("prod")
+                        .version("1.30")
+                        .status(ClusterStatus::Active)
+                        .build(),
+                )
+                .build()
+        })
+        .build();
+    let groups = mock!(Client::list_nodegroups).then_output(|| ListNodegroupsOutput::builder().build());
+    let eks = eks(&[&describe, &groups]);
+    let first = eks.describe().await.unwrap_err();
+    assert!(matches!(first, Error::Throttled { .. }), "{first:?}");
+    let snapshot = fast()
+        .retry("describe", &discard(), || eks.describe())
+        .await
+        .unwrap();
+    assert_eq!(snapshot.control_plane.minor(), 30);
+    assert_eq!(describe.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn resource_in_use_is_retryable_and_the_running_update_is_found() {
+    let busy = mock!(Client::update_cluster_version)
+        .sequence()
+        .http_status(
+            409,
+            error_body(
+                "ResourceInUseException",
+                "Cannot VersionUpdate because cluster prod currently has update u-other in progress",
+            ),
+        )
+        .build();
+    let list = mock!(Client::list_updates)
+        .match_requests(|r| r.name() == Some("prod") && r.nodegroup_name().is_none())
+        .then_output(|| {
+            ListUpdatesOutput::builder()
+                .update_ids("u-old")
+                .update_ids("u-other")
+                .build()
+        });
+    let describe = mock!(Client::describe_update).then_compute_output(|r| {
+        let status = if r.update_id() == Some("u-other") {
+            UpdateStatus::InProgress
+        } else {
+            UpdateStatus::Successful
+        };
+        DescribeUpdateOutput::builder()
+            .update(update(r.update_id().unwrap_or_default(), status, "1.31"))
+            .build()
+    });
+    let groups = mock!(Client::list_nodegroups).then_output(|| ListNodegroupsOutput::builder().build());
+    let eks = eks(&[
+        &cluster_at("1.30", ClusterStatus::Updating),
+        &busy,
+        &list,
+        &describe,
+        &groups,
+    ]);
+    let err = eks
+        .upgrade_control_plane(&KubeVersion::new(1, 31), &RequestToken("tok-3".into()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::OperationInProgress(_)) && err.is_retryable(),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("u-other in progress"), "{err}");
+    let running = eks.operations_in_flight().await.unwrap();
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert_eq!(running[0].id.0, "eks/cluster/prod/-/u-other");
+    assert_eq!(running[0].kind, OperationKind::UpgradeControlPlane);
+    assert_eq!(running[0].state, OperationState::Running);
+}
+
+#[tokio::test]
+async fn invalid_parameter_is_final_and_unknown_groups_are_named() {
+    let refused = mock!(Client::update_cluster_version)
+        .sequence()
+        .http_status(
+            400,
+            error_body(
+                "InvalidParameterException",
+                "Unsupported Kubernetes minor version update from 1.30 to 1.31",
+            ),
+        )
+        .build();
+    let missing = mock!(Client::describe_nodegroup)
+        .sequence()
+        .http_status(
+            404,
+            error_body(
+                "ResourceNotFoundException",
+                "No node group found for name: ghost.",
+            ),
+        )
+        .build();
+    let eks = eks(&[&cluster_at("1.30", ClusterStatus::Active), &refused, &missing]);
+    let err = eks
+        .upgrade_control_plane(&KubeVersion::new(1, 31), &RequestToken("t".into()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidTransition(_)) && !err.is_retryable(),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("Unsupported Kubernetes minor version update"),
+        "{err}"
+    );
+    let err = eks
+        .upgrade_node_pool(
+            "ghost",
+            &KubeVersion::new(1, 30),
+            &RolloutSettings::default(),
+            false,
+            &RequestToken("g".into()),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "node pool 'ghost' not found; cluster prod has no managed node group of that name"
+    );
+}
+
+#[tokio::test]
+async fn skipping_a_minor_is_refused_before_calling_eks() {
+    let never = mock!(Client::update_cluster_version).then_output(|| {
+        UpdateClusterVersionOutput::builder()
+            .update(update("u", UpdateStatus::InProgress, "1.32"))
+            .build()
+    });
+    let eks = eks(&[&cluster_at("1.30", ClusterStatus::Active), &never]);
+    let err = eks
+        .upgrade_control_plane(&KubeVersion::new(1, 32), &RequestToken("t".into()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("one minor at a time"), "{err}");
+    assert_eq!(never.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn add_ons_move_to_the_default_of_the_new_minor() {
+    let list = mock!(Client::list_addons).then_output(|| {
+        ListAddonsOutput::builder()
+            .addons("kube-proxy")
+            .addons("coredns")
+            .build()
+    });
+    let describe = mock!(Client::describe_addon).then_compute_output(|r| {
+        let version = match r.addon_name() {
+            Some("kube-proxy") => "v1.30.6-eksbuild.3",
+            _ => "v1.11.4-eksbuild.2",
+        };
+        DescribeAddonOutput::builder()
+            .addon(
+                Addon::builder()
+                    .addon_name(r.addon_name().unwrap_or_default())
+                    .addon_version(version)
+                    .build(),
+            )
+            .build()
+    });
+    let versions = mock!(Client::describe_addon_versions)
+        .match_requests(|r| r.kubernetes_version() == Some("1.31"))
+        .then_compute_output(|r| {
+            let (name, version) = match r.addon_name() {
+                Some("kube-proxy") => ("kube-proxy", "v1.31.2-eksbuild.3"),
+                _ => ("coredns", "v1.11.4-eksbuild.2"),
+            };
+            DescribeAddonVersionsOutput::builder()
+                .addons(
+                    AddonInfo::builder()
+                        .addon_name(name)
+                        .addon_versions(
+                            AddonVersionInfo::builder()
+                                .addon_version(version)
+                                .compatibilities(
+                                    Compatibility::builder()
+                                        .cluster_version("1.31")
+                                        .default_version(true)
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let update_addon = mock!(Client::update_addon)
+        .match_requests(|r| {
+            r.addon_name() == Some("kube-proxy")
+                && r.addon_version() == Some("v1.31.2-eksbuild.3")
+                && r.resolve_conflicts() == Some(&ResolveConflicts::Preserve)
+                && r.client_request_token() == Some("tok-4-kube-proxy")
+        })
+        .then_output(|| {
+            UpdateAddonOutput::builder()
+                .update(
+                    Update::builder()
+                        .id("u-addon")
+                        .status(UpdateStatus::InProgress)
+                        .build(),
+                )
+                .build()
+        });
+    let eks = eks(&[&list, &describe, &versions, &update_addon]);
+    let ops = eks
+        .update_addons(&KubeVersion::new(1, 31), &RequestToken("tok-4".into()))
+        .await
+        .unwrap();
+    assert_eq!(ops, vec![OperationId("eks/addon/prod/kube-proxy/u-addon".into())]);
+    assert_eq!(
+        update_addon.num_calls(),
+        1,
+        "coredns is already at the 1.31 default"
+    );
+}
+
+#[tokio::test]
+async fn insights_error_blocks_and_warning_warns() {
+    use kupgrade_core::Severity;
+    let list = mock!(Client::list_insights).then_output(|| {
+        ListInsightsOutput::builder()
+            .insights(
+                InsightSummary::builder()
+                    .id("i-1")
+                    .name("Kubernetes API deprecations")
+                    .kubernetes_version("1.32")
+                    .insight_status(
+                        InsightStatus::builder()
+                            .status(InsightStatusValue::Error)
+                            .reason("Deprecated API usage detected")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .insights(
+                InsightSummary::builder()
+                    .id("i-2")
+                    .name("Cluster health issues")
+                    .insight_status(
+                        InsightStatus::builder()
+                            .status(InsightStatusValue::Warning)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .insights(
+                InsightSummary::builder()
+                    .id("i-3")
+                    .name("kube-proxy version skew")
+                    .insight_status(
+                        InsightStatus::builder()
+                            .status(InsightStatusValue::Passing)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let detail = mock!(Client::describe_insight).then_compute_output(|r| {
+        DescribeInsightOutput::builder()
+            .insight(
+                Insight::builder()
+                    .id(r.id().unwrap_or_default())
+                    .recommendation("Update manifests and clients to use newer Kubernetes APIs")
+                    .build(),
+            )
+            .build()
+    });
+    let eks = eks(&[&list, &detail]);
+    let findings = eks.insights_check().findings(true).await.unwrap();
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert_eq!(findings[0].severity, Severity::Blocker);
+    assert_eq!(findings[0].id, "KUP-EKS-INSIGHT-001");
+    assert!(
+        findings[0].message.contains("Deprecated API usage detected"),
+        "{}",
+        findings[0].message
+    );
+    assert!(
+        findings[0].message.contains("Recommendation: Update manifests"),
+        "{}",
+        findings[0].message
+    );
+    assert_eq!(findings[0].hop, Some(KubeVersion::new(1, 32)));
+    assert_eq!(findings[1].severity, Severity::Warning);
+    let pools_only = eks.insights_check().findings(false).await.unwrap();
+    assert!(
+        pools_only.iter().all(|f| f.severity == Severity::Warning),
+        "{pools_only:?}"
+    );
+}
