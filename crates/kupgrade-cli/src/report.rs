@@ -52,11 +52,8 @@ pub fn run_text(report: &RunReport, simulated: bool) -> String {
     let _ = writeln!(out, "\nStep report{clock}:");
     for (i, step) in report.steps.iter().enumerate() {
         let outcome = match step.outcome {
-            StepOutcome::Done => "done",
-            StepOutcome::Skipped => "skipped",
             StepOutcome::Failed => "FAILED",
-            StepOutcome::RolledBack => "rolled back",
-            StepOutcome::NotRun => "not run",
+            other => other.label(),
         };
         let _ = writeln!(
             out,

@@ -4,6 +4,30 @@ use std::path::Path;
 
 use anyhow::Context;
 
+/// Writes the upgrade report of a plan, its checks and (when it ran) the run.
+pub fn write_upgrade_report(
+    path: &Path,
+    plan: &kupgrade_core::UpgradePlan,
+    findings: &[kupgrade_core::Finding],
+    checks: &[(&'static str, &'static str)],
+    run: Option<&kupgrade_core::RunReport>,
+) -> anyhow::Result<()> {
+    let title = format!("Upgrade of {} cluster {} to {}", plan.provider, plan.cluster, plan.target);
+    write(
+        path,
+        || {
+            kupgrade_core::report::markdown(&kupgrade_core::report::ReportInput {
+                title: &title,
+                plan: Some(plan),
+                findings,
+                checks,
+                run,
+            })
+        },
+        || kupgrade_core::report::junit(&plan.cluster, checks, findings),
+    )
+}
+
 /// Writes the report the file name asks for.
 pub fn write(
     path: &Path,

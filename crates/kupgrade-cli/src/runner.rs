@@ -11,24 +11,18 @@ use anyhow::{Context, bail};
 use kupgrade_core::checks::blockers;
 use kupgrade_core::render::render_text;
 use kupgrade_core::{
-    Calendar, CheckRegistry, ClusterWorkloads, Executor, ExecutorConfig, Journal, KubeVersion,
-    ManagedCluster, RunResult, Strategy, plan_with,
+    Calendar, CheckRegistry, ClusterWorkloads, Executor, ExecutorConfig, Journal, ManagedCluster,
+    RunResult, plan_with,
 };
 
-use crate::commands::plan::options;
+use crate::commands::plan::PlanFlags;
 use crate::output::{Output, json};
 use crate::report::{PoolJson, RunJson, findings_text, run_text};
 
 /// What the user asked for.
 pub struct RunSettings {
-    /// Target minor.
-    pub to: KubeVersion,
-    /// Strategy.
-    pub strategy: Strategy,
-    /// Lag-limit override.
-    pub lag_limit: Option<u32>,
-    /// Canary pool.
-    pub canary_pool: Option<String>,
+    /// Target, strategy and planner overrides.
+    pub plan: PlanFlags,
     /// Change nothing.
     pub dry_run: bool,
     /// Do not ask.
@@ -57,45 +51,35 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let started_at = settings.clock.as_ref().map_or(0, |c| c());
     let snapshot = cluster.describe().await?;
-    let mut journal = match &settings.journal {
-        Some(path) => match Journal::load(path)? {
-            Some(j) => {
-                let p = &j.plan;
-                if p.cluster != snapshot.name
-                    || p.target != settings.to.minor_version()
-                    || p.strategy != settings.strategy
-                {
-                    bail!(
-                        "journal {} belongs to another run (cluster {}, target {}, strategy {}); rerun with those flags or remove the journal",
-                        path.display(),
-                        p.cluster,
-                        p.target,
-                        p.strategy
-                    );
-                }
-                eprintln!("Resuming the run recorded in {}.", path.display());
-                j
+    let recorded = match &settings.journal {
+        Some(path) => Journal::load(path)?.map(|j| (path, j)),
+        None => None,
+    };
+    let mut journal = match recorded {
+        Some((path, j)) => {
+            let p = &j.plan;
+            if p.cluster != snapshot.name
+                || p.target != settings.plan.to.minor_version()
+                || p.strategy != settings.plan.strategy
+            {
+                bail!(
+                    "journal {} belongs to another run (cluster {}, target {}, strategy {}); rerun with those flags or remove the journal",
+                    path.display(),
+                    p.cluster,
+                    p.target,
+                    p.strategy
+                );
             }
-            None => Journal::new(plan_with(
-                &snapshot,
-                &settings.to,
-                &options(
-                    snapshot.provider,
-                    settings.strategy,
-                    settings.lag_limit,
-                    settings.canary_pool.clone(),
-                ),
-            )?),
-        },
+            eprintln!("Resuming the run recorded in {}.", path.display());
+            j
+        }
         None => Journal::new(plan_with(
             &snapshot,
-            &settings.to,
-            &options(
-                snapshot.provider,
-                settings.strategy,
-                settings.lag_limit,
-                settings.canary_pool.clone(),
-            ),
+            &settings.plan.to,
+            &settings
+                .plan
+                .options(snapshot.provider)
+                .with_managed_addons(cluster.capabilities().managed_addons),
         )?),
     };
     let mut config = ExecutorConfig::default();
@@ -145,27 +129,9 @@ pub async fn run(
     let now = || settings.clock.as_ref().map_or(0, |c| c());
     let checks = CheckRegistry::builtin().describe();
     let plan = journal.plan.clone();
-    let write_report = |run: Option<&kupgrade_core::RunReport>| -> anyhow::Result<()> {
-        let Some(path) = &settings.report else {
-            return Ok(());
-        };
-        let title = format!(
-            "Upgrade of {} cluster {} to {}",
-            plan.provider, plan.cluster, plan.target
-        );
-        crate::report_file::write(
-            path,
-            || {
-                kupgrade_core::report::markdown(&kupgrade_core::report::ReportInput {
-                    title: &title,
-                    plan: Some(&plan),
-                    findings: &findings,
-                    checks: &checks,
-                    run,
-                })
-            },
-            || kupgrade_core::report::junit(&plan.cluster, &checks, &findings),
-        )
+    let write_report = |run: Option<&kupgrade_core::RunReport>| match &settings.report {
+        Some(path) => crate::report_file::write_upgrade_report(path, &plan, &findings, &checks, run),
+        None => Ok(()),
     };
     if settings.dry_run {
         write_report(None)?;
@@ -202,11 +168,7 @@ pub async fn run(
             );
         }
     } else {
-        let result = match report.result {
-            RunResult::Succeeded => "succeeded",
-            RunResult::Failed => "failed",
-            RunResult::RolledBack => "rolled-back",
-        };
+        let result = report.result.label();
         print!(
             "{}",
             json_out(result, Some(&report), report.error.as_deref(), end)?

@@ -2,20 +2,9 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn kupgrade(args: &[&str], crash_after: Option<u64>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kupgrade"));
-    cmd.args(args).env_remove("KUPGRADE_SIM_CRASH_AFTER");
-    if let Some(n) = crash_after {
-        cmd.env("KUPGRADE_SIM_CRASH_AFTER", n.to_string());
-    }
-    cmd.output().unwrap()
-}
-
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
-}
+mod common;
+use common::{kupgrade_crashing as kupgrade, read_json};
 
 const CLUSTERS: [&str; 5] = ["dev-a", "dev-b", "stg", "prod-a", "prod-b"];
 

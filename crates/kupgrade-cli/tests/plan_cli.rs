@@ -1,14 +1,9 @@
 //! The `kupgrade plan` and `kupgrade versions` contracts, through the real binary.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn kupgrade(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kupgrade"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+mod common;
+use common::{assert_one_line_failure, kupgrade};
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
@@ -23,18 +18,6 @@ node_pools:
   - {name: general, version: "1.29", nodes: 6}
   - {name: gpu, version: "1.29", nodes: 2}
 "#;
-
-fn assert_one_line_failure(out: &Output, needle: &str) {
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(
-        out.stdout.is_empty(),
-        "stdout must be empty: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
-    assert!(err.contains(needle), "{err}");
-}
 
 #[test]
 fn json_plan_follows_the_contract() {

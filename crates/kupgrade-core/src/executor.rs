@@ -58,6 +58,17 @@ pub enum RunResult {
     RolledBack,
 }
 
+impl RunResult {
+    /// The word reports and JSON use: `succeeded`, `failed`, `rolled-back`.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunResult::Succeeded => "succeeded",
+            RunResult::Failed => "failed",
+            RunResult::RolledBack => "rolled-back",
+        }
+    }
+}
+
 /// How one step ended in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -72,6 +83,19 @@ pub enum StepOutcome {
     RolledBack,
     /// Not reached.
     NotRun,
+}
+
+impl StepOutcome {
+    /// The word reports use: `done`, `skipped`, `failed`, `rolled back`, `not run`.
+    pub fn label(self) -> &'static str {
+        match self {
+            StepOutcome::Done => "done",
+            StepOutcome::Skipped => "skipped",
+            StepOutcome::Failed => "failed",
+            StepOutcome::RolledBack => "rolled back",
+            StepOutcome::NotRun => "not run",
+        }
+    }
 }
 
 /// One step in the report.

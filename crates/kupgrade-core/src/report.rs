@@ -105,11 +105,8 @@ pub fn markdown(input: &ReportInput<'_>) -> String {
         let mut at = 0;
         for step in &run.steps {
             let outcome = match step.outcome {
-                StepOutcome::Done => "done",
-                StepOutcome::Skipped => "skipped",
                 StepOutcome::Failed => "**failed**",
-                StepOutcome::RolledBack => "rolled back",
-                StepOutcome::NotRun => "not run",
+                other => other.label(),
             };
             let _ = writeln!(
                 out,
@@ -121,11 +118,7 @@ pub fn markdown(input: &ReportInput<'_>) -> String {
             );
             at += step.seconds;
         }
-        let result = match run.result {
-            RunResult::Succeeded => "succeeded",
-            RunResult::Failed => "failed",
-            RunResult::RolledBack => "rolled back",
-        };
+        let result = run.result.label();
         let _ = writeln!(
             out,
             "\n## Result\n\n**{result}** after {}; {} provider operation(s) started.",

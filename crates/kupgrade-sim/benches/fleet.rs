@@ -6,6 +6,9 @@
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_main};
+
+mod common;
+use common::peak_rss_mib;
 use kupgrade_core::{Executor, Journal, KubeVersion, PlanOptions, Provider, RunResult, Strategy, plan_with};
 use kupgrade_sim::{SimCluster, SimState};
 
@@ -62,18 +65,6 @@ fn runtime() -> tokio::runtime::Runtime {
         .start_paused(true)
         .build()
         .expect("runtime")
-}
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
 }
 
 fn bench_fleet(c: &mut Criterion) {

@@ -6,6 +6,9 @@
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_main};
+
+mod common;
+use common::peak_rss_mib;
 use kupgrade_core::fleet::{FleetCluster, FleetRunner, FleetSpec, WaveSpec};
 use kupgrade_core::{KubeVersion, Provider};
 use kupgrade_sim::{SimFleetConnector, SimState, SimStore};
@@ -66,18 +69,6 @@ fn run_fleet(spec: &FleetSpec) -> bool {
         .block_on(FleetRunner::new(Arc::new(connector), dir.path()).run(spec))
         .expect("runs");
     report.succeeded
-}
-
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
 }
 
 fn bench(c: &mut Criterion) {

@@ -10,7 +10,7 @@ use kupgrade_core::cluster_swap::{ClusterHandle, ClusterSwap, SwapOptions, plan_
 use kupgrade_core::{KubeVersion, RunResult, StepOutcome, Strategy};
 use kupgrade_sim::{SimCluster, SimState, SimSwap};
 
-use crate::commands::plan::parse_version;
+use crate::commands::plan::{PlanFlags, parse_version};
 use crate::output::{Output, json};
 use crate::progress::duration;
 use crate::runner::{RunSettings, run as run_flow, simulated_runtime};
@@ -80,10 +80,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let sim = SimCluster::new(state);
         let clock = sim.clone();
         let settings = RunSettings {
-            to: args.to,
-            strategy,
-            lag_limit: None,
-            canary_pool: None,
+            plan: PlanFlags::new(args.to, strategy),
             dry_run: false,
             yes: true,
             output: args.output,
@@ -133,11 +130,8 @@ fn swap(args: DemoArgs, state: SimState, pace: u64) -> anyhow::Result<ExitCode> 
             println!("\nStep report (simulated):");
             for (i, s) in report.steps.iter().enumerate() {
                 let outcome = match s.outcome {
-                    StepOutcome::Done => "done",
-                    StepOutcome::Skipped => "skipped",
                     StepOutcome::Failed => "FAILED",
-                    StepOutcome::RolledBack => "rolled back",
-                    StepOutcome::NotRun => "not run",
+                    other => other.label(),
                 };
                 println!(
                     "{:>3}. {:<72} {:>8}  {outcome}",

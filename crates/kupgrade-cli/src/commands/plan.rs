@@ -20,18 +20,8 @@ pub struct PlanArgs {
     state: Option<PathBuf>,
     #[command(flatten)]
     cluster: ClusterArgs,
-    /// Target minor version, e.g. 1.32.
-    #[arg(long = "to", value_parser = parse_version)]
-    to: KubeVersion,
-    /// How node pools are moved.
-    #[arg(long, default_value = "in-place", value_parser = parse_strategy)]
-    strategy: Strategy,
-    /// Override how many minors nodes may lag the control plane.
-    #[arg(long)]
-    lag_limit: Option<u32>,
-    /// For canary: the pool to move first.
-    #[arg(long)]
-    canary_pool: Option<String>,
+    #[command(flatten)]
+    plan: PlanFlags,
     /// Output format.
     #[arg(long, value_enum, default_value_t)]
     output: Output,
@@ -51,26 +41,46 @@ pub fn parse_strategy(s: &str) -> Result<Strategy, String> {
     s.parse().map_err(|e: kupgrade_core::Error| e.to_string())
 }
 
-/// Builds the plan options from common flags.
-pub fn options(
-    provider: kupgrade_core::Provider,
-    strategy: Strategy,
-    lag_limit: Option<u32>,
-    canary_pool: Option<String>,
-) -> PlanOptions {
-    let mut policy = SkewPolicy::for_provider(provider);
-    if let Some(limit) = lag_limit {
-        policy = policy.with_lag_limit(limit);
+/// The flags that shape a plan, shared by `plan` and `upgrade`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanFlags {
+    /// Target minor version, e.g. 1.32.
+    #[arg(long = "to", value_parser = parse_version)]
+    pub to: KubeVersion,
+    /// How node pools are moved: in-place, blue-green or canary.
+    #[arg(long, default_value = "in-place", value_parser = parse_strategy)]
+    pub strategy: Strategy,
+    /// Override how many minors nodes may lag the control plane.
+    #[arg(long)]
+    pub lag_limit: Option<u32>,
+    /// For canary: the pool to move first.
+    #[arg(long)]
+    pub canary_pool: Option<String>,
+}
+
+impl PlanFlags {
+    /// The flags with defaults for everything but the target and strategy.
+    pub fn new(to: KubeVersion, strategy: Strategy) -> Self {
+        Self { to, strategy, lag_limit: None, canary_pool: None }
     }
-    let mut opts = PlanOptions::new(provider, strategy).with_policy(policy);
-    if let Some(pool) = canary_pool {
-        opts = opts.with_canary_pool(pool);
+
+    /// The planner options these flags ask for on `provider`.
+    pub fn options(&self, provider: kupgrade_core::Provider) -> PlanOptions {
+        let mut policy = SkewPolicy::for_provider(provider);
+        if let Some(limit) = self.lag_limit {
+            policy = policy.with_lag_limit(limit);
+        }
+        let mut opts = PlanOptions::new(provider, self.strategy).with_policy(policy);
+        if let Some(pool) = &self.canary_pool {
+            opts = opts.with_canary_pool(pool.clone());
+        }
+        opts
     }
-    opts
 }
 
 /// Runs `kupgrade plan`.
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let mut managed_addons = false;
     let snapshot = match (&args.state, args.cluster.provider) {
         (Some(path), _) => state_file::read(path)?,
         (None, None) => {
@@ -89,11 +99,13 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
         (None, Some(_)) => crate::runner::live_runtime()?.block_on(async {
             let cluster = providers::connect(&args.cluster).await?;
+            managed_addons = cluster.capabilities().managed_addons;
             anyhow::Ok(cluster.describe().await?)
         })?,
     };
-    let opts = options(snapshot.provider, args.strategy, args.lag_limit, args.canary_pool);
-    let plan = plan_with(&snapshot, &args.to, &opts)?;
+    // Live clusters whose provider manages add-ons (EKS) get an add-on step after each hop.
+    let options = args.plan.options(snapshot.provider).with_managed_addons(managed_addons);
+    let plan = plan_with(&snapshot, &args.plan.to, &options)?;
     let text = match args.output {
         Output::Text => render_text(&plan),
         Output::Json => json(&plan)?,
@@ -124,22 +136,5 @@ fn write_report(
         force_drain: false,
     };
     let findings = crate::runner::simulated_runtime()?.block_on(registry.run(plan, &inputs))?;
-    let checks = registry.describe();
-    let title = format!(
-        "Upgrade plan for {} cluster {} to {}",
-        plan.provider, plan.cluster, plan.target
-    );
-    crate::report_file::write(
-        path,
-        || {
-            kupgrade_core::report::markdown(&kupgrade_core::report::ReportInput {
-                title: &title,
-                plan: Some(plan),
-                findings: &findings,
-                checks: &checks,
-                run: None,
-            })
-        },
-        || kupgrade_core::report::junit(&plan.cluster, &checks, &findings),
-    )
+    crate::report_file::write_upgrade_report(path, plan, &findings, &registry.describe(), None)
 }

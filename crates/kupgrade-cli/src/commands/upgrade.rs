@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
-use kupgrade_core::{KubeVersion, Strategy};
 use kupgrade_sim::{SimCluster, SimStore};
 
-use crate::commands::plan::{parse_strategy, parse_version};
+use crate::commands::plan::PlanFlags;
 use crate::output::Output;
 use crate::providers::{self, ClusterArgs, ProviderArg};
 use crate::runner::{RunSettings, live_runtime, run as run_flow, simulated_runtime};
@@ -20,12 +19,8 @@ use crate::runner::{RunSettings, live_runtime, run as run_flow, simulated_runtim
 pub struct UpgradeArgs {
     #[command(flatten)]
     cluster: ClusterArgs,
-    /// Target minor version, e.g. 1.32.
-    #[arg(long = "to", value_parser = parse_version)]
-    to: KubeVersion,
-    /// How node pools are moved.
-    #[arg(long, default_value = "in-place", value_parser = parse_strategy)]
-    strategy: Strategy,
+    #[command(flatten)]
+    plan: PlanFlags,
     /// Journal file: progress is recorded there; rerun the same command to resume.
     #[arg(long)]
     journal: Option<PathBuf>,
@@ -38,12 +33,6 @@ pub struct UpgradeArgs {
     /// Delete pods a PodDisruptionBudget protects once the drain timeout passes (destructive).
     #[arg(long)]
     force_drain: bool,
-    /// Override how many minors nodes may lag the control plane.
-    #[arg(long)]
-    lag_limit: Option<u32>,
-    /// For canary: the pool to move first.
-    #[arg(long)]
-    canary_pool: Option<String>,
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t)]
     output: Output,
@@ -55,10 +44,7 @@ pub struct UpgradeArgs {
 impl UpgradeArgs {
     fn settings(&self, simulated: bool, clock: Option<Box<dyn Fn() -> u64>>) -> RunSettings {
         RunSettings {
-            to: self.to.clone(),
-            strategy: self.strategy,
-            lag_limit: self.lag_limit,
-            canary_pool: self.canary_pool.clone(),
+            plan: self.plan.clone(),
             dry_run: self.dry_run,
             yes: self.yes,
             output: self.output,
