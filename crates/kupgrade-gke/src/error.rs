@@ -1,0 +1,264 @@
+//! GKE API errors (`google_cloud_gax::error::Error`) mapped into kupgrade's [`Error`].
+//!
+//! | GKE says | kupgrade error | retried by the executor |
+//! |---|---|---|
+//! | `FAILED_PRECONDITION` + reason `CLUSTER_ALREADY_HAS_OPERATION` (or "incompatible operation") | [`Error::OperationInProgress`] | yes |
+//! | `RESOURCE_EXHAUSTED`, HTTP 429 | [`Error::Throttled`] (with `RetryInfo`) | yes |
+//! | `UNAVAILABLE`, `INTERNAL`, `DEADLINE_EXCEEDED`, I/O and connect errors | [`Error::Transient`] | yes |
+//! | `ABORTED` (an `etag` mismatch: the pool changed under us) | [`Error::Transient`] | yes, after re-reading |
+//! | `NOT_FOUND` | [`Error::NotFound`] naming the cluster, pool or operation | no |
+//! | `INVALID_ARGUMENT`, other `FAILED_PRECONDITION`, `ALREADY_EXISTS`, `OUT_OF_RANGE` | [`Error::InvalidTransition`] | no |
+//! | `PERMISSION_DENIED`, `UNAUTHENTICATED`, credential errors | [`Error::Permission`] | no |
+
+use std::time::Duration;
+
+use google_cloud_gax::error::Error as GaxError;
+use google_cloud_gax::error::rpc::{Code, StatusDetails};
+use kupgrade_core::Error;
+
+/// The `ErrorInfo.reason` GKE sends while another operation runs on the cluster.
+pub const CLUSTER_ALREADY_HAS_OPERATION: &str = "CLUSTER_ALREADY_HAS_OPERATION";
+
+/// What a failed call was about, so that `NOT_FOUND` names the right thing.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// The cluster (its short name).
+    Cluster(&'a str),
+    /// A node pool of the cluster (its short name).
+    NodePool(&'a str),
+    /// An operation (its id).
+    Operation(&'a str),
+    /// The location's server config.
+    Location(&'a str),
+}
+
+const CLUSTER_HINT: &str = "check --project, --location (the cluster's region or zone) and --cluster";
+
+/// Maps a GKE client error into a core [`Error`]; `cluster` names the cluster in
+/// [`Error::OperationInProgress`].
+pub fn map_error(err: GaxError, subject: Subject<'_>, cluster: &str) -> Error {
+    if err.is_authentication() {
+        return Error::Permission(format!(
+            "could not get Google credentials ({err}); run `gcloud auth application-default login`, \
+             or use --no-auth with --endpoint for a local endpoint"
+        ));
+    }
+    if let Some(status) = err.status() {
+        let message = one_line(&status.message);
+        let reason = status.details.iter().find_map(|d| match d {
+            StatusDetails::ErrorInfo(info) => Some(info.reason.as_str()),
+            _ => None,
+        });
+        let retry_after = status.details.iter().find_map(|d| match d {
+            StatusDetails::RetryInfo(info) => info
+                .retry_delay
+                .as_ref()
+                .and_then(|d| Duration::try_from(*d).ok()),
+            _ => None,
+        });
+        return from_code(status.code, &message, reason, retry_after, subject, cluster);
+    }
+    if let Some(http) = err.http_status_code() {
+        let code = match http {
+            400 => Code::InvalidArgument,
+            401 => Code::Unauthenticated,
+            403 => Code::PermissionDenied,
+            404 => Code::NotFound,
+            409 => Code::Aborted,
+            429 => Code::ResourceExhausted,
+            500 => Code::Internal,
+            503 => Code::Unavailable,
+            504 => Code::DeadlineExceeded,
+            _ => Code::Unknown,
+        };
+        let message = format!("HTTP {http}: {}", one_line(&err.to_string()));
+        return from_code(code, &message, None, None, subject, cluster);
+    }
+    if err.is_timeout() || err.is_io() || err.is_connect() || err.is_transport() || err.is_exhausted() {
+        return Error::Transient(one_line(&err.to_string()));
+    }
+    Error::Provider(one_line(&err.to_string()))
+}
+
+fn from_code(
+    code: Code,
+    message: &str,
+    reason: Option<&str>,
+    retry_after: Option<Duration>,
+    subject: Subject<'_>,
+    cluster: &str,
+) -> Error {
+    match code {
+        Code::NotFound => not_found(subject),
+        Code::FailedPrecondition if reason == Some(CLUSTER_ALREADY_HAS_OPERATION) || is_busy(message) => {
+            Error::OperationInProgress(format!("GKE cluster {cluster} ({message})"))
+        }
+        Code::ResourceExhausted => Error::Throttled { retry_after },
+        Code::Unavailable | Code::Internal | Code::DeadlineExceeded => Error::Transient(message.to_string()),
+        Code::Aborted => Error::Transient(format!(
+            "the resource changed while we updated it (etag mismatch), re-reading it: {message}"
+        )),
+        Code::PermissionDenied | Code::Unauthenticated => Error::Permission(format!(
+            "{message}; the caller needs roles/container.clusterAdmin (or container.clusters.update) on the project"
+        )),
+        Code::InvalidArgument | Code::FailedPrecondition | Code::AlreadyExists | Code::OutOfRange => {
+            Error::InvalidTransition(message.to_string())
+        }
+        other => Error::Provider(format!("{}: {message}", other.name())),
+    }
+}
+
+/// A `NotFound` for `subject`, with a hint on what to check.
+pub fn not_found(subject: Subject<'_>) -> Error {
+    match subject {
+        Subject::Cluster(name) => Error::not_found("cluster", name, CLUSTER_HINT),
+        Subject::NodePool(name) => Error::not_found(
+            "node pool",
+            name,
+            "list the pools with `gcloud container node-pools list`",
+        ),
+        Subject::Operation(name) => Error::not_found("operation", name, ""),
+        Subject::Location(name) => Error::not_found("location", name, "use a GCP region or zone"),
+    }
+}
+
+/// Older GKE text for a busy cluster, before `ErrorInfo` carried the reason.
+fn is_busy(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("incompatible operation")
+        || m.contains("please wait and try again")
+        || m.contains("already has an operation")
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use google_cloud_gax::error::rpc::Status;
+    use google_cloud_rpc::model::{ErrorInfo, RetryInfo};
+    use google_cloud_wkt as wkt;
+
+    use super::*;
+
+    fn service(code: Code, message: &str, details: Vec<StatusDetails>) -> GaxError {
+        GaxError::service(
+            Status::default()
+                .set_code(code)
+                .set_message(message)
+                .set_details(details),
+        )
+    }
+
+    #[test]
+    fn busy_cluster_is_operation_in_progress_and_retryable() {
+        let info = ErrorInfo::new()
+            .set_reason(CLUSTER_ALREADY_HAS_OPERATION)
+            .set_domain("container.googleapis.com");
+        let e = map_error(
+            service(
+                Code::FailedPrecondition,
+                "Cluster is running incompatible operation operation-1",
+                vec![StatusDetails::ErrorInfo(info)],
+            ),
+            Subject::Cluster("prod"),
+            "prod",
+        );
+        assert!(matches!(e, Error::OperationInProgress(_)), "{e:?}");
+        assert!(e.is_retryable());
+        assert!(e.to_string().contains("prod"));
+        // The older wording without ErrorInfo.
+        let e = map_error(
+            service(
+                Code::FailedPrecondition,
+                "Operation operation-9 is currently upgrading cluster prod. Please wait and try again once it is done.",
+                vec![],
+            ),
+            Subject::Cluster("prod"),
+            "prod",
+        );
+        assert!(matches!(e, Error::OperationInProgress(_)), "{e:?}");
+    }
+
+    #[test]
+    fn other_preconditions_and_bad_arguments_are_refusals_with_the_message() {
+        for code in [Code::FailedPrecondition, Code::InvalidArgument] {
+            let e = map_error(
+                service(code, "Master version \"1.33\" is unsupported.", vec![]),
+                Subject::Cluster("prod"),
+                "prod",
+            );
+            assert!(matches!(e, Error::InvalidTransition(_)), "{e:?}");
+            assert!(!e.is_retryable());
+            assert!(e.to_string().contains("1.33"));
+        }
+    }
+
+    #[test]
+    fn not_found_names_the_subject() {
+        let e = map_error(
+            service(Code::NotFound, "nope", vec![]),
+            Subject::NodePool("gpu"),
+            "prod",
+        );
+        assert!(e.to_string().contains("node pool 'gpu' not found"), "{e}");
+        let e = map_error(
+            service(Code::NotFound, "nope", vec![]),
+            Subject::Cluster("prod"),
+            "prod",
+        );
+        assert!(
+            e.to_string()
+                .starts_with("cluster 'prod' not found; check --project"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn throttling_carries_retry_info_and_transient_faults_retry() {
+        let retry = RetryInfo::new().set_retry_delay(wkt::Duration::clamp(12, 0));
+        let e = map_error(
+            service(
+                Code::ResourceExhausted,
+                "quota",
+                vec![StatusDetails::RetryInfo(retry)],
+            ),
+            Subject::Cluster("c"),
+            "c",
+        );
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(12)));
+        let e = map_error(
+            service(Code::Unavailable, "try later", vec![]),
+            Subject::Cluster("c"),
+            "c",
+        );
+        assert!(matches!(e, Error::Transient(_)) && e.is_retryable());
+        let e = map_error(
+            service(Code::Aborted, "etag mismatch", vec![]),
+            Subject::NodePool("a"),
+            "c",
+        );
+        assert!(matches!(e, Error::Transient(_)) && e.is_retryable(), "{e:?}");
+        let e = map_error(
+            service(Code::PermissionDenied, "denied", vec![]),
+            Subject::Cluster("c"),
+            "c",
+        );
+        assert!(matches!(e, Error::Permission(_)) && !e.is_retryable());
+    }
+
+    #[test]
+    fn bare_http_errors_map_by_status_code() {
+        let e = GaxError::http(429, Default::default(), "slow down".into());
+        assert!(matches!(
+            map_error(e, Subject::Cluster("c"), "c"),
+            Error::Throttled { .. }
+        ));
+        let e = GaxError::http(404, Default::default(), "".into());
+        assert!(matches!(
+            map_error(e, Subject::Cluster("c"), "c"),
+            Error::NotFound { .. }
+        ));
+    }
+}
