@@ -4,6 +4,8 @@
 //! `Arc<dyn ManagedCluster>`; the in-cluster side (drain, health, PDBs) comes from the
 //! kubeconfig.
 
+mod eks;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -104,6 +106,7 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ManagedCluste
     match args.provider {
         None => bail!("name a cluster with --provider eks|aks|gke|sim and its flags"),
         Some(ProviderArg::Sim) => bail!("--provider sim is handled by the simulator runner"),
+        Some(ProviderArg::Eks) => eks::connect(args).await,
         Some(other) => bail!(
             "--provider {} needs its cloud adapter, which this build does not include yet; use --provider sim",
             other.as_str()
