@@ -1,0 +1,374 @@
+//! [`AksClusterBuilder`]: which cluster, which ARM endpoint, which credential, which transport.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
+use azure_core::http::policies::Policy;
+use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
+use azure_core::http::{ClientOptions, HttpClient, RetryOptions, Transport, Url};
+use azure_identity::{
+    ClientSecretCredential, DeveloperToolsCredential, ManagedIdentityCredential, WorkloadIdentityCredential,
+};
+use chrono::{DateTime, Utc};
+use kupgrade_core::{Error, Result};
+
+use crate::arm::ArmClient;
+use crate::cluster::{AksCluster, ClusterIds, Options};
+use crate::convert::UndrainableNodeBehavior;
+
+/// The public-cloud Azure Resource Manager endpoint.
+pub const PUBLIC_ARM_ENDPOINT: &str = "https://management.azure.com";
+
+/// Environment variables [`AksClusterBuilder::from_env`] reads.
+pub mod env {
+    /// The subscription id.
+    pub const SUBSCRIPTION: &str = "AZURE_SUBSCRIPTION_ID";
+    /// The cluster's resource group.
+    pub const RESOURCE_GROUP: &str = "AZURE_RESOURCE_GROUP";
+    /// The cluster's name.
+    pub const CLUSTER: &str = "AKS_CLUSTER";
+    /// An ARM endpoint other than the public cloud's (sovereign clouds, local test servers).
+    pub const ARM_ENDPOINT: &str = "AZURE_ARM_ENDPOINT";
+}
+
+/// Configures and builds an [`AksCluster`].
+///
+/// ```
+/// use kupgrade_aks::AksClusterBuilder;
+///
+/// let err = AksClusterBuilder::new().subscription("sub").cluster("prod").build().unwrap_err();
+/// assert_eq!(err.to_string(), "invalid input: no resource group: pass --resource-group or set AZURE_RESOURCE_GROUP");
+/// ```
+#[derive(Default)]
+pub struct AksClusterBuilder {
+    subscription: Option<String>,
+    resource_group: Option<String>,
+    cluster: Option<String>,
+    arm_endpoint: Option<String>,
+    credential: Option<Arc<dyn TokenCredential>>,
+    no_auth: bool,
+    transport: Option<Arc<dyn HttpClient>>,
+    retry: Option<RetryOptions>,
+    force_upgrade_until: Option<DateTime<Utc>>,
+    undrainable: Option<UndrainableNodeBehavior>,
+}
+
+impl std::fmt::Debug for AksClusterBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AksClusterBuilder")
+            .field("subscription", &self.subscription)
+            .field("resource_group", &self.resource_group)
+            .field("cluster", &self.cluster)
+            .field("arm_endpoint", &self.arm_endpoint)
+            .field("credential", &self.credential.as_ref().map(|_| "<injected>"))
+            .field("no_auth", &self.no_auth)
+            .finish_non_exhaustive()
+    }
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+impl AksClusterBuilder {
+    /// An empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder filled from `AZURE_SUBSCRIPTION_ID`, `AZURE_RESOURCE_GROUP`, `AKS_CLUSTER` and
+    /// `AZURE_ARM_ENDPOINT` (see [`env`]); setters called afterwards win.
+    pub fn from_env() -> Self {
+        let var = |k: &str| non_empty(std::env::var(k).ok());
+        Self {
+            subscription: var(env::SUBSCRIPTION),
+            resource_group: var(env::RESOURCE_GROUP),
+            cluster: var(env::CLUSTER),
+            arm_endpoint: var(env::ARM_ENDPOINT),
+            ..Self::default()
+        }
+    }
+
+    /// The subscription id.
+    pub fn subscription(mut self, id: impl Into<String>) -> Self {
+        self.subscription = Some(id.into());
+        self
+    }
+
+    /// The resource group that holds the cluster.
+    pub fn resource_group(mut self, name: impl Into<String>) -> Self {
+        self.resource_group = Some(name.into());
+        self
+    }
+
+    /// The managed cluster's name.
+    pub fn cluster(mut self, name: impl Into<String>) -> Self {
+        self.cluster = Some(name.into());
+        self
+    }
+
+    /// Talk to this ARM endpoint instead of `https://management.azure.com` (sovereign clouds,
+    /// local test servers). The token audience becomes `<endpoint>/.default`.
+    pub fn with_arm_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.arm_endpoint = Some(url.into());
+        self
+    }
+
+    /// Use this credential instead of the default chain (see [`default_credential`]).
+    pub fn with_credential(mut self, credential: Arc<dyn TokenCredential>) -> Self {
+        self.credential = Some(credential);
+        self
+    }
+
+    /// Send no `Authorization` header at all. Only allowed together with
+    /// [`with_arm_endpoint`](Self::with_arm_endpoint), for local endpoints.
+    pub fn no_auth(mut self, no_auth: bool) -> Self {
+        self.no_auth = no_auth;
+        self
+    }
+
+    /// Send requests through this HTTP client instead of the default (`reqwest`) one.
+    pub fn with_transport(mut self, client: Arc<dyn HttpClient>) -> Self {
+        self.transport = Some(client);
+        self
+    }
+
+    /// Override the pipeline's HTTP retry policy (429 and 5xx, honouring `Retry-After`).
+    pub fn with_retry(mut self, retry: RetryOptions) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Explicit opt-in: control-plane upgrades set
+    /// `upgradeSettings.overrideSettings = {forceUpgrade: true, until}`, which lets AKS upgrade
+    /// past its deprecated-API block (and, from api-version 2025-09-01, PDB drain protection)
+    /// until `until`. Never set unless the user asked for it.
+    pub fn force_upgrade_until(mut self, until: DateTime<Utc>) -> Self {
+        self.force_upgrade_until = Some(until);
+        self
+    }
+
+    /// What AKS does with nodes whose drain is blocked during pool upgrades (unset: AKS's
+    /// default).
+    pub fn undrainable_node_behavior(mut self, behavior: UndrainableNodeBehavior) -> Self {
+        self.undrainable = Some(behavior);
+        self
+    }
+
+    /// Checks the settings and builds the cluster handle. Makes no network call.
+    pub fn build(self) -> Result<AksCluster> {
+        let need = |v: Option<String>, what: &str, flag: &str, var: &str| {
+            non_empty(v).ok_or_else(|| Error::InvalidInput(format!("no {what}: pass {flag} or set {var}")))
+        };
+        let subscription = need(
+            self.subscription,
+            "subscription",
+            "--subscription",
+            env::SUBSCRIPTION,
+        )?;
+        let resource_group = need(
+            self.resource_group,
+            "resource group",
+            "--resource-group",
+            env::RESOURCE_GROUP,
+        )?;
+        let cluster = need(self.cluster, "cluster name", "--cluster", env::CLUSTER)?;
+        if self.no_auth && self.arm_endpoint.is_none() {
+            return Err(Error::InvalidInput(
+                "--no-auth only works with --arm-endpoint (a local ARM endpoint); Azure itself needs a token"
+                    .into(),
+            ));
+        }
+        let endpoint_text = self.arm_endpoint.as_deref().unwrap_or(PUBLIC_ARM_ENDPOINT);
+        let endpoint = Url::parse(endpoint_text).map_err(|e| {
+            Error::InvalidInput(format!(
+                "ARM endpoint '{endpoint_text}' is not a URL ({e}); e.g. https://management.azure.com"
+            ))
+        })?;
+        if !self.no_auth && endpoint.scheme() != "https" {
+            return Err(Error::InvalidInput(format!(
+                "ARM endpoint '{endpoint_text}' is not https and tokens are only sent over TLS; add --no-auth for a local test endpoint"
+            )));
+        }
+
+        let mut per_try: Vec<Arc<dyn Policy>> = Vec::new();
+        if !self.no_auth {
+            let credential = match self.credential {
+                Some(c) => c,
+                None => default_credential()?,
+            };
+            let audience = format!("{}/.default", endpoint_text.trim_end_matches('/'));
+            per_try.push(Arc::new(BearerTokenAuthorizationPolicy::new(
+                credential,
+                [audience],
+            )));
+        }
+        let options = ClientOptions {
+            transport: self.transport.map(Transport::new),
+            retry: self.retry.unwrap_or_default(),
+            ..Default::default()
+        };
+        let pipeline = azure_core::http::Pipeline::new(
+            Some(env!("CARGO_PKG_NAME")),
+            Some(env!("CARGO_PKG_VERSION")),
+            options,
+            Vec::new(),
+            per_try,
+            None,
+        );
+        Ok(AksCluster {
+            arm: ArmClient::new(pipeline, endpoint),
+            ids: ClusterIds {
+                subscription,
+                resource_group,
+                name: cluster,
+            },
+            options: Options {
+                force_upgrade_until: self.force_upgrade_until,
+                undrainable: self.undrainable,
+            },
+            started: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+/// The credential kupgrade uses when none is injected, chosen in this order:
+///
+/// 1. **Client secret** (`ClientSecretCredential`) when `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and
+///    `AZURE_CLIENT_SECRET` are all set: explicit configuration wins.
+/// 2. **Workload identity** (`WorkloadIdentityCredential`) when `AZURE_FEDERATED_TOKEN_FILE` is
+///    set (pods with Entra Workload ID, GitHub OIDC setups).
+/// 3. Otherwise a chain that keeps the first source that works:
+///    **developer tools** (`DeveloperToolsCredential`: Azure CLI `az`, then Azure Developer CLI
+///    `azd`), then **managed identity** (`ManagedIdentityCredential`: App Service, IMDS on VMs).
+///    Developer tools come first so a laptop never waits on an IMDS probe.
+///
+/// Tokens are never logged.
+pub fn default_credential() -> Result<Arc<dyn TokenCredential>> {
+    let var = |k: &str| non_empty(std::env::var(k).ok());
+    let cred_err = |what: &str, e: azure_core::Error| {
+        Error::Permission(format!("could not set up the {what} credential: {e}"))
+    };
+    if let (Some(tenant), Some(client), Some(secret)) = (
+        var("AZURE_TENANT_ID"),
+        var("AZURE_CLIENT_ID"),
+        var("AZURE_CLIENT_SECRET"),
+    ) {
+        let c = ClientSecretCredential::new(&tenant, client, Secret::new(secret), None)
+            .map_err(|e| cred_err("client secret", e))?;
+        return Ok(c);
+    }
+    if var("AZURE_FEDERATED_TOKEN_FILE").is_some() {
+        let c = WorkloadIdentityCredential::new(None).map_err(|e| cred_err("workload identity", e))?;
+        return Ok(c);
+    }
+    let dev: Arc<dyn TokenCredential> =
+        DeveloperToolsCredential::new(None).map_err(|e| cred_err("developer tools", e))?;
+    let mi: Arc<dyn TokenCredential> =
+        ManagedIdentityCredential::new(None).map_err(|e| cred_err("managed identity", e))?;
+    Ok(Arc::new(ChainCredential::new(vec![
+        ("developer tools (az, azd)", dev),
+        ("managed identity", mi),
+    ])))
+}
+
+/// Tries each credential in order and sticks with the first that returns a token.
+#[derive(Debug)]
+pub(crate) struct ChainCredential {
+    sources: Vec<(&'static str, Arc<dyn TokenCredential>)>,
+    chosen: AtomicUsize,
+}
+
+impl ChainCredential {
+    pub(crate) fn new(sources: Vec<(&'static str, Arc<dyn TokenCredential>)>) -> Self {
+        Self {
+            sources,
+            chosen: AtomicUsize::new(usize::MAX),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenCredential for ChainCredential {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        let chosen = self.chosen.load(Ordering::Relaxed);
+        if let Some((_, c)) = self.sources.get(chosen) {
+            return c.get_token(scopes, options).await;
+        }
+        let mut failures = Vec::new();
+        for (i, (name, c)) in self.sources.iter().enumerate() {
+            match c.get_token(scopes, options.clone()).await {
+                Ok(token) => {
+                    tracing::debug!(credential = name, "using Azure credential");
+                    self.chosen.store(i, Ordering::Relaxed);
+                    return Ok(token);
+                }
+                Err(e) => failures.push(format!("{name}: {e}")),
+            }
+        }
+        Err(azure_core::Error::with_message(
+            azure_core::error::ErrorKind::Credential,
+            format!("no Azure credential worked ({})", failures.join("; ")),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_settings_name_the_flag_and_the_variable() {
+        let e = AksClusterBuilder::new().build().unwrap_err().to_string();
+        assert!(
+            e.contains("--subscription") && e.contains("AZURE_SUBSCRIPTION_ID"),
+            "{e}"
+        );
+        let e = AksClusterBuilder::new()
+            .subscription("s")
+            .resource_group("g")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--cluster"), "{e}");
+    }
+
+    #[test]
+    fn no_auth_needs_a_local_endpoint_and_tokens_need_tls() {
+        let base = || {
+            AksClusterBuilder::new()
+                .subscription("s")
+                .resource_group("g")
+                .cluster("c")
+        };
+        let e = base().no_auth(true).build().unwrap_err().to_string();
+        assert!(e.contains("--no-auth") && e.contains("--arm-endpoint"), "{e}");
+        let e = base()
+            .with_arm_endpoint("http://127.0.0.1:1")
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not https") && e.contains("--no-auth"), "{e}");
+        let e = base()
+            .with_arm_endpoint("not a url")
+            .no_auth(true)
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a URL"), "{e}");
+        assert!(
+            base()
+                .with_arm_endpoint("http://127.0.0.1:1")
+                .no_auth(true)
+                .build()
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,887 @@
+//! [`AksCluster`]: the thin [`ManagedCluster`] implementation over the ARM client.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use azure_core::http::Method;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use kupgrade_core::{
+    Capabilities, ClusterSnapshot, Error, KubeVersion, ManagedCluster, NodePoolSpec, OfferedVersion,
+    Operation, OperationId, OperationKind, OperationState, Provider, RequestToken, Result, RolloutSettings,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::arm::{ArmClient, ArmResponse, Poll, Via};
+use crate::convert::{self, UndrainableNodeBehavior};
+use crate::error::Target;
+use crate::models::{
+    AgentPoolList, AgentPoolModel, KubernetesVersionList, ManagedClusterModel, UpgradeProfileModel,
+};
+
+/// Which cluster: subscription, resource group, name.
+#[derive(Debug, Clone)]
+pub(crate) struct ClusterIds {
+    pub subscription: String,
+    pub resource_group: String,
+    pub name: String,
+}
+
+/// Opt-in behaviours set on the builder.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Options {
+    pub force_upgrade_until: Option<DateTime<Utc>>,
+    pub undrainable: Option<UndrainableNodeBehavior>,
+}
+
+/// One Kubernetes minor from the location's catalogue (`locations/{loc}/kubernetesVersions`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AksVersion {
+    /// The newest patch AKS lists for the minor (or the minor itself).
+    pub version: KubeVersion,
+    /// AKS's default for new clusters.
+    pub is_default: bool,
+    /// A preview version, not for production.
+    pub is_preview: bool,
+    /// `KubernetesOfficial` and/or `AKSLongTermSupport`.
+    pub support_plans: Vec<String>,
+}
+
+/// AKS facts about one agent pool beyond the core snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AksPoolDetails {
+    /// The pool's name.
+    pub name: String,
+    /// `System` or `User` (system pools may not use `maxUnavailable`).
+    pub mode: String,
+    /// The VM size, e.g. `Standard_D4ds_v5`.
+    pub vm_size: String,
+    /// ARM's `provisioningState`.
+    pub provisioning_state: String,
+}
+
+/// What `upgradeProfiles/default` offers the control plane and each pool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeOptions {
+    /// The control plane's version and the versions it may move to.
+    pub control_plane: (KubeVersion, Vec<KubeVersion>),
+    /// Per pool: name, version, the versions it may move to.
+    pub pools: Vec<(String, KubeVersion, Vec<KubeVersion>)>,
+}
+
+/// What [`AksCluster::abort`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AbortOutcome {
+    /// AKS cancelled the running operation (changes already applied stay applied).
+    Aborted,
+    /// Nothing was running (ARM answered 409: the operation had already finished).
+    NothingRunning,
+}
+
+/// How an operation id finds its status again, also after a restart: the kind, the pool, the
+/// target, and the ARM polling URL when ARM gave one (else the resource's `provisioningState`
+/// is read). Serialised as `aks:` + base64url(JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct OpRef {
+    k: OperationKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    u: Option<(Via, String)>,
+}
+
+const OP_PREFIX: &str = "aks:";
+
+impl OpRef {
+    fn id(&self) -> OperationId {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        OperationId(format!("{OP_PREFIX}{}", URL_SAFE_NO_PAD.encode(json)))
+    }
+
+    fn parse(id: &OperationId) -> Result<Self> {
+        let bad = || Error::InvalidInput(format!("operation id '{id}' was not made by kupgrade-aks"));
+        let raw = id.0.strip_prefix(OP_PREFIX).ok_or_else(bad)?;
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
+        serde_json::from_slice(&bytes).map_err(|_| bad())
+    }
+
+    fn to_version(&self) -> Option<KubeVersion> {
+        self.to.as_deref().and_then(|v| KubeVersion::parse(v).ok())
+    }
+}
+
+/// An AKS managed cluster, reached through Azure Resource Manager. Build one with
+/// [`crate::AksClusterBuilder`].
+pub struct AksCluster {
+    pub(crate) arm: ArmClient,
+    pub(crate) ids: ClusterIds,
+    pub(crate) options: Options,
+    /// Operations started by this handle, by request token: a retried call returns the same id.
+    pub(crate) started: Mutex<HashMap<String, OperationId>>,
+}
+
+impl std::fmt::Debug for AksCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AksCluster")
+            .field("subscription", &self.ids.subscription)
+            .field("resource_group", &self.ids.resource_group)
+            .field("cluster", &self.ids.name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn state_of(v: &Value) -> Option<&str> {
+    v.pointer("/properties/provisioningState").and_then(Value::as_str)
+}
+
+fn etag_of<'a>(resp: &'a ArmResponse, body: &'a Value) -> Option<&'a str> {
+    body.get("etag").and_then(Value::as_str).or_else(|| resp.etag())
+}
+
+fn props(v: &mut Value) -> Result<&mut serde_json::Map<String, Value>> {
+    v.get_mut("properties")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| Error::Provider("ARM resource has no properties".into()))
+}
+
+impl AksCluster {
+    /// The cluster's name.
+    pub fn name(&self) -> &str {
+        &self.ids.name
+    }
+
+    fn cluster_segments(&self) -> Vec<&str> {
+        vec![
+            "subscriptions",
+            &self.ids.subscription,
+            "resourceGroups",
+            &self.ids.resource_group,
+            "providers",
+            "Microsoft.ContainerService",
+            "managedClusters",
+            &self.ids.name,
+        ]
+    }
+
+    fn cluster_url(&self, extra: &[&str]) -> azure_core::http::Url {
+        let mut s = self.cluster_segments();
+        s.extend_from_slice(extra);
+        self.arm.url(&s)
+    }
+
+    fn cluster_target(&self) -> Target {
+        Target::Cluster(self.ids.name.clone())
+    }
+
+    fn pool_target(&self, pool: &str) -> Target {
+        Target::Pool {
+            cluster: self.ids.name.clone(),
+            pool: pool.to_string(),
+        }
+    }
+
+    async fn get_cluster(&self) -> Result<(ArmResponse, Value)> {
+        let resp = self
+            .arm
+            .get(self.cluster_url(&[]))
+            .await?
+            .ok(&self.cluster_target())?;
+        let body: Value = resp.json()?;
+        Ok((resp, body))
+    }
+
+    async fn get_pool(&self, pool: &str) -> Result<(ArmResponse, Value)> {
+        let resp = self
+            .arm
+            .get(self.cluster_url(&["agentPools", pool]))
+            .await?
+            .ok(&self.pool_target(pool))?;
+        let body: Value = resp.json()?;
+        Ok((resp, body))
+    }
+
+    /// The pool, or `None` when ARM answers 404.
+    async fn find_pool(&self, pool: &str) -> Result<Option<Value>> {
+        match self.get_pool(pool).await {
+            Ok((_, v)) => Ok(Some(v)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn list_pools(&self) -> Result<Vec<AgentPoolModel>> {
+        let mut out = Vec::new();
+        let mut url = self.cluster_url(&["agentPools"]);
+        loop {
+            let page: AgentPoolList = self.arm.get(url).await?.ok(&self.cluster_target())?.json()?;
+            for v in page.value {
+                out.push(
+                    serde_json::from_value(v)
+                        .map_err(|e| Error::Provider(format!("could not read an agent pool: {e}")))?,
+                );
+            }
+            match page.next_link {
+                Some(next) if !next.is_empty() => {
+                    let next = azure_core::http::Url::parse(&next)
+                        .map_err(|e| Error::Provider(format!("bad nextLink: {e}")))?;
+                    if !self.arm.same_origin(&next) {
+                        return Err(Error::Provider(
+                            "nextLink points away from the ARM endpoint".into(),
+                        ));
+                    }
+                    url = next;
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    fn remembered(&self, token: &RequestToken) -> Option<OperationId> {
+        self.started.lock().ok()?.get(&token.0).cloned()
+    }
+
+    fn remember(&self, token: &RequestToken, id: &OperationId) {
+        if let Ok(mut m) = self.started.lock() {
+            m.insert(token.0.clone(), id.clone());
+        }
+    }
+
+    /// An id for an operation whose polling URL we do not have: its state comes from
+    /// `provisioningState`. Reuses an id this handle started for the same change, if any.
+    fn state_id(&self, k: OperationKind, p: Option<&str>, to: Option<&KubeVersion>) -> OperationId {
+        let r = OpRef {
+            k,
+            p: p.map(str::to_string),
+            to: to.map(convert::wire_version),
+            u: None,
+        };
+        if let Ok(m) = self.started.lock() {
+            for id in m.values() {
+                if let Ok(known) = OpRef::parse(id)
+                    && known.k == r.k
+                    && known.p == r.p
+                    && (r.to.is_none() || known.to == r.to)
+                {
+                    return id.clone();
+                }
+            }
+        }
+        r.id()
+    }
+
+    fn started_id(
+        &self,
+        resp: &ArmResponse,
+        k: OperationKind,
+        p: Option<&str>,
+        to: Option<&KubeVersion>,
+        token: &RequestToken,
+    ) -> OperationId {
+        let id = match resp.lro() {
+            Some(u) => OpRef {
+                k,
+                p: p.map(str::to_string),
+                to: to.map(convert::wire_version),
+                u: Some(u),
+            }
+            .id(),
+            None => self.state_id(k, p, to),
+        };
+        self.remember(token, &id);
+        id
+    }
+
+    /// The Kubernetes versions AKS offers in the cluster's region, previews included
+    /// (`locations/{loc}/kubernetesVersions`, list key `values`).
+    pub async fn catalogue(&self) -> Result<Vec<AksVersion>> {
+        let (_, body) = self.get_cluster().await?;
+        let cluster: ManagedClusterModel =
+            serde_json::from_value(body).map_err(|e| Error::Provider(e.to_string()))?;
+        let url = self.arm.url(&[
+            "subscriptions",
+            &self.ids.subscription,
+            "providers",
+            "Microsoft.ContainerService",
+            "locations",
+            &cluster.location,
+            "kubernetesVersions",
+        ]);
+        let list: KubernetesVersionList = self
+            .arm
+            .get(url)
+            .await?
+            .ok(&Target::Location(cluster.location.clone()))?
+            .json()?;
+        let mut out = Vec::new();
+        for v in list.values {
+            let newest_patch = v
+                .patch_versions
+                .keys()
+                .filter_map(|p| KubeVersion::parse(p).ok())
+                .max();
+            let version = match newest_patch {
+                Some(p) => p,
+                None => KubeVersion::parse(&v.version)?,
+            };
+            out.push(AksVersion {
+                version,
+                is_default: v.is_default,
+                is_preview: v.is_preview,
+                support_plans: v.capabilities.map(|c| c.support_plan).unwrap_or_default(),
+            });
+        }
+        out.sort_by(|a, b| a.version.cmp(&b.version));
+        Ok(out)
+    }
+
+    /// AKS facts about each agent pool that the core snapshot has no place for.
+    pub async fn pool_details(&self) -> Result<Vec<AksPoolDetails>> {
+        Ok(self
+            .list_pools()
+            .await?
+            .into_iter()
+            .map(|p| AksPoolDetails {
+                mode: p.properties.mode.unwrap_or_default(),
+                vm_size: p.properties.vm_size.unwrap_or_default(),
+                provisioning_state: p.properties.provisioning_state.unwrap_or_default(),
+                name: p.name,
+            })
+            .collect())
+    }
+
+    /// The GA upgrades AKS offers this cluster's control plane and pools
+    /// (`upgradeProfiles/default`; previews left out).
+    pub async fn upgrade_options(&self) -> Result<UpgradeOptions> {
+        let profile: UpgradeProfileModel = self
+            .arm
+            .get(self.cluster_url(&["upgradeProfiles", "default"]))
+            .await?
+            .ok(&self.cluster_target())?
+            .json()?;
+        let versions =
+            |p: &crate::models::PoolUpgradeProfileModel| -> Result<(KubeVersion, Vec<KubeVersion>)> {
+                let mut ups: Vec<KubeVersion> = p
+                    .upgrades
+                    .iter()
+                    .filter(|u| !u.is_preview)
+                    .filter_map(|u| KubeVersion::parse(&u.kubernetes_version).ok())
+                    .collect();
+                ups.sort();
+                Ok((KubeVersion::parse(&p.kubernetes_version)?, ups))
+            };
+        let cp = versions(&profile.properties.control_plane_profile)?;
+        let mut pools = Vec::new();
+        for p in &profile.properties.agent_pool_profiles {
+            let (v, ups) = versions(p)?;
+            pools.push((p.name.clone().unwrap_or_default(), v, ups));
+        }
+        Ok(UpgradeOptions {
+            control_plane: cp,
+            pools,
+        })
+    }
+
+    /// Asks AKS to abort the running operation on the cluster (`POST .../abort`) and waits,
+    /// honouring `Retry-After`, until it is cancelled. What was already applied stays applied;
+    /// a later PUT resumes.
+    pub async fn abort(&self, timeout: Duration) -> Result<AbortOutcome> {
+        let resp = self
+            .arm
+            .send(Method::Post, self.cluster_url(&["abort"]), None, &[])
+            .await?;
+        if resp.status == 409 {
+            return Ok(AbortOutcome::NothingRunning);
+        }
+        let resp = resp.ok(&self.cluster_target())?;
+        if let Some((via, url)) = resp.lro() {
+            let state = self.arm.wait(via, &url, Duration::from_secs(10), timeout).await?;
+            if let OperationState::Failed(why) = state {
+                return Err(Error::OperationFailed {
+                    id: "abort".into(),
+                    message: why,
+                });
+            }
+        }
+        Ok(AbortOutcome::Aborted)
+    }
+
+    /// Waits for an operation to end, polling ARM's status URL at the pace its `Retry-After`
+    /// asks for (or every `default_delay`), for at most `timeout`.
+    pub async fn wait(
+        &self,
+        id: &OperationId,
+        default_delay: Duration,
+        timeout: Duration,
+    ) -> Result<OperationState> {
+        let r = OpRef::parse(id)?;
+        match &r.u {
+            Some((via, url)) => self.arm.wait(*via, url, default_delay, timeout).await,
+            None => {
+                let started = tokio::time::Instant::now();
+                loop {
+                    let op = self.operation(id).await?;
+                    if op.state.is_terminal() {
+                        return Ok(op.state);
+                    }
+                    if started.elapsed() + default_delay > timeout {
+                        return Err(Error::Timeout {
+                            what: format!("operation {id}"),
+                            after: started.elapsed(),
+                        });
+                    }
+                    tokio::time::sleep(default_delay).await;
+                }
+            }
+        }
+    }
+
+    /// Reads the state of an operation from its resource's `provisioningState`.
+    async fn state_from_resource(&self, r: &OpRef) -> Result<OperationState> {
+        let to = r.to_version();
+        match (r.k, r.p.as_deref()) {
+            (OperationKind::UpgradeControlPlane, _) => {
+                let (_, body) = self.get_cluster().await?;
+                let state = state_of(&body);
+                let current = body
+                    .pointer("/properties/currentKubernetesVersion")
+                    .or_else(|| body.pointer("/properties/kubernetesVersion"))
+                    .and_then(Value::as_str);
+                Ok(finished_state("cluster", state, current, to.as_ref()))
+            }
+            (OperationKind::UpgradeNodePool, Some(pool)) => {
+                let (_, body) = self.get_pool(pool).await?;
+                let current = body
+                    .pointer("/properties/currentOrchestratorVersion")
+                    .or_else(|| body.pointer("/properties/orchestratorVersion"))
+                    .and_then(Value::as_str);
+                Ok(finished_state("node pool", state_of(&body), current, to.as_ref()))
+            }
+            (OperationKind::CreateNodePool, Some(pool)) => Ok(match self.find_pool(pool).await? {
+                None => OperationState::Failed(format!("node pool '{pool}' was not created")),
+                Some(body) => finished_state("node pool", state_of(&body), None, None),
+            }),
+            (OperationKind::DeleteNodePool, Some(pool)) => Ok(match self.find_pool(pool).await? {
+                None => OperationState::Succeeded,
+                Some(body) => match convert::is_terminal_state(state_of(&body)) {
+                    true if state_of(&body) == Some("Failed") => {
+                        OperationState::Failed(format!("deleting node pool '{pool}' failed"))
+                    }
+                    _ => OperationState::Running,
+                },
+            }),
+            (_, None) => Err(Error::InvalidInput("operation id names no node pool".into())),
+        }
+    }
+
+    fn check_control_plane_only(&self, cluster: &ManagedClusterModel) -> Result<()> {
+        if let Some(why) = convert::legacy_reason(cluster) {
+            return Err(Error::InvalidTransition(format!(
+                "cluster '{}' is a legacy AKS cluster ({why}): AKS upgrades its control plane and all pools together \
+                 there, and kupgrade only runs control-plane-only upgrades; upgrade with `az aks upgrade` instead",
+                self.ids.name
+            )));
+        }
+        if let Some(channel) = convert::auto_upgrade_channel(cluster) {
+            return Err(Error::InvalidTransition(format!(
+                "cluster '{}' has the auto-upgrade channel '{channel}', and AKS forbids control-plane-only upgrades \
+                 then; turn it off first (az aks update --auto-upgrade-channel none) or let AKS upgrade it",
+                self.ids.name
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The state of an operation judged from a resource: running until `provisioningState` is
+/// final; then succeeded only if the version reached the target.
+fn finished_state(
+    what: &str,
+    state: Option<&str>,
+    current: Option<&str>,
+    to: Option<&KubeVersion>,
+) -> OperationState {
+    if !convert::is_terminal_state(state) {
+        return OperationState::Running;
+    }
+    match state.map(str::to_ascii_lowercase).as_deref() {
+        Some("failed") => OperationState::Failed(format!("{what} provisioningState is Failed")),
+        Some("canceled") | Some("cancelled") => OperationState::Cancelled,
+        _ => match to {
+            Some(to) if !convert::version_matches(current, to) => OperationState::Failed(format!(
+                "{what} finished at {} instead of {to}",
+                current.unwrap_or("an unknown version")
+            )),
+            _ => OperationState::Succeeded,
+        },
+    }
+}
+
+#[async_trait]
+impl ManagedCluster for AksCluster {
+    fn provider(&self) -> Provider {
+        Provider::Aks
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            one_operation_at_a_time: true,
+            ..Capabilities::default()
+        }
+    }
+
+    async fn describe(&self) -> Result<ClusterSnapshot> {
+        let (_, body) = self.get_cluster().await?;
+        let cluster: ManagedClusterModel = serde_json::from_value(body)
+            .map_err(|e| Error::Provider(format!("could not read cluster '{}': {e}", self.ids.name)))?;
+        let pools = self.list_pools().await?;
+        convert::snapshot(&self.ids.name, &cluster, &pools)
+    }
+
+    async fn offered_versions(&self) -> Result<Vec<OfferedVersion>> {
+        Ok(self
+            .catalogue()
+            .await?
+            .into_iter()
+            .filter(|v| !v.is_preview)
+            .map(|v| OfferedVersion {
+                version: v.version,
+                is_default: v.is_default,
+                support: None,
+            })
+            .collect())
+    }
+
+    async fn upgrade_control_plane(&self, to: &KubeVersion, token: &RequestToken) -> Result<OperationId> {
+        if let Some(id) = self.remembered(token) {
+            return Ok(id);
+        }
+        let kind = OperationKind::UpgradeControlPlane;
+        let (resp, mut body) = self.get_cluster().await?;
+        let cluster: ManagedClusterModel =
+            serde_json::from_value(body.clone()).map_err(|e| Error::Provider(e.to_string()))?;
+        self.check_control_plane_only(&cluster)?;
+        let p = &cluster.properties;
+        let desired = p.kubernetes_version.as_deref();
+        let current = p.current_kubernetes_version.as_deref().or(desired);
+        if !convert::is_terminal_state(p.provisioning_state.as_deref()) {
+            if convert::version_matches(desired, to) {
+                let id = self.state_id(kind, None, Some(to));
+                self.remember(token, &id);
+                return Ok(id);
+            }
+            return Err(Error::OperationInProgress(format!(
+                "{} (provisioningState {})",
+                self.ids.name,
+                p.provisioning_state.as_deref().unwrap_or("?")
+            )));
+        }
+        if convert::version_matches(current, to) && convert::version_matches(desired, to) {
+            let id = self.state_id(kind, None, Some(to));
+            self.remember(token, &id);
+            return Ok(id);
+        }
+        let etag = etag_of(&resp, &body).map(str::to_string);
+        let properties = props(&mut body)?;
+        properties.insert(
+            "kubernetesVersion".into(),
+            Value::String(convert::wire_version(to)),
+        );
+        if let Some(until) = self.options.force_upgrade_until {
+            let settings = properties.entry("upgradeSettings").or_insert_with(|| json!({}));
+            if let Some(s) = settings.as_object_mut() {
+                s.insert(
+                    "overrideSettings".into(),
+                    json!({"forceUpgrade": true, "until": until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}),
+                );
+            }
+        }
+        let headers: Vec<(&'static str, String)> = etag.into_iter().map(|e| ("if-match", e)).collect();
+        let resp = self
+            .arm
+            .send(Method::Put, self.cluster_url(&[]), Some(&body), &headers)
+            .await?
+            .ok(&self.cluster_target())?;
+        Ok(self.started_id(&resp, kind, None, Some(to), token))
+    }
+
+    async fn upgrade_node_pool(
+        &self,
+        pool: &str,
+        to: &KubeVersion,
+        rollout: &RolloutSettings,
+        force: bool,
+        token: &RequestToken,
+    ) -> Result<OperationId> {
+        if force {
+            return Err(Error::InvalidInput(format!(
+                "AKS has no per-pool forced drain past PodDisruptionBudgets, so node pool '{pool}' cannot be upgraded \
+                 with force; relax the PDB, or let AKS quarantine blocked nodes (undrainableNodeBehavior=Cordon)"
+            )));
+        }
+        if let Some(id) = self.remembered(token) {
+            return Ok(id);
+        }
+        let kind = OperationKind::UpgradeNodePool;
+        let settings = convert::upgrade_settings(rollout, self.options.undrainable)?;
+        let (resp, mut body) = self.get_pool(pool).await?;
+        let model: AgentPoolModel =
+            serde_json::from_value(body.clone()).map_err(|e| Error::Provider(e.to_string()))?;
+        let p = &model.properties;
+        let desired = p.orchestrator_version.as_deref();
+        let current = p.current_orchestrator_version.as_deref().or(desired);
+        if !convert::is_terminal_state(p.provisioning_state.as_deref()) {
+            if convert::version_matches(desired, to) {
+                let id = self.state_id(kind, Some(pool), Some(to));
+                self.remember(token, &id);
+                return Ok(id);
+            }
+            return Err(Error::OperationInProgress(format!(
+                "{} (node pool '{pool}' is {})",
+                self.ids.name,
+                p.provisioning_state.as_deref().unwrap_or("?")
+            )));
+        }
+        if convert::version_matches(current, to) && convert::version_matches(desired, to) {
+            let id = self.state_id(kind, Some(pool), Some(to));
+            self.remember(token, &id);
+            return Ok(id);
+        }
+        let etag = etag_of(&resp, &body).map(str::to_string);
+        let properties = props(&mut body)?;
+        properties.insert(
+            "orchestratorVersion".into(),
+            Value::String(convert::wire_version(to)),
+        );
+        let merged = match properties.remove("upgradeSettings") {
+            Some(Value::Object(mut existing)) => {
+                if let Value::Object(new) = serde_json::to_value(&settings).unwrap_or_default() {
+                    existing.extend(new);
+                }
+                Value::Object(existing)
+            }
+            _ => serde_json::to_value(&settings).unwrap_or_default(),
+        };
+        properties.insert("upgradeSettings".into(), merged);
+        let headers: Vec<(&'static str, String)> = etag.into_iter().map(|e| ("if-match", e)).collect();
+        let resp = self
+            .arm
+            .send(
+                Method::Put,
+                self.cluster_url(&["agentPools", pool]),
+                Some(&body),
+                &headers,
+            )
+            .await?
+            .ok(&self.pool_target(pool))?;
+        Ok(self.started_id(&resp, kind, Some(pool), Some(to), token))
+    }
+
+    async fn create_node_pool(&self, spec: &NodePoolSpec, token: &RequestToken) -> Result<OperationId> {
+        convert::validate_pool_name(&spec.name)?;
+        if let Some(id) = self.remembered(token) {
+            return Ok(id);
+        }
+        let kind = OperationKind::CreateNodePool;
+        if let Some(existing) = self.find_pool(&spec.name).await? {
+            let model: AgentPoolModel =
+                serde_json::from_value(existing).map_err(|e| Error::Provider(e.to_string()))?;
+            let state = model.properties.provisioning_state.as_deref();
+            let creating = state.is_some_and(|s| s.eq_ignore_ascii_case("creating"));
+            let same =
+                convert::version_matches(model.properties.orchestrator_version.as_deref(), &spec.version);
+            if (creating || convert::is_terminal_state(state)) && same {
+                let id = self.state_id(kind, Some(&spec.name), None);
+                self.remember(token, &id);
+                return Ok(id);
+            }
+            return Err(Error::InvalidTransition(format!(
+                "node pool '{}' already exists in cluster '{}' at another version; pick another name",
+                spec.name, self.ids.name
+            )));
+        }
+        let (_, source) = self.get_pool(&spec.clone_of).await?;
+        let mut properties = source
+            .get("properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for read_only in [
+            "provisioningState",
+            "currentOrchestratorVersion",
+            "nodeImageVersion",
+            "creationData",
+            "eTag",
+        ] {
+            properties.remove(read_only);
+        }
+        properties.insert("count".into(), json!(spec.nodes));
+        properties.insert(
+            "orchestratorVersion".into(),
+            json!(convert::wire_version(&spec.version)),
+        );
+        if !spec.labels.is_empty() {
+            properties.insert("nodeLabels".into(), json!(spec.labels));
+        }
+        if !spec.taints.is_empty() {
+            let taints: Vec<String> = spec.taints.iter().map(convert::format_taint).collect();
+            properties.insert("nodeTaints".into(), json!(taints));
+        }
+        let body = json!({ "properties": properties });
+        let resp = self
+            .arm
+            .send(
+                Method::Put,
+                self.cluster_url(&["agentPools", &spec.name]),
+                Some(&body),
+                &[("if-none-match", "*".to_string())],
+            )
+            .await?
+            .ok(&self.pool_target(&spec.name))?;
+        Ok(self.started_id(&resp, kind, Some(&spec.name), None, token))
+    }
+
+    async fn delete_node_pool(&self, pool: &str, token: &RequestToken) -> Result<OperationId> {
+        if let Some(id) = self.remembered(token) {
+            return Ok(id);
+        }
+        let kind = OperationKind::DeleteNodePool;
+        let resp = self
+            .arm
+            .send(Method::Delete, self.cluster_url(&["agentPools", pool]), None, &[])
+            .await?;
+        if resp.status == 404 || resp.status == 204 {
+            let id = self.state_id(kind, Some(pool), None);
+            self.remember(token, &id);
+            return Ok(id);
+        }
+        let resp = resp.ok(&self.pool_target(pool))?;
+        Ok(self.started_id(&resp, kind, Some(pool), None, token))
+    }
+
+    async fn operation(&self, id: &OperationId) -> Result<Operation> {
+        let r = OpRef::parse(id)?;
+        let polled = match &r.u {
+            Some((via, url)) => match self.arm.poll(*via, url).await? {
+                Poll::State(state, _) => Some(state),
+                Poll::Gone => None,
+            },
+            None => None,
+        };
+        let state = match polled {
+            Some(s) => s,
+            None => self.state_from_resource(&r).await?,
+        };
+        Ok(Operation {
+            id: id.clone(),
+            kind: r.k,
+            node_pool: r.p.clone(),
+            to: r.to_version(),
+            state,
+            progress: None,
+        })
+    }
+
+    async fn operations_in_flight(&self) -> Result<Vec<Operation>> {
+        let (_, body) = self.get_cluster().await?;
+        let cluster: ManagedClusterModel =
+            serde_json::from_value(body).map_err(|e| Error::Provider(e.to_string()))?;
+        let pools = self.list_pools().await?;
+        let mut ops = Vec::new();
+        for pool in &pools {
+            let state = pool.properties.provisioning_state.as_deref();
+            if convert::is_terminal_state(state) {
+                continue;
+            }
+            let (kind, to) = match state.map(str::to_ascii_lowercase).as_deref() {
+                Some("creating") => (OperationKind::CreateNodePool, None),
+                Some("deleting") => (OperationKind::DeleteNodePool, None),
+                _ => (
+                    OperationKind::UpgradeNodePool,
+                    pool.properties
+                        .orchestrator_version
+                        .as_deref()
+                        .and_then(|v| KubeVersion::parse(v).ok()),
+                ),
+            };
+            let id = self.state_id(kind, Some(&pool.name), to.as_ref());
+            ops.push(Operation {
+                id,
+                kind,
+                node_pool: Some(pool.name.clone()),
+                to,
+                state: OperationState::Running,
+                progress: None,
+            });
+        }
+        let p = &cluster.properties;
+        let cp_moving = p.kubernetes_version.is_some()
+            && p.current_kubernetes_version.is_some()
+            && p.kubernetes_version != p.current_kubernetes_version;
+        if !convert::is_terminal_state(p.provisioning_state.as_deref()) && (ops.is_empty() || cp_moving) {
+            let to = p
+                .kubernetes_version
+                .as_deref()
+                .and_then(|v| KubeVersion::parse(v).ok());
+            ops.push(Operation {
+                id: self.state_id(OperationKind::UpgradeControlPlane, None, to.as_ref()),
+                kind: OperationKind::UpgradeControlPlane,
+                node_pool: None,
+                to,
+                state: OperationState::Running,
+                progress: None,
+            });
+        }
+        Ok(ops)
+    }
+
+    fn pool_node_label(&self, pool: &str) -> (String, String) {
+        Provider::Aks.pool_node_label(pool)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_ids_survive_a_restart_and_reject_foreign_ids() {
+        let r = OpRef {
+            k: OperationKind::UpgradeNodePool,
+            p: Some("user1".into()),
+            to: Some("1.31".into()),
+            u: Some((Via::AsyncOperation, "https://management.azure.com/subscriptions/s/providers/Microsoft.ContainerService/locations/westeurope/operations/abc?api-version=2026-08-01".into())),
+        };
+        let id = r.id();
+        assert!(id.0.starts_with("aks:") && !id.0.contains('/'));
+        assert_eq!(OpRef::parse(&id).unwrap(), r);
+        assert!(OpRef::parse(&OperationId("arn:aws:eks:update/1".into())).is_err());
+        assert!(OpRef::parse(&OperationId("aks:!!!".into())).is_err());
+    }
+
+    #[test]
+    fn finished_state_needs_the_target_version() {
+        let v = KubeVersion::parse("1.31").unwrap();
+        assert_eq!(
+            finished_state("c", Some("Upgrading"), None, Some(&v)),
+            OperationState::Running
+        );
+        assert_eq!(
+            finished_state("c", Some("Succeeded"), Some("1.31.3"), Some(&v)),
+            OperationState::Succeeded
+        );
+        assert!(matches!(
+            finished_state("c", Some("Succeeded"), Some("1.30.3"), Some(&v)),
+            OperationState::Failed(_)
+        ));
+        assert_eq!(
+            finished_state("c", Some("Canceled"), None, None),
+            OperationState::Cancelled
+        );
+    }
+}

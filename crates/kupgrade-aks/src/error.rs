@@ -1,0 +1,226 @@
+//! ARM error responses -> [`kupgrade_core::Error`].
+//!
+//! | ARM answer | core error | retryable |
+//! |---|---|---|
+//! | 404 | `NotFound` naming the cluster or pool | no |
+//! | 409 `OperationNotAllowed` (another operation running) | `OperationInProgress` | yes |
+//! | 409 other | `InvalidTransition` | no |
+//! | 429 (after the pipeline's own retries) | `Throttled` with `Retry-After` | yes |
+//! | 412 (the `If-Match` etag changed between read and write) | `Transient` | yes: the next try re-reads |
+//! | 400 `UpgradeBlockedOnDeprecatedAPIUsage` | `InvalidTransition` explaining the override | no |
+//! | 400 other (`ValidationError`, illegal version change, ...) | `InvalidTransition` | no |
+//! | 401 / 403 | `Permission` | no |
+//! | 5xx | `Transient` | yes |
+
+use std::time::Duration;
+
+use kupgrade_core::Error;
+
+use crate::models::{CloudError, CloudErrorBody};
+
+/// The ARM subcode AKS uses when deprecated API calls block a minor upgrade.
+pub const DEPRECATED_API_BLOCK: &str = "UpgradeBlockedOnDeprecatedAPIUsage";
+
+/// What a request was about, so errors can name it.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    Cluster(String),
+    Pool { cluster: String, pool: String },
+    Location(String),
+    Operation,
+}
+
+impl Target {
+    fn not_found(&self) -> Error {
+        match self {
+            Target::Cluster(name) => Error::not_found(
+                "cluster",
+                name.clone(),
+                "check --subscription, --resource-group and --cluster (az aks list -o table)",
+            ),
+            Target::Pool { cluster, pool } => Error::not_found(
+                "node pool",
+                pool.clone(),
+                format!("cluster '{cluster}' has no such agent pool (az aks nodepool list)"),
+            ),
+            Target::Location(loc) => Error::not_found("location", loc.clone(), "AKS lists no versions there"),
+            Target::Operation => Error::not_found("operation", "", "the operation record has expired"),
+        }
+    }
+
+    fn subject(&self) -> String {
+        match self {
+            Target::Cluster(name) => format!("cluster '{name}'"),
+            Target::Pool { cluster, pool } => format!("node pool '{pool}' of cluster '{cluster}'"),
+            Target::Location(loc) => format!("location '{loc}'"),
+            Target::Operation => "the operation".to_string(),
+        }
+    }
+
+    fn cluster(&self) -> String {
+        match self {
+            Target::Cluster(name) | Target::Pool { cluster: name, .. } => name.clone(),
+            Target::Location(l) => l.clone(),
+            Target::Operation => "the cluster".into(),
+        }
+    }
+}
+
+/// Parses ARM's `{"error": {...}}` envelope; a body in another shape becomes its own text.
+pub(crate) fn cloud_error(body: &[u8]) -> CloudErrorBody {
+    match serde_json::from_slice::<CloudError>(body) {
+        Ok(CloudError { error: Some(e) }) => e,
+        _ => match serde_json::from_slice::<CloudErrorBody>(body) {
+            Ok(e) if e.code.is_some() || e.message.is_some() => e,
+            _ => CloudErrorBody {
+                code: None,
+                message: Some(String::from_utf8_lossy(body).trim().chars().take(300).collect()),
+                details: Vec::new(),
+            },
+        },
+    }
+}
+
+/// Parses `Retry-After` (seconds; ARM does not send HTTP dates here).
+pub(crate) fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
+    value
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// The message for a deprecated-API block: what AKS said, and the two ways out.
+pub(crate) fn deprecated_api_message(subject: &str, aks_says: &str) -> String {
+    format!(
+        "AKS blocked the upgrade of {subject} because deprecated Kubernetes APIs were called in the last 12 hours \
+         ({aks_says}); move those clients to the replacement APIs (`kupgrade scan` lists them) and wait for the \
+         12-hour window to pass, or, if you accept the risk, re-run with the explicit force-upgrade option, which \
+         sets upgradeSettings.overrideSettings.forceUpgrade=true with an `until` time; kupgrade never sets it on its own"
+    )
+}
+
+/// Maps a non-success ARM response to a core error.
+pub(crate) fn from_response(status: u16, retry_after: Option<&str>, body: &[u8], target: &Target) -> Error {
+    let err = cloud_error(body);
+    let codes = err.codes();
+    let has = |c: &str| codes.iter().any(|x| x.eq_ignore_ascii_case(c));
+    let text = err.one_line();
+    match status {
+        404 => target.not_found(),
+        409 if has("OperationNotAllowed") || text.contains("in progress") => {
+            Error::OperationInProgress(format!("{} ({text})", target.cluster()))
+        }
+        409 => Error::InvalidTransition(format!("{}: {text}", target.subject())),
+        429 => Error::Throttled {
+            retry_after: parse_retry_after(retry_after),
+        },
+        412 => Error::Transient(format!(
+            "{} changed between read and write (etag mismatch, HTTP 412); the next try re-reads it",
+            target.subject()
+        )),
+        400 if has(DEPRECATED_API_BLOCK) || text.contains(DEPRECATED_API_BLOCK) => {
+            Error::InvalidTransition(deprecated_api_message(&target.subject(), &text))
+        }
+        400 | 422 => Error::InvalidTransition(format!("{}: {text}", target.subject())),
+        401 | 403 => Error::Permission(format!(
+            "{}: {text}; check that the identity has the Azure Kubernetes Service Contributor role (or \
+             Microsoft.ContainerService/managedClusters/* permissions) on the resource group",
+            target.subject()
+        )),
+        500..=599 => Error::Transient(format!("ARM answered {status} for {}: {text}", target.subject())),
+        _ => Error::Provider(format!("ARM answered {status} for {}: {text}", target.subject())),
+    }
+}
+
+/// Maps a transport or credential failure from the azure_core pipeline.
+pub(crate) fn from_azure(err: &azure_core::Error) -> Error {
+    use azure_core::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::Credential => Error::Permission(format!(
+            "could not get an Azure token ({err}); run `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+             AZURE_CLIENT_SECRET, or run with a managed or workload identity"
+        )),
+        ErrorKind::Io => Error::Transient(format!("could not reach ARM: {err}")),
+        _ => Error::Provider(format!("ARM request failed: {err}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool() -> Target {
+        Target::Pool {
+            cluster: "prod".into(),
+            pool: "gpu".into(),
+        }
+    }
+
+    #[test]
+    fn conflict_while_another_operation_runs_is_retryable() {
+        let body = br#"{"error":{"code":"OperationNotAllowed","message":"Operation is not allowed: Another operation (Upgrading) is in progress, please wait for it to finish before starting a new operation. See https://aka.ms/aks-pending-operation for more details"}}"#;
+        let e = from_response(409, None, body, &Target::Cluster("prod".into()));
+        assert!(
+            matches!(e, Error::OperationInProgress(ref m) if m.starts_with("prod")),
+            "{e}"
+        );
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn throttling_carries_retry_after() {
+        let e = from_response(429, Some("17"), b"{}", &Target::Cluster("prod".into()));
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(17)));
+        assert!(e.is_retryable());
+    }
+
+    #[test]
+    fn not_found_names_the_pool_and_the_cluster() {
+        let e = from_response(404, None, br#"{"error":{"code":"NotFound"}}"#, &pool());
+        let msg = e.to_string();
+        assert!(msg.contains("'gpu'") && msg.contains("'prod'"), "{msg}");
+        assert!(!msg.contains('\n'));
+    }
+
+    #[test]
+    fn deprecated_api_block_explains_the_override_and_is_not_retryable() {
+        let body = br#"{"error":{"code":"ValidationError","message":"Upgrade is blocked","details":[{"code":"UpgradeBlockedOnDeprecatedAPIUsage","message":"Deprecated API usage detected: /apis/policy/v1beta1/podsecuritypolicies"}]}}"#;
+        let e = from_response(400, None, body, &Target::Cluster("prod".into()));
+        let msg = e.to_string();
+        assert!(!e.is_retryable());
+        assert!(
+            msg.contains("overrideSettings.forceUpgrade") && msg.contains("until"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("podsecuritypolicies"),
+            "keeps what AKS reported: {msg}"
+        );
+        assert!(msg.contains("never sets it"), "{msg}");
+    }
+
+    #[test]
+    fn etag_mismatch_is_retried_after_a_re_read() {
+        let e = from_response(412, None, b"", &Target::Cluster("prod".into()));
+        assert!(e.is_retryable());
+        assert!(e.to_string().contains("etag"));
+    }
+
+    #[test]
+    fn odd_bodies_still_give_one_line() {
+        let e = from_response(
+            502,
+            None,
+            b"<html>\nBad gateway\n</html>",
+            &Target::Cluster("c".into()),
+        );
+        assert!(e.is_retryable());
+        assert!(!e.to_string().contains('\n'), "{e}");
+        let e = from_response(
+            403,
+            None,
+            br#"{"error":{"code":"AuthorizationFailed","message":"no"}}"#,
+            &pool(),
+        );
+        assert!(matches!(e, Error::Permission(_)));
+    }
+}

@@ -1,0 +1,944 @@
+//! A stateful, in-process mock of the parts of the AKS ARM API kupgrade uses, on wiremock at
+//! 127.0.0.1 (feature `mock-arm`). For tests only: it is a model of AKS's documented behaviour,
+//! not AKS.
+//!
+//! It keeps clusters and agent pools, answers GET/PUT/DELETE/POST like api-version 2026-08-01
+//! (response shapes follow the official examples), runs every change as a long-running
+//! operation (`200`/`201` with `Azure-AsyncOperation` and `Retry-After`; deletes and aborts with
+//! `Location`) that ends after a few requests, answers `409 OperationNotAllowed` while one runs,
+//! rejects illegal version changes with `400` like AKS, checks `If-Match`/`If-None-Match`, and
+//! can inject `429` throttling, the deprecated-API upgrade block and a PDB drain failure.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use wiremock::matchers::any;
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use crate::AksClusterBuilder;
+use crate::arm::API_VERSION;
+
+/// The subscription every mock cluster lives in.
+pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
+/// The resource group every mock cluster lives in.
+pub const RESOURCE_GROUP: &str = "rg-kupgrade";
+/// The location of every mock cluster.
+pub const LOCATION: &str = "westeurope";
+/// The patch the mock resolves `x.y` to.
+pub const PATCH: u32 = 3;
+
+/// A pool as the mock holds it: name, running version, node count.
+pub type PoolState = (String, String, u32);
+
+#[derive(Debug, Clone)]
+struct Pool {
+    version: String,
+    current: String,
+    count: u32,
+    mode: String,
+    vm_size: String,
+    state: String,
+    etag: u64,
+    upgrade_settings: Value,
+    labels: Value,
+    taints: Value,
+    drain_failure: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Cluster {
+    version: String,
+    current: String,
+    state: String,
+    etag: u64,
+    max_agent_pools: u32,
+    channel: Option<String>,
+    deprecated_api_block: bool,
+    pools: BTreeMap<String, Pool>,
+}
+
+#[derive(Debug, Clone)]
+enum Effect {
+    ControlPlane,
+    PoolVersion(String),
+    CreatePool(String),
+    DeletePool(String),
+}
+
+#[derive(Debug, Clone)]
+struct Op {
+    cluster: String,
+    status: String,
+    ticks_left: u32,
+    effect: Effect,
+    error: Option<Value>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    clusters: BTreeMap<String, Cluster>,
+    ops: BTreeMap<String, Op>,
+    next_op: u64,
+    ticks: u32,
+    retry_after: u32,
+    throttle: u32,
+    throttle_retry_after: u32,
+    base: String,
+}
+
+/// The running mock server and its state.
+#[derive(Debug)]
+pub struct MockArm {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+/// Resolves `x.y` or `x.y.z` to `(minor, full)`.
+fn resolve(v: &str) -> Option<(u32, String)> {
+    let mut parts = v.trim_start_matches('v').split('.');
+    let (major, minor) = (
+        parts.next()?.parse::<u32>().ok()?,
+        parts.next()?.parse::<u32>().ok()?,
+    );
+    let patch = parts.next().and_then(|p| p.parse::<u32>().ok()).unwrap_or(PATCH);
+    Some((minor, format!("{major}.{minor}.{patch}")))
+}
+
+fn minor(v: &str) -> u32 {
+    resolve(v).map(|(m, _)| m).unwrap_or(0)
+}
+
+fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_json(json!({"error": {"code": code, "message": message}}))
+}
+
+fn busy(op: &str) -> ResponseTemplate {
+    error(
+        409,
+        "OperationNotAllowed",
+        &format!(
+            "Operation is not allowed: Another operation ({op}) is in progress, please wait for it to finish before \
+             starting a new operation. See https://aka.ms/aks-pending-operation for more details"
+        ),
+    )
+}
+
+impl MockArm {
+    /// Starts an empty mock ARM server on 127.0.0.1.
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State {
+            ticks: 2,
+            retry_after: 1,
+            base: server.uri(),
+            ..State::default()
+        }));
+        Mock::given(any())
+            .respond_with(Responder(state.clone()))
+            .mount(&server)
+            .await;
+        Self { server, state }
+    }
+
+    /// The server's base URL (`http://127.0.0.1:PORT`), for `with_arm_endpoint`.
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut s)
+    }
+
+    /// Adds a cluster at `version` (`x.y`) with no pools.
+    pub fn add_cluster(&self, name: &str, version: &str) {
+        let (_, full) = resolve(version).unwrap_or((0, version.to_string()));
+        self.with(|s| {
+            s.clusters.insert(
+                name.to_string(),
+                Cluster {
+                    version: version.to_string(),
+                    current: full,
+                    state: "Succeeded".into(),
+                    etag: 1,
+                    max_agent_pools: 100,
+                    channel: None,
+                    deprecated_api_block: false,
+                    pools: BTreeMap::new(),
+                },
+            )
+        });
+    }
+
+    /// Adds a pool; the first pool of a cluster is its `System` pool.
+    pub fn add_pool(&self, cluster: &str, name: &str, version: &str, count: u32) {
+        let (_, full) = resolve(version).unwrap_or((0, version.to_string()));
+        self.with(|s| {
+            if let Some(c) = s.clusters.get_mut(cluster) {
+                let mode = if c.pools.is_empty() { "System" } else { "User" };
+                c.pools.insert(
+                    name.to_string(),
+                    Pool {
+                        version: version.to_string(),
+                        current: full,
+                        count,
+                        mode: mode.into(),
+                        vm_size: "Standard_D4ds_v5".into(),
+                        state: "Succeeded".into(),
+                        etag: 1,
+                        upgrade_settings: json!({"maxSurge": "10%", "maxUnavailable": "0"}),
+                        labels: Value::Null,
+                        taints: Value::Null,
+                        drain_failure: None,
+                    },
+                );
+            }
+        });
+    }
+
+    /// How many requests an operation stays `InProgress` (default 2).
+    pub fn set_operation_ticks(&self, ticks: u32) {
+        self.with(|s| s.ticks = ticks);
+    }
+
+    /// The `Retry-After` seconds sent with operations (default 1).
+    pub fn set_retry_after(&self, secs: u32) {
+        self.with(|s| s.retry_after = secs);
+    }
+
+    /// The next `n` requests get `429` with `Retry-After: secs`.
+    pub fn throttle_next(&self, n: u32, secs: u32) {
+        self.with(|s| {
+            s.throttle = n;
+            s.throttle_retry_after = secs;
+        });
+    }
+
+    /// Minor control-plane upgrades fail with `UpgradeBlockedOnDeprecatedAPIUsage` unless the
+    /// PUT carries `overrideSettings.forceUpgrade`.
+    pub fn block_on_deprecated_apis(&self, cluster: &str) {
+        self.with(|s| {
+            if let Some(c) = s.clusters.get_mut(cluster) {
+                c.deprecated_api_block = true;
+            }
+        });
+    }
+
+    /// Sets the cluster's auto-upgrade channel.
+    pub fn set_auto_upgrade_channel(&self, cluster: &str, channel: &str) {
+        self.with(|s| {
+            if let Some(c) = s.clusters.get_mut(cluster) {
+                c.channel = Some(channel.to_string());
+            }
+        });
+    }
+
+    /// Sets `maxAgentPools` (below 8 marks a legacy cluster).
+    pub fn set_max_agent_pools(&self, cluster: &str, max: u32) {
+        self.with(|s| {
+            if let Some(c) = s.clusters.get_mut(cluster) {
+                c.max_agent_pools = max;
+            }
+        });
+    }
+
+    /// The next upgrade of `pool` fails the way AKS reports a PDB-blocked drain.
+    pub fn fail_drain(&self, cluster: &str, pool: &str, pod: &str) {
+        self.with(|s| {
+            if let Some(p) = s.clusters.get_mut(cluster).and_then(|c| c.pools.get_mut(pool)) {
+                p.drain_failure = Some(format!(
+                    "Drain node aks-{pool}-0 failed when evicting pod {pod} failed with Too Many Requests error. \
+                     This is often caused by a restrictive Pod Disruption Budget (PDB) policy. See \
+                     https://aka.ms/aks/debugdrainfailures. Original error: Cannot evict pod as it would violate \
+                     the pod's disruption budget."
+                ));
+            }
+        });
+    }
+
+    /// `(pool, version, nodes)` for every pool of `cluster`, and its control-plane version.
+    pub fn cluster_state(&self, cluster: &str) -> Option<(String, Vec<PoolState>)> {
+        self.with(|s| {
+            s.clusters.get(cluster).map(|c| {
+                (
+                    c.current.clone(),
+                    c.pools
+                        .iter()
+                        .map(|(n, p)| (n.clone(), p.current.clone(), p.count))
+                        .collect(),
+                )
+            })
+        })
+    }
+
+    /// The cluster's JSON exactly as a GET would return it now.
+    pub fn cluster_json(&self, cluster: &str) -> Option<Value> {
+        self.with(|s| s.clusters.get(cluster).map(|c| cluster_json(cluster, c)))
+    }
+
+    /// Every request received so far: method, path, body (JSON or `null`).
+    pub async fn requests(&self) -> Vec<(String, String, Value)> {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|r| {
+                let body = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+                (r.method.to_string(), r.url.path().to_string(), body)
+            })
+            .collect()
+    }
+
+    /// A builder aimed at `cluster` on this server, without auth.
+    pub fn builder(&self, cluster: &str) -> AksClusterBuilder {
+        AksClusterBuilder::new()
+            .subscription(SUBSCRIPTION)
+            .resource_group(RESOURCE_GROUP)
+            .cluster(cluster)
+            .with_arm_endpoint(self.uri())
+            .no_auth(true)
+    }
+}
+
+struct Responder(Arc<Mutex<State>>);
+
+impl Respond for Responder {
+    fn respond(&self, req: &Request) -> ResponseTemplate {
+        let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        s.handle(req)
+    }
+}
+
+fn cluster_id(name: &str) -> String {
+    format!(
+        "/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.ContainerService/managedClusters/{name}"
+    )
+}
+
+fn pool_json(cluster: &str, name: &str, p: &Pool) -> Value {
+    let mut props = json!({
+        "count": p.count,
+        "vmSize": p.vm_size,
+        "osType": "Linux",
+        "type": "VirtualMachineScaleSets",
+        "mode": p.mode,
+        "orchestratorVersion": p.version,
+        "currentOrchestratorVersion": p.current,
+        "nodeImageVersion": "AKSUbuntu-2204gen2containerd-202611.01.0",
+        "provisioningState": p.state,
+        "powerState": {"code": "Running"},
+        "upgradeSettings": p.upgrade_settings,
+    });
+    if !p.labels.is_null() {
+        props["nodeLabels"] = p.labels.clone();
+    }
+    if !p.taints.is_null() {
+        props["nodeTaints"] = p.taints.clone();
+    }
+    json!({
+        "id": format!("{}/agentPools/{name}", cluster_id(cluster)),
+        "name": name,
+        "type": "Microsoft.ContainerService/managedClusters/agentPools",
+        "etag": format!("\"p{}\"", p.etag),
+        "properties": props,
+    })
+}
+
+fn cluster_json(name: &str, c: &Cluster) -> Value {
+    let profiles: Vec<Value> = c
+        .pools
+        .iter()
+        .map(|(n, p)| {
+            let mut v = pool_json(name, n, p)["properties"].clone();
+            v["name"] = json!(n);
+            v
+        })
+        .collect();
+    let mut props = json!({
+        "provisioningState": c.state,
+        "powerState": {"code": "Running"},
+        "kubernetesVersion": c.version,
+        "currentKubernetesVersion": c.current,
+        "dnsPrefix": name,
+        "fqdn": format!("{name}-dns-4f1b2c3d.hcp.{LOCATION}.azmk8s.io"),
+        "maxAgentPools": c.max_agent_pools,
+        "agentPoolProfiles": profiles,
+        "nodeResourceGroup": format!("MC_{RESOURCE_GROUP}_{name}_{LOCATION}"),
+        "enableRBAC": true,
+        "supportPlan": "KubernetesOfficial",
+    });
+    if let Some(ch) = &c.channel {
+        props["autoUpgradeProfile"] = json!({"upgradeChannel": ch, "nodeOSUpgradeChannel": "NodeImage"});
+    }
+    json!({
+        "id": cluster_id(name),
+        "location": LOCATION,
+        "name": name,
+        "type": "Microsoft.ContainerService/ManagedClusters",
+        "etag": format!("\"c{}\"", c.etag),
+        "sku": {"name": "Base", "tier": "Standard"},
+        "properties": props,
+    })
+}
+
+impl State {
+    fn tick(&mut self) {
+        let mut done = Vec::new();
+        for (id, op) in self.ops.iter_mut() {
+            if op.status == "InProgress" {
+                op.ticks_left = op.ticks_left.saturating_sub(1);
+                if op.ticks_left == 0 {
+                    done.push(id.clone());
+                }
+            }
+        }
+        for id in done {
+            let Some(mut op) = self.ops.get(&id).cloned() else {
+                continue;
+            };
+            let Some(c) = self.clusters.get_mut(&op.cluster) else {
+                continue;
+            };
+            op.status = "Succeeded".into();
+            match &op.effect {
+                Effect::ControlPlane => {
+                    c.current = resolve(&c.version).map(|(_, f)| f).unwrap_or_default();
+                    c.state = "Succeeded".into();
+                }
+                Effect::PoolVersion(pool) => {
+                    if let Some(p) = c.pools.get_mut(pool) {
+                        if let Some(why) = p.drain_failure.take() {
+                            p.state = "Failed".into();
+                            op.status = "Failed".into();
+                            op.error = Some(json!({"code": "UpgradeFailed", "message": why}));
+                        } else {
+                            p.current = resolve(&p.version).map(|(_, f)| f).unwrap_or_default();
+                            p.state = "Succeeded".into();
+                        }
+                    }
+                    c.state = "Succeeded".into();
+                }
+                Effect::CreatePool(pool) => {
+                    if let Some(p) = c.pools.get_mut(pool) {
+                        p.state = "Succeeded".into();
+                    }
+                    c.state = "Succeeded".into();
+                }
+                Effect::DeletePool(pool) => {
+                    c.pools.remove(pool);
+                    c.state = "Succeeded".into();
+                }
+            }
+            self.ops.insert(id, op);
+        }
+    }
+
+    fn running_op(&self, cluster: &str) -> Option<String> {
+        self.ops
+            .iter()
+            .find(|(_, o)| o.cluster == cluster && o.status == "InProgress")
+            .map(|(id, _)| id.clone())
+    }
+
+    fn start_op(&mut self, cluster: &str, effect: Effect) -> String {
+        self.next_op += 1;
+        let id = format!("op-{:04}", self.next_op);
+        self.ops.insert(
+            id.clone(),
+            Op {
+                cluster: cluster.to_string(),
+                status: "InProgress".into(),
+                ticks_left: self.ticks.max(1),
+                effect,
+                error: None,
+            },
+        );
+        id
+    }
+
+    fn async_url(&self, id: &str) -> String {
+        format!(
+            "{}/subscriptions/{SUBSCRIPTION}/providers/Microsoft.ContainerService/locations/{LOCATION}/operations/{id}?api-version={API_VERSION}",
+            self.base
+        )
+    }
+
+    fn location_url(&self, id: &str) -> String {
+        format!(
+            "{}/subscriptions/{SUBSCRIPTION}/providers/Microsoft.ContainerService/locations/{LOCATION}/operationresults/{id}?api-version={API_VERSION}",
+            self.base
+        )
+    }
+
+    fn lro(&self, status: u16, body: Value, id: &str) -> ResponseTemplate {
+        ResponseTemplate::new(status)
+            .set_body_json(body)
+            .insert_header("Azure-AsyncOperation", self.async_url(id).as_str())
+            .insert_header("Retry-After", self.retry_after.to_string().as_str())
+    }
+
+    fn handle(&mut self, req: &Request) -> ResponseTemplate {
+        if self.throttle > 0 {
+            self.throttle -= 1;
+            return error(
+                429,
+                "TooManyRequests",
+                "The request is being throttled as the limit has been reached for operation type - Write_ObservationWindow_00:01:00.",
+            )
+            .insert_header("Retry-After", self.throttle_retry_after.to_string().as_str());
+        }
+        let api = req
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "api-version")
+            .map(|(_, v)| v.to_string());
+        if api.as_deref() != Some(API_VERSION) {
+            return error(
+                400,
+                "InvalidApiVersionParameter",
+                &format!(
+                    "The api-version '{}' is invalid for this mock; use {API_VERSION}.",
+                    api.unwrap_or_default()
+                ),
+            );
+        }
+        self.tick();
+        let segs: Vec<String> = req
+            .url
+            .path_segments()
+            .map(|s| s.map(str::to_string).collect())
+            .unwrap_or_default();
+        let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+        let method = req.method.as_str().to_string();
+        let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+        let header = |k: &str| {
+            req.headers
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        match segs.as_slice() {
+            [
+                "subscriptions",
+                _,
+                "providers",
+                "Microsoft.ContainerService",
+                "locations",
+                loc,
+                "kubernetesVersions",
+            ] => versions(loc),
+            [
+                "subscriptions",
+                _,
+                "providers",
+                "Microsoft.ContainerService",
+                "locations",
+                _,
+                "operations",
+                id,
+            ] => match self.ops.get(*id) {
+                None => error(404, "NotFound", "operation not found"),
+                Some(op) => {
+                    let mut b = json!({"id": id, "name": id, "status": op.status, "startTime": "2026-11-25T20:00:00Z"});
+                    if let Some(e) = &op.error {
+                        b["error"] = e.clone();
+                    }
+                    let mut r = ResponseTemplate::new(200).set_body_json(b);
+                    if op.status == "InProgress" {
+                        r = r.insert_header("Retry-After", self.retry_after.to_string().as_str());
+                    }
+                    r
+                }
+            },
+            [
+                "subscriptions",
+                _,
+                "providers",
+                "Microsoft.ContainerService",
+                "locations",
+                _,
+                "operationresults",
+                id,
+            ] => match self.ops.get(*id) {
+                None => error(404, "NotFound", "operation not found"),
+                Some(op) if op.status == "InProgress" => ResponseTemplate::new(202)
+                    .insert_header("Location", self.location_url(id).as_str())
+                    .insert_header("Retry-After", self.retry_after.to_string().as_str()),
+                Some(op) if op.status == "Succeeded" || op.status == "Canceled" => ResponseTemplate::new(204),
+                Some(op) => ResponseTemplate::new(400)
+                    .set_body_json(json!({"error": op.error.clone().unwrap_or(json!({"code": "Failed"}))})),
+            },
+            [
+                "subscriptions",
+                _,
+                "resourceGroups",
+                _,
+                "providers",
+                "Microsoft.ContainerService",
+                "managedClusters",
+                name,
+                rest @ ..,
+            ] => {
+                let name = name.to_string();
+                if !self.clusters.contains_key(&name) {
+                    return error(
+                        404,
+                        "ResourceNotFound",
+                        &format!(
+                            "The Resource 'Microsoft.ContainerService/managedClusters/{name}' under resource group '{RESOURCE_GROUP}' was not found."
+                        ),
+                    );
+                }
+                match (method.as_str(), rest) {
+                    ("GET", []) => {
+                        ResponseTemplate::new(200).set_body_json(cluster_json(&name, &self.clusters[&name]))
+                    }
+                    ("PUT", []) => self.put_cluster(&name, &body, header("if-match")),
+                    ("GET", ["upgradeProfiles", "default"]) => self.upgrade_profile(&name),
+                    ("POST", ["abort"]) => self.abort(&name),
+                    ("GET", ["agentPools"]) => {
+                        let c = &self.clusters[&name];
+                        let value: Vec<Value> = c.pools.iter().map(|(n, p)| pool_json(&name, n, p)).collect();
+                        ResponseTemplate::new(200).set_body_json(json!({"value": value}))
+                    }
+                    ("GET", ["agentPools", pool]) => match self.clusters[&name].pools.get(*pool) {
+                        Some(p) => ResponseTemplate::new(200).set_body_json(pool_json(&name, pool, p)),
+                        None => pool_not_found(&name, pool),
+                    },
+                    ("PUT", ["agentPools", pool]) => {
+                        self.put_pool(&name, pool, &body, header("if-match"), header("if-none-match"))
+                    }
+                    ("DELETE", ["agentPools", pool]) => self.delete_pool(&name, pool),
+                    _ => error(404, "NotFound", "no such route in the mock"),
+                }
+            }
+            _ => error(404, "NotFound", "no such route in the mock"),
+        }
+    }
+
+    fn put_cluster(&mut self, name: &str, body: &Value, if_match: Option<String>) -> ResponseTemplate {
+        if let Some(op) = self.running_op(name) {
+            let _ = op;
+            return busy("Upgrading");
+        }
+        let c = &self.clusters[name];
+        if let Some(m) = if_match
+            && m != format!("\"c{}\"", c.etag)
+        {
+            return error(
+                412,
+                "PreconditionFailed",
+                "Operation failed with status: 'Precondition Failed'.",
+            );
+        }
+        let Some(target) = body
+            .pointer("/properties/kubernetesVersion")
+            .and_then(Value::as_str)
+        else {
+            return error(
+                400,
+                "InvalidParameter",
+                "properties.kubernetesVersion is required",
+            );
+        };
+        let Some((to_minor, _)) = resolve(target) else {
+            return error(
+                400,
+                "InvalidParameter",
+                &format!("'{target}' is not a Kubernetes version"),
+            );
+        };
+        let from = minor(&c.current);
+        if to_minor < from {
+            return error(
+                400,
+                "OperationNotAllowed",
+                &format!(
+                    "Downgrading Kubernetes version {} to {target} is not allowed.",
+                    c.current
+                ),
+            );
+        }
+        if to_minor > from + 1 {
+            return error(
+                400,
+                "OperationNotAllowed",
+                &format!(
+                    "Upgrading Kubernetes version {} to {target} is not allowed. Available upgrades: [1.{}.{PATCH}]. Please see https://aka.ms/aks-supported-k8s-ver for version details.",
+                    c.current,
+                    from + 1
+                ),
+            );
+        }
+        let forced = body
+            .pointer("/properties/upgradeSettings/overrideSettings/forceUpgrade")
+            .and_then(Value::as_bool)
+            == Some(true);
+        if to_minor > from && c.deprecated_api_block && !forced {
+            return ResponseTemplate::new(400).set_body_json(json!({"error": {
+                "code": "ValidationError",
+                "message": "Control Plane upgrade is blocked due to recent usage of a Kubernetes API deprecated in the specified version.",
+                "details": [{"code": "UpgradeBlockedOnDeprecatedAPIUsage", "message": "Detected usage of /apis/policy/v1beta1/podsecuritypolicies in the last 12 hours. Please see https://aka.ms/aks/UpgradeBlockedOnDeprecatedAPIUsage for more details."}]
+            }}));
+        }
+        let min_pool = c
+            .pools
+            .values()
+            .map(|p| minor(&p.current))
+            .min()
+            .unwrap_or(to_minor);
+        if to_minor > min_pool + 3 {
+            return error(
+                400,
+                "OperationNotAllowed",
+                &format!(
+                    "Control plane version {target} would be more than 3 minor versions ahead of a node pool."
+                ),
+            );
+        }
+        let c = self.clusters.get_mut(name).expect("checked");
+        c.etag += 1;
+        if to_minor == from && resolve(target).map(|(_, f)| f) == Some(c.current.clone()) {
+            return ResponseTemplate::new(200).set_body_json(cluster_json(name, c));
+        }
+        c.version = target.to_string();
+        c.state = "Upgrading".into();
+        let body = cluster_json(name, c);
+        let id = self.start_op(name, Effect::ControlPlane);
+        self.lro(200, body, &id)
+    }
+
+    fn put_pool(
+        &mut self,
+        name: &str,
+        pool: &str,
+        body: &Value,
+        if_match: Option<String>,
+        if_none_match: Option<String>,
+    ) -> ResponseTemplate {
+        if self.running_op(name).is_some() {
+            return busy("Updating");
+        }
+        let cp_minor = minor(&self.clusters[name].current);
+        let target = body
+            .pointer("/properties/orchestratorVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| self.clusters[name].current.clone());
+        let Some((to_minor, _)) = resolve(&target) else {
+            return error(
+                400,
+                "InvalidParameter",
+                &format!("'{target}' is not a Kubernetes version"),
+            );
+        };
+        if to_minor > cp_minor {
+            return error(
+                400,
+                "OperationNotAllowed",
+                &format!(
+                    "Node pool version {target} and control plane version {} are incompatible: a node pool cannot be newer than the control plane.",
+                    self.clusters[name].current
+                ),
+            );
+        }
+        if to_minor + 3 < cp_minor {
+            return error(
+                400,
+                "OperationNotAllowed",
+                "Node pool version is more than 3 minors behind the control plane.",
+            );
+        }
+        let settings = body.pointer("/properties/upgradeSettings").cloned();
+        let existing = self.clusters[name].pools.get(pool).cloned();
+        match existing {
+            Some(p) => {
+                if if_none_match.as_deref() == Some("*") {
+                    return error(
+                        412,
+                        "PreconditionFailed",
+                        "The agent pool already exists (If-None-Match: *).",
+                    );
+                }
+                if let Some(m) = if_match
+                    && m != format!("\"p{}\"", p.etag)
+                {
+                    return error(
+                        412,
+                        "PreconditionFailed",
+                        "Operation failed with status: 'Precondition Failed'.",
+                    );
+                }
+                let from = minor(&p.current);
+                if to_minor < from {
+                    return error(
+                        400,
+                        "OperationNotAllowed",
+                        &format!(
+                            "Downgrading agent pool version from {} to {target} is not allowed.",
+                            p.current
+                        ),
+                    );
+                }
+                let c = self.clusters.get_mut(name).expect("checked");
+                let p = c.pools.get_mut(pool).expect("checked");
+                p.etag += 1;
+                if let Some(s) = settings {
+                    p.upgrade_settings = s;
+                }
+                if resolve(&target).map(|(_, f)| f) == Some(p.current.clone()) {
+                    return ResponseTemplate::new(200).set_body_json(pool_json(name, pool, p));
+                }
+                p.version = target;
+                p.state = "Upgrading".into();
+                let out = pool_json(name, pool, p);
+                let id = self.start_op(name, Effect::PoolVersion(pool.to_string()));
+                self.lro(200, out, &id)
+            }
+            None => {
+                if crate::convert::validate_pool_name(pool).is_err() {
+                    return error(
+                        400,
+                        "InvalidParameter",
+                        &format!(
+                            "The agent pool name '{pool}' is invalid: it must match ^[a-z][a-z0-9]{{0,11}}$."
+                        ),
+                    );
+                }
+                let props = body.get("properties").cloned().unwrap_or(Value::Null);
+                let new = Pool {
+                    version: target,
+                    current: resolve(props["orchestratorVersion"].as_str().unwrap_or(""))
+                        .map(|(_, f)| f)
+                        .unwrap_or_default(),
+                    count: props["count"].as_u64().unwrap_or(1) as u32,
+                    mode: props["mode"].as_str().unwrap_or("User").to_string(),
+                    vm_size: props["vmSize"].as_str().unwrap_or("Standard_D4ds_v5").to_string(),
+                    state: "Creating".into(),
+                    etag: 1,
+                    upgrade_settings: settings.unwrap_or(json!({})),
+                    labels: props["nodeLabels"].clone(),
+                    taints: props["nodeTaints"].clone(),
+                    drain_failure: None,
+                };
+                let c = self.clusters.get_mut(name).expect("checked");
+                c.pools.insert(pool.to_string(), new);
+                let out = pool_json(name, pool, &c.pools[pool]);
+                let id = self.start_op(name, Effect::CreatePool(pool.to_string()));
+                self.lro(201, out, &id)
+            }
+        }
+    }
+
+    fn delete_pool(&mut self, name: &str, pool: &str) -> ResponseTemplate {
+        if !self.clusters[name].pools.contains_key(pool) {
+            return ResponseTemplate::new(204);
+        }
+        if self.running_op(name).is_some() {
+            return busy("Updating");
+        }
+        let c = self.clusters.get_mut(name).expect("checked");
+        let systems = c.pools.values().filter(|p| p.mode == "System").count();
+        if c.pools[pool].mode == "System" && systems == 1 {
+            return error(
+                400,
+                "OperationNotAllowed",
+                "Cannot delete the last system node pool; a cluster needs at least one.",
+            );
+        }
+        if let Some(p) = c.pools.get_mut(pool) {
+            p.state = "Deleting".into();
+        }
+        let id = self.start_op(name, Effect::DeletePool(pool.to_string()));
+        ResponseTemplate::new(202)
+            .insert_header("Location", self.location_url(&id).as_str())
+            .insert_header("Retry-After", self.retry_after.to_string().as_str())
+    }
+
+    fn abort(&mut self, name: &str) -> ResponseTemplate {
+        let Some(id) = self.running_op(name) else {
+            return error(
+                409,
+                "OperationNotAllowed",
+                "There is no ongoing operation to abort.",
+            );
+        };
+        if let Some(op) = self.ops.get_mut(&id) {
+            op.status = "Canceled".into();
+            op.error = Some(
+                json!({"code": "OperationCanceled", "message": "The operation was aborted by the user."}),
+            );
+        }
+        if let Some(c) = self.clusters.get_mut(name) {
+            c.state = "Canceled".into();
+            for p in c.pools.values_mut() {
+                if p.state != "Succeeded" {
+                    p.state = "Canceled".into();
+                }
+            }
+        }
+        let abort_id = self.start_op(name, Effect::ControlPlane);
+        if let Some(op) = self.ops.get_mut(&abort_id) {
+            op.status = "Succeeded".into();
+        }
+        ResponseTemplate::new(202).insert_header("Location", self.location_url(&abort_id).as_str())
+    }
+
+    fn upgrade_profile(&self, name: &str) -> ResponseTemplate {
+        let c = &self.clusters[name];
+        let cp = minor(&c.current);
+        let ups = |from: u32, max: u32| -> Vec<Value> {
+            ((from + 1)..=max.min(35))
+                .map(|m| json!({"kubernetesVersion": format!("1.{m}.{PATCH}"), "isPreview": m == 35}))
+                .collect()
+        };
+        let pools: Vec<Value> = c
+            .pools
+            .iter()
+            .map(|(n, p)| json!({"name": n, "kubernetesVersion": p.current, "osType": "Linux", "upgrades": ups(minor(&p.current), cp)}))
+            .collect();
+        ResponseTemplate::new(200).set_body_json(json!({
+            "id": format!("{}/upgradeProfiles/default", cluster_id(name)),
+            "name": "default",
+            "type": "Microsoft.ContainerService/managedClusters/upgradeProfiles",
+            "properties": {
+                "controlPlaneProfile": {"kubernetesVersion": c.current, "name": null, "osType": "Linux", "upgrades": ups(cp, cp + 1)},
+                "agentPoolProfiles": pools
+            }
+        }))
+    }
+}
+
+fn pool_not_found(cluster: &str, pool: &str) -> ResponseTemplate {
+    error(
+        404,
+        "NotFound",
+        &format!("Agent pool '{pool}' not found in managed cluster '{cluster}'."),
+    )
+}
+
+fn versions(loc: &str) -> ResponseTemplate {
+    let values: Vec<Value> = (27..=35)
+        .map(|m| {
+            let plan = if m == 27 || m == 30 {
+                json!(["KubernetesOfficial", "AKSLongTermSupport"])
+            } else {
+                json!(["KubernetesOfficial"])
+            };
+            json!({
+                "version": format!("1.{m}"),
+                "isDefault": m == 33,
+                "isPreview": m == 35,
+                "capabilities": {"supportPlan": plan},
+                "patchVersions": {
+                    format!("1.{m}.1"): {"upgrades": [format!("1.{m}.{PATCH}"), format!("1.{}.{PATCH}", m + 1)]},
+                    format!("1.{m}.{PATCH}"): {"upgrades": [format!("1.{}.{PATCH}", m + 1)]}
+                }
+            })
+        })
+        .collect();
+    let _ = loc;
+    ResponseTemplate::new(200).set_body_json(json!({ "values": values }))
+}
