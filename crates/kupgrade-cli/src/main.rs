@@ -39,6 +39,10 @@ enum Command {
         #[command(subcommand)]
         command: commands::fleet::FleetCommand,
     },
+    /// Find deprecated and removed API versions in manifests (exit 0 none, 2 deprecated, 3 removed).
+    Scan(commands::scan::ScanArgs),
+    /// Run the in-cluster pre-upgrade checks through a kubeconfig (exit 0 clear, 3 blocked).
+    Check(commands::check::CheckArgs),
     /// Manage simulator state files.
     Sim {
         #[command(subcommand)]
@@ -67,6 +71,8 @@ fn main() -> ExitCode {
         Command::Versions(args) => commands::versions::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Upgrade(args) => commands::upgrade::run(args),
+        Command::Scan(args) => commands::scan::run(args),
+        Command::Check(args) => commands::check::run(args),
         Command::Sim { command } => commands::sim::run(command),
         Command::Fleet { command } => commands::fleet::run(command),
     };

@@ -1,8 +1,10 @@
 //! One module per subcommand.
 
+pub mod check;
 pub mod demo;
 pub mod fleet;
 pub mod plan;
+pub mod scan;
 pub mod sim;
 pub mod upgrade;
 pub mod versions;

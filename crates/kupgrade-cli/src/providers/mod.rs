@@ -115,6 +115,18 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ManagedCluste
 }
 
 /// Connects to the in-cluster side through the kubeconfig.
-pub async fn workloads(_args: &ClusterArgs) -> anyhow::Result<Arc<dyn ClusterWorkloads>> {
-    bail!("in-cluster access through a kubeconfig needs kupgrade-kube, which this build does not include yet")
+pub async fn workloads(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ClusterWorkloads>> {
+    let provider = match args.provider {
+        Some(ProviderArg::Eks) => Some(kupgrade_core::Provider::Eks),
+        Some(ProviderArg::Aks) => Some(kupgrade_core::Provider::Aks),
+        Some(ProviderArg::Gke) => Some(kupgrade_core::Provider::Gke),
+        Some(ProviderArg::Sim) | None => None,
+    };
+    let kube = kupgrade_kube::KubeWorkloads::from_kubeconfig(
+        args.kubeconfig.as_deref(),
+        args.context.as_deref(),
+        provider,
+    )
+    .await?;
+    Ok(Arc::new(kube))
 }

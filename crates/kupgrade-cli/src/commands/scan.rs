@@ -1,0 +1,71 @@
+//! `kupgrade scan`: deprecated and removed API versions in manifests, per the public contract.
+//!
+//! Exit codes: 0 nothing deprecated at the target, 2 deprecated only, 3 something is removed in
+//! the target, 1 the scan could not run (a path that does not exist, a bad deprecations file).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use kupgrade_core::KubeVersion;
+use kupgrade_kube::{DeprecationTable, ScanFinding, Scanner};
+use serde::Serialize;
+
+use crate::commands::plan::parse_version;
+use crate::output::{Output, json};
+
+/// Arguments of `kupgrade scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Manifest files or folders (YAML, JSON, `kind: List`, `helm template` output, Helm
+    /// release secrets); `-` reads standard input.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The Kubernetes version to check against, e.g. 1.32.
+    #[arg(long, value_parser = parse_version)]
+    target: KubeVersion,
+    /// Extra deprecations (YAML or JSON: entries with api_version, kind, deprecated_in,
+    /// removed_in, replacement), e.g. for CRDs and add-ons. Repeatable.
+    #[arg(long = "deprecations", value_name = "FILE")]
+    deprecations: Vec<PathBuf>,
+    /// Output format (text or json).
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    findings: &'a [ScanFinding],
+    skipped: &'a [kupgrade_kube::manifests::Skipped],
+    warnings: &'a [String],
+}
+
+/// Runs the scan.
+pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let mut table = DeprecationTable::builtin();
+    for file in &args.deprecations {
+        table.load_file(file)?;
+    }
+    let scanner = Scanner::new(table, args.target.clone());
+    let (stdin, files): (Vec<_>, Vec<_>) = args.paths.into_iter().partition(|p| p.as_os_str() == "-");
+    let mut report = if files.is_empty() { scanner.new_report() } else { scanner.scan_paths(&files)? };
+    if !stdin.is_empty() {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+        scanner.scan_text(&text, "<stdin>", &mut report);
+    }
+    match args.output {
+        Output::Json => print!(
+            "{}",
+            json(&JsonReport {
+                findings: &report.findings,
+                skipped: &report.skipped,
+                warnings: &report.warnings,
+            })?
+        ),
+        Output::Text | Output::Markdown => print!("{}", report.to_text(&args.target)),
+    }
+    Ok(ExitCode::from(report.exit_code()))
+}

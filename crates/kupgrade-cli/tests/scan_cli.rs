@@ -1,0 +1,172 @@
+//! The `kupgrade scan` contract (ARCHITECTURE.md): JSON fields, exit codes 0/2/3, skipped
+//! files, malformed documents naming file and index; and `kupgrade check` failing cleanly.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kupgrade(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kupgrade")).args(args).output().unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+const PDB_V1BETA1: &str = "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  minAvailable: 1\n";
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n";
+
+#[test]
+fn json_findings_have_every_contract_field_and_exit_3_when_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "pdb.yaml", PDB_V1BETA1);
+    let out = kupgrade(&["scan", &file, "--target", "1.25", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v = json(&out);
+    let f = &v["findings"][0];
+    let keys = [
+        "file", "kind", "name", "namespace", "api_version", "replacement", "deprecated_in", "removed_in", "deprecated",
+        "removed",
+    ];
+    for key in keys {
+        assert!(f.get(key).is_some(), "missing {key}: {f}");
+    }
+    assert_eq!(f["file"], file.as_str());
+    assert_eq!(f["kind"], "PodDisruptionBudget");
+    assert_eq!(f["name"], "web");
+    assert_eq!(f["namespace"], "shop");
+    assert_eq!(f["api_version"], "policy/v1beta1");
+    assert_eq!(f["replacement"], "policy/v1");
+    assert_eq!(f["deprecated_in"], "1.21");
+    assert_eq!(f["removed_in"], "1.25");
+    assert_eq!(f["deprecated"], true);
+    assert_eq!(f["removed"], true);
+}
+
+#[test]
+fn exit_2_when_only_deprecated_and_0_when_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "pdb.yaml", PDB_V1BETA1);
+    let out = kupgrade(&["scan", &file, "--target", "1.22", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let v = json(&out);
+    assert_eq!(v["findings"][0]["deprecated"], true);
+    assert_eq!(v["findings"][0]["removed"], false);
+    let clean = write(dir.path(), "deploy.yaml", DEPLOYMENT);
+    let out = kupgrade(&["scan", &clean, "--target", "1.36", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json(&out)["findings"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn folders_lists_json_and_helm_template_output() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    write(
+        dir.path(),
+        "sub/rendered.yaml",
+        &format!("---\n# Source: web/templates/pdb.yaml\n{PDB_V1BETA1}---\n# Source: web/templates/deploy.yaml\n{DEPLOYMENT}"),
+    );
+    write(
+        dir.path(),
+        "list.json",
+        r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"batch/v1beta1","kind":"CronJob","metadata":{"name":"nightly"}}]}"#,
+    );
+    write(dir.path(), "README.md", "not scanned: not a manifest extension");
+    let out = kupgrade(&["scan", &dir.path().display().to_string(), "--target", "1.25", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v = json(&out);
+    let kinds: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["CronJob", "PodDisruptionBudget"]);
+}
+
+#[test]
+fn helm_release_secrets_are_decoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let release = serde_json::json!({
+        "name": "web", "namespace": "shop", "version": 4,
+        "info": {"status": "deployed"},
+        "chart": {"metadata": {"name": "web", "version": "2.0.0"}},
+        "manifest": format!("---\n{PDB_V1BETA1}"),
+    });
+    let data = kupgrade_kube::helm::encode_secret_data(&release.to_string());
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\ntype: helm.sh/release.v1\nmetadata:\n  name: sh.helm.release.v1.web.v4\n  namespace: shop\n  labels: {{owner: helm}}\ndata:\n  release: {data}\n"
+    );
+    let file = write(dir.path(), "release.yaml", &secret);
+    let out = kupgrade(&["scan", &file, "--target", "1.25", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v = json(&out);
+    let f = &v["findings"][0];
+    assert_eq!(f["kind"], "PodDisruptionBudget");
+    assert!(f["file"].as_str().unwrap().contains("helm release shop/web revision 4"), "{f}");
+}
+
+#[test]
+fn non_manifests_are_skipped_and_malformed_documents_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let values = write(dir.path(), "values.yaml", "replicaCount: 2\n");
+    let bad = write(dir.path(), "bad.yaml", &format!("{DEPLOYMENT}---\nkind: [oops\n---\n{PDB_V1BETA1}"));
+    let binary = dir.path().join("blob.yaml");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x81]).unwrap();
+    let out = kupgrade(&[
+        "scan",
+        &values,
+        &bad,
+        &binary.display().to_string(),
+        "--target",
+        "1.25",
+        "--output",
+        "json",
+    ]);
+    // The malformed document does not hide the good one after it.
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v = json(&out);
+    let skipped = v["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 3, "{skipped:?}");
+    assert!(skipped[0]["reason"].as_str().unwrap().contains("not a Kubernetes manifest"));
+    assert_eq!(skipped[1]["file"], bad.as_str());
+    assert_eq!(skipped[1]["document"], 2);
+    assert!(skipped[1]["reason"].as_str().unwrap().starts_with("malformed YAML"));
+    assert!(skipped[2]["reason"].as_str().unwrap().contains("not UTF-8"));
+    // Text output names file and document on one line.
+    let out = kupgrade(&["scan", &bad, "--target", "1.25"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("skipped {bad}: document 2: malformed YAML")), "{text}");
+}
+
+#[test]
+fn user_deprecations_extend_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = write(
+        dir.path(),
+        "extra.yaml",
+        "entries:\n- {api_version: cert-manager.io/v1alpha2, kind: Certificate, deprecated_in: \"1.20\", removed_in: \"1.24\", replacement: cert-manager.io/v1}\n",
+    );
+    let cert = write(dir.path(), "cert.yaml", "apiVersion: cert-manager.io/v1alpha2\nkind: Certificate\nmetadata: {name: tls}\n");
+    let out = kupgrade(&["scan", &cert, "--target", "1.30", "--deprecations", &extra, "--output", "json"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(json(&out)["findings"][0]["replacement"], "cert-manager.io/v1");
+}
+
+#[test]
+fn bad_input_is_one_line_and_exit_1() {
+    let out = kupgrade(&["scan", "/no/such/dir", "--target", "1.30"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("/no/such/dir"), "{err}");
+    let out = kupgrade(&["scan", "x.yaml", "--target", "banana"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = kupgrade(&["check", "--kubeconfig", "/no/such/kubeconfig", "--to", "1.30"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("/no/such/kubeconfig"), "{err}");
+}

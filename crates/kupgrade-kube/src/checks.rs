@@ -1,0 +1,754 @@
+//! Pre-upgrade checks inside the cluster (`KUP-KUBE-NNN`), each with a stable id, a severity
+//! and the hops it applies to.
+//!
+//! The cluster is read once into [`ClusterFacts`]; each check is a plain function of the facts
+//! and the hop, so the same checks run from `kupgrade check` ([`run_checks`]) and from core's
+//! `CheckRegistry` ([`register`]), and are tested without a cluster.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Node as KNode, PersistentVolume, Pod as KPod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::storage::v1::{CSIDriver, StorageClass};
+use kube::api::{Api, ListParams};
+use kube::{Client, Resource};
+use kupgrade_core::checks::{Check, CheckContext, CheckRegistry, Finding, Severity, Subject};
+use kupgrade_core::{KubeVersion, Result};
+use serde::de::DeserializeOwned;
+
+use crate::kube_error;
+use crate::workloads::{node_ready, pdb_block_reason, pdb_selects, pod_failing, selector_matches};
+
+/// Everything the checks look at, read once.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterFacts {
+    /// Nodes.
+    pub nodes: Vec<KNode>,
+    /// Pods in every namespace.
+    pub pods: Vec<KPod>,
+    /// PodDisruptionBudgets.
+    pub pdbs: Vec<PodDisruptionBudget>,
+    /// Deployments.
+    pub deployments: Vec<Deployment>,
+    /// StatefulSets.
+    pub statefulsets: Vec<StatefulSet>,
+    /// DaemonSets (kube-proxy's version comes from its image).
+    pub daemonsets: Vec<DaemonSet>,
+    /// HorizontalPodAutoscalers (`autoscaling/v2`).
+    pub hpas: Vec<HorizontalPodAutoscaler>,
+    /// StorageClasses.
+    pub storage_classes: Vec<StorageClass>,
+    /// Installed CSI drivers.
+    pub csi_drivers: Vec<CSIDriver>,
+    /// PersistentVolumes.
+    pub pvs: Vec<PersistentVolume>,
+}
+
+async fn list_all<K>(client: &Client) -> Result<Vec<K>>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let api: Api<K> = Api::all(client.clone());
+    let mut out = Vec::new();
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let list = api.list(&params).await.map_err(kube_error)?;
+        out.extend(list.items);
+        match list.metadata.continue_ {
+            Some(token) if !token.is_empty() => params = params.continue_token(&token),
+            _ => return Ok(out),
+        }
+    }
+}
+
+impl ClusterFacts {
+    /// Reads the cluster (read-only: lists only).
+    pub async fn gather(client: &Client) -> Result<Self> {
+        Ok(Self {
+            nodes: list_all(client).await?,
+            pods: list_all(client).await?,
+            pdbs: list_all(client).await?,
+            deployments: list_all(client).await?,
+            statefulsets: list_all(client).await?,
+            daemonsets: list_all(client).await?,
+            hpas: list_all(client).await?,
+            storage_classes: list_all(client).await?,
+            csi_drivers: list_all(client).await?,
+            pvs: list_all(client).await?,
+        })
+    }
+}
+
+/// A check over [`ClusterFacts`].
+#[derive(Debug, Clone)]
+pub struct KubeCheck {
+    /// Stable id.
+    pub id: &'static str,
+    /// What it looks for.
+    pub description: &'static str,
+    /// The severity of its findings (some findings of a check may be milder; see the README).
+    pub severity: Severity,
+    /// Whether it runs once per hop.
+    pub per_hop: bool,
+    /// The oldest hop it applies to, if it applies only from some release on.
+    pub from: Option<KubeVersion>,
+    /// Whether `register` adds it to core's registry (false where a core check already covers
+    /// it through `ClusterWorkloads`).
+    pub in_registry: bool,
+    run: fn(&ClusterFacts, &KubeVersion) -> Vec<Finding>,
+}
+
+impl KubeCheck {
+    /// Runs it for one hop.
+    pub fn run(&self, facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
+        if self.from.as_ref().is_some_and(|f| hop < f) {
+            return Vec::new();
+        }
+        let mut found = (self.run)(facts, hop);
+        for f in &mut found {
+            f.hop = self.per_hop.then(|| hop.clone());
+        }
+        found
+    }
+}
+
+/// Every in-cluster check, in id order.
+pub fn all() -> Vec<KubeCheck> {
+    let c = |id, description, severity, per_hop, in_registry, run| KubeCheck {
+        id,
+        description,
+        severity,
+        per_hop,
+        from: None,
+        in_registry,
+        run,
+    };
+    vec![
+        c(
+            "KUP-KUBE-001",
+            "every node reports Ready",
+            Severity::Blocker,
+            false,
+            false,
+            nodes_not_ready,
+        ),
+        c(
+            "KUP-KUBE-002",
+            "kubelets are within skew of the control plane at each hop",
+            Severity::Blocker,
+            true,
+            true,
+            kubelet_skew,
+        ),
+        c(
+            "KUP-KUBE-003",
+            "kube-proxy is within skew of the control plane at each hop",
+            Severity::Blocker,
+            true,
+            true,
+            kube_proxy_skew,
+        ),
+        c(
+            "KUP-KUBE-004",
+            "no pods are failing (not Running or Succeeded, crash loops)",
+            Severity::Warning,
+            false,
+            false,
+            pods_failing,
+        ),
+        c(
+            "KUP-KUBE-005",
+            "no PodDisruptionBudget blocks a drain (names the PDB and its pods)",
+            Severity::Blocker,
+            false,
+            false,
+            blocking_pdbs,
+        ),
+        c(
+            "KUP-KUBE-006",
+            "multi-replica workloads have a PodDisruptionBudget",
+            Severity::Warning,
+            false,
+            true,
+            no_pdb,
+        ),
+        c(
+            "KUP-KUBE-007",
+            "workloads with a single replica (down during their node's drain)",
+            Severity::Warning,
+            false,
+            true,
+            single_replica,
+        ),
+        c(
+            "KUP-KUBE-008",
+            "pods without a controller (deleted by a drain, never recreated)",
+            Severity::Warning,
+            false,
+            true,
+            bare_pods,
+        ),
+        c(
+            "KUP-KUBE-009",
+            "pods with emptyDir data or local PersistentVolumes (lost or stuck on drain)",
+            Severity::Warning,
+            false,
+            true,
+            local_data,
+        ),
+        c(
+            "KUP-KUBE-010",
+            "HorizontalPodAutoscalers with no headroom during node rotation",
+            Severity::Info,
+            false,
+            true,
+            hpas,
+        ),
+        c(
+            "KUP-KUBE-011",
+            "no node runs a container runtime the hop removes (dockershim, 1.24)",
+            Severity::Blocker,
+            true,
+            true,
+            removed_runtime,
+        ),
+        c(
+            "KUP-KUBE-012",
+            "in-tree volume plugins in use have their CSI driver installed",
+            Severity::Blocker,
+            true,
+            true,
+            in_tree_volumes,
+        ),
+        c(
+            "KUP-KUBE-013",
+            "exactly one default StorageClass",
+            Severity::Warning,
+            false,
+            true,
+            default_storage_class,
+        ),
+    ]
+}
+
+/// Runs every check: per-hop checks for each minor from `current` (exclusive) to `target`, the
+/// others once. Findings come sorted by severity (blockers first), then id.
+pub fn run_checks(facts: &ClusterFacts, current: &KubeVersion, target: &KubeVersion) -> Vec<Finding> {
+    let mut hops = Vec::new();
+    let mut hop = current.minor_version().next_minor();
+    while hop <= target.minor_version() {
+        hops.push(hop.clone());
+        hop = hop.next_minor();
+    }
+    if hops.is_empty() {
+        hops.push(target.minor_version());
+    }
+    let mut out = Vec::new();
+    for check in all() {
+        if check.per_hop {
+            for hop in &hops {
+                out.extend(check.run(facts, hop));
+            }
+        } else {
+            out.extend(check.run(facts, &target.minor_version()));
+        }
+    }
+    out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+    out
+}
+
+/// Adds the in-cluster checks that core's built-in checks do not already cover to `registry`;
+/// they read the cluster through `client` once, on first use.
+pub fn register(registry: &mut CheckRegistry, client: Client) {
+    let facts = Arc::new(tokio::sync::OnceCell::new());
+    for check in all().into_iter().filter(|c| c.in_registry) {
+        registry.register(RegistryCheck {
+            check,
+            client: client.clone(),
+            facts: facts.clone(),
+        });
+    }
+}
+
+struct RegistryCheck {
+    check: KubeCheck,
+    client: Client,
+    facts: Arc<tokio::sync::OnceCell<ClusterFacts>>,
+}
+
+#[async_trait]
+impl Check for RegistryCheck {
+    fn id(&self) -> &'static str {
+        self.check.id
+    }
+    fn description(&self) -> &'static str {
+        self.check.description
+    }
+    fn per_hop(&self) -> bool {
+        self.check.per_hop
+    }
+    fn applies_to(&self, hop: &KubeVersion) -> bool {
+        self.check.from.as_ref().is_none_or(|f| hop >= f)
+    }
+    async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
+        let facts = self
+            .facts
+            .get_or_try_init(|| ClusterFacts::gather(&self.client))
+            .await?;
+        Ok(self.check.run(facts, ctx.hop))
+    }
+}
+
+fn finding(
+    id: &str,
+    severity: Severity,
+    kind: &str,
+    namespace: Option<&str>,
+    name: &str,
+    message: String,
+) -> Finding {
+    Finding {
+        id: id.into(),
+        severity,
+        message,
+        subject: Subject {
+            kind: kind.into(),
+            namespace: namespace.map(str::to_string),
+            name: name.into(),
+        },
+        hop: None,
+    }
+}
+
+fn meta_name<K: Resource>(k: &K) -> (Option<&str>, &str) {
+    let m = k.meta();
+    (m.namespace.as_deref(), m.name.as_deref().unwrap_or(""))
+}
+
+fn nodes_not_ready(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+    facts
+        .nodes
+        .iter()
+        .filter(|n| !node_ready(n))
+        .map(|n| {
+            let (_, name) = meta_name(n);
+            finding("KUP-KUBE-001", Severity::Blocker, "Node", None, name, format!(
+                "node {name} is NotReady; fix or replace it before upgrading (a drain cannot move its pods safely)"
+            ))
+        })
+        .collect()
+}
+
+/// How many minors older than the API server a kubelet or kube-proxy may be.
+fn allowed_lag(component: &KubeVersion) -> i64 {
+    if component.minor() >= 25 { 3 } else { 2 }
+}
+
+fn kubelet_skew(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
+    facts
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let (_, name) = meta_name(n);
+            let raw = n.status.as_ref()?.node_info.as_ref()?.kubelet_version.clone();
+            let kubelet = KubeVersion::parse(&raw).ok()?;
+            let lag = hop.minors_ahead_of(&kubelet);
+            (lag > allowed_lag(&kubelet)).then(|| {
+                finding("KUP-KUBE-002", Severity::Blocker, "Node", None, name, format!(
+                    "node {name} runs kubelet {kubelet}, {lag} minors behind a {hop} control plane (at most {} allowed); upgrade or replace its pool before this hop",
+                    allowed_lag(&kubelet)
+                ))
+            })
+        })
+        .collect()
+}
+
+/// kube-proxy's version from the `kube-system/kube-proxy` DaemonSet image tag
+/// (`...kube-proxy:v1.29.3-eksbuild.2` -> 1.29.3).
+pub fn kube_proxy_version(facts: &ClusterFacts) -> Option<KubeVersion> {
+    let ds = facts.daemonsets.iter().find(|d| {
+        d.metadata.namespace.as_deref() == Some("kube-system")
+            && d.metadata.name.as_deref() == Some("kube-proxy")
+    })?;
+    let image = ds
+        .spec
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .iter()
+        .find(|c| c.name == "kube-proxy")?
+        .image
+        .clone()?;
+    let tag = image.rsplit_once(':')?.1;
+    KubeVersion::parse(tag.split('@').next()?).ok()
+}
+
+fn kube_proxy_skew(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
+    let Some(proxy) = kube_proxy_version(facts) else {
+        return Vec::new();
+    };
+    let lag = hop.minors_ahead_of(&proxy);
+    if lag > allowed_lag(&proxy) {
+        vec![finding(
+            "KUP-KUBE-003",
+            Severity::Blocker,
+            "DaemonSet",
+            Some("kube-system"),
+            "kube-proxy",
+            format!(
+                "kube-proxy {proxy} is {lag} minors behind a {hop} control plane (at most {} allowed); update the kube-proxy add-on before this hop",
+                allowed_lag(&proxy)
+            ),
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+fn pods_failing(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+    facts
+        .pods
+        .iter()
+        .filter(|p| pod_failing(p))
+        .map(|p| {
+            let (ns, name) = meta_name(p);
+            let phase = p.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_else(|| "Unknown".into());
+            finding("KUP-KUBE-004", Severity::Warning, "Pod", ns, name, format!(
+                "pod is {phase} or crash-looping before the upgrade; fix it first or it will look like an upgrade failure"
+            ))
+        })
+        .collect()
+}
+
+fn blocking_pdbs(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+    facts
+        .pdbs
+        .iter()
+        .filter_map(|pdb| {
+            let reason = pdb_block_reason(pdb)?;
+            let (ns, name) = meta_name(pdb);
+            let pods: Vec<String> = facts
+                .pods
+                .iter()
+                .filter(|p| pdb_selects(pdb, p))
+                .map(|p| p.metadata.name.clone().unwrap_or_default())
+                .collect();
+            if pods.is_empty() {
+                return None;
+            }
+            Some(finding("KUP-KUBE-005", Severity::Blocker, "PodDisruptionBudget", ns, name, format!(
+                "PodDisruptionBudget {}/{name} would block draining pod(s) {}: {reason}; scale the workload up or relax the PDB before the upgrade",
+                ns.unwrap_or(""),
+                pods.join(", ")
+            )))
+        })
+        .collect()
+}
+
+struct Workload<'a> {
+    kind: &'static str,
+    namespace: Option<&'a str>,
+    name: &'a str,
+    replicas: i32,
+    labels: BTreeMap<String, String>,
+}
+
+fn workloads(facts: &ClusterFacts) -> Vec<Workload<'_>> {
+    let mut out = Vec::new();
+    for d in &facts.deployments {
+        let (namespace, name) = meta_name(d);
+        out.push(Workload {
+            kind: "Deployment",
+            namespace,
+            name,
+            replicas: d.spec.replicas.unwrap_or(1),
+            labels: d
+                .spec
+                .template
+                .metadata
+                .as_ref()
+                .and_then(|m| m.labels.clone())
+                .unwrap_or_default(),
+        });
+    }
+    for s in &facts.statefulsets {
+        let (namespace, name) = meta_name(s);
+        out.push(Workload {
+            kind: "StatefulSet",
+            namespace,
+            name,
+            replicas: s.spec.replicas.unwrap_or(1),
+            labels: s
+                .spec
+                .template
+                .metadata
+                .as_ref()
+                .and_then(|m| m.labels.clone())
+                .unwrap_or_default(),
+        });
+    }
+    out
+}
+
+fn covered_by_pdb(facts: &ClusterFacts, w: &Workload<'_>) -> bool {
+    facts.pdbs.iter().any(|pdb| {
+        pdb.metadata.namespace.as_deref() == w.namespace
+            && pdb
+                .spec
+                .as_ref()
+                .and_then(|s| s.selector.as_ref())
+                .is_some_and(|sel| selector_matches(sel, &w.labels))
+    })
+}
+
+fn no_pdb(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+    workloads(facts)
+        .into_iter()
+        .filter(|w| w.replicas > 1 && !covered_by_pdb(facts, w))
+        .map(|w| {
+            finding("KUP-KUBE-006", Severity::Warning, w.kind, w.namespace, w.name, format!(
+                "{} replicas and no PodDisruptionBudget: a drain may evict them all at once; add a PDB with maxUnavailable: 1",
+                w.replicas
+            ))
+        })
+        .collect()
+}
+
+fn single_replica(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+    workloads(facts)
+        .into_iter()
+        .filter(|w| w.replicas == 1)
+        .map(|w| {
+            finding("KUP-KUBE-007", Severity::Warning, w.kind, w.namespace, w.name, 
+                "a single replica: it is down while its node drains; run 2 or more replicas if it must stay up".into())
+        })
+        .collect()
+}
+
+fn bare_pods(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+    facts
+        .pods
+        .iter()
+        .filter(|p| {
+            p.metadata.owner_references.as_ref().is_none_or(|o| o.is_empty())
+                && !p.metadata.annotations.as_ref().is_some_and(|a| a.contains_key("kubernetes.io/config.mirror"))
+                && !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+        })
+        .map(|p| {
+            let (ns, name) = meta_name(p);
+            finding("KUP-KUBE-008", Severity::Warning, "Pod", ns, name,
+                "no controller owns this pod: a drain deletes it and nothing recreates it; run it from a Deployment or Job".into())
+        })
+        .collect()
+}
+
+fn local_data(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+    let local_pvs: BTreeMap<&str, &str> = facts
+        .pvs
+        .iter()
+        .filter(|pv| {
+            pv.spec
+                .as_ref()
+                .is_some_and(|s| s.local.is_some() || s.host_path.is_some())
+        })
+        .filter_map(|pv| {
+            let claim = pv.spec.as_ref()?.claim_ref.as_ref()?;
+            Some((claim.name.as_deref()?, pv.metadata.name.as_deref()?))
+        })
+        .collect();
+    let mut out = Vec::new();
+    for p in &facts.pods {
+        let (ns, name) = meta_name(p);
+        let Some(spec) = p.spec.as_ref() else { continue };
+        let is_daemon = p
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.kind == "DaemonSet");
+        for v in spec.volumes.iter().flatten() {
+            if v.empty_dir.is_some() && !is_daemon {
+                out.push(finding("KUP-KUBE-009", Severity::Info, "Pod", ns, name, format!(
+                    "emptyDir volume '{}' is lost when the pod is evicted; make sure it holds nothing that matters",
+                    v.name
+                )));
+            }
+            if let Some(pvc) = &v.persistent_volume_claim
+                && let Some(pv) = local_pvs.get(pvc.claim_name.as_str())
+            {
+                out.push(finding("KUP-KUBE-009", Severity::Warning, "Pod", ns, name, format!(
+                    "uses local PersistentVolume {pv} (claim {}): the pod cannot move to a new node and its data stays on the old one",
+                    pvc.claim_name
+                )));
+            }
+        }
+    }
+    out
+}
+
+fn hpas(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+    facts
+        .hpas
+        .iter()
+        .map(|h| {
+            let (ns, name) = meta_name(h);
+            let max = h.spec.max_replicas;
+            let min = h.spec.min_replicas.unwrap_or(1);
+            let current = h.status.as_ref().and_then(|s| s.current_replicas).unwrap_or(0);
+            let target = format!("{} {}", h.spec.scale_target_ref.kind, h.spec.scale_target_ref.name);
+            if current >= max {
+                finding("KUP-KUBE-010", Severity::Warning, "HorizontalPodAutoscaler", ns, name, format!(
+                    "scales {target} and is at its maximum ({current}/{max}): no headroom while nodes rotate; raise maxReplicas for the upgrade"
+                ))
+            } else {
+                finding("KUP-KUBE-010", Severity::Info, "HorizontalPodAutoscaler", ns, name, format!(
+                    "scales {target} between {min} and {max} (now {current}); replicas evicted during drains come back through it"
+                ))
+            }
+        })
+        .collect()
+}
+
+fn removed_runtime(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
+    if hop.minor() < 24 {
+        return Vec::new();
+    }
+    facts
+        .nodes
+        .iter()
+        .filter_map(|n| {
+            let runtime = n.status.as_ref()?.node_info.as_ref()?.container_runtime_version.clone();
+            runtime.starts_with("docker://").then(|| {
+                let (_, name) = meta_name(n);
+                finding("KUP-KUBE-011", Severity::Blocker, "Node", None, name, format!(
+                    "runs {runtime} through dockershim, removed in 1.24; move the pool to containerd before this hop"
+                ))
+            })
+        })
+        .collect()
+}
+
+/// In-tree volume plugins: (PV field, in-tree provisioner, CSI driver, release from which
+/// CSI migration is on and the driver is required).
+const IN_TREE: [(&str, &str, &str, u32); 7] = [
+    (
+        "awsElasticBlockStore",
+        "kubernetes.io/aws-ebs",
+        "ebs.csi.aws.com",
+        23,
+    ),
+    (
+        "gcePersistentDisk",
+        "kubernetes.io/gce-pd",
+        "pd.csi.storage.gke.io",
+        23,
+    ),
+    ("azureDisk", "kubernetes.io/azure-disk", "disk.csi.azure.com", 23),
+    ("azureFile", "kubernetes.io/azure-file", "file.csi.azure.com", 24),
+    ("cinder", "kubernetes.io/cinder", "cinder.csi.openstack.org", 21),
+    (
+        "vsphereVolume",
+        "kubernetes.io/vsphere-volume",
+        "csi.vsphere.vmware.com",
+        25,
+    ),
+    (
+        "portworxVolume",
+        "kubernetes.io/portworx-volume",
+        "pxd.portworx.com",
+        31,
+    ),
+];
+
+fn pv_plugin(pv: &PersistentVolume) -> Option<&'static (&'static str, &'static str, &'static str, u32)> {
+    let s = pv.spec.as_ref()?;
+    let used = [
+        s.aws_elastic_block_store.is_some(),
+        s.gce_persistent_disk.is_some(),
+        s.azure_disk.is_some(),
+        s.azure_file.is_some(),
+        s.cinder.is_some(),
+        s.vsphere_volume.is_some(),
+        s.portworx_volume.is_some(),
+    ];
+    used.iter().position(|u| *u).map(|i| &IN_TREE[i])
+}
+
+fn in_tree_volumes(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
+    let installed = |driver: &str| {
+        facts
+            .csi_drivers
+            .iter()
+            .any(|d| d.metadata.name.as_deref() == Some(driver))
+    };
+    let mut out = Vec::new();
+    let mut judge = |kind: &str, name: &str, plugin: &str, driver: &str, from: u32| {
+        if installed(driver) {
+            out.push(finding("KUP-KUBE-012", Severity::Info, kind, None, name, format!(
+                "uses the in-tree {plugin} plugin, served by CSI driver {driver} through CSI migration; consider moving to {driver} directly"
+            )));
+        } else if hop.minor() >= from {
+            out.push(finding("KUP-KUBE-012", Severity::Blocker, kind, None, name, format!(
+                "uses the in-tree {plugin} plugin, which from 1.{from} works only through CSI driver {driver}, and that driver is not installed; install it before this hop"
+            )));
+        }
+    };
+    for pv in &facts.pvs {
+        if let Some((field, _, driver, from)) = pv_plugin(pv) {
+            judge(
+                "PersistentVolume",
+                pv.metadata.name.as_deref().unwrap_or(""),
+                field,
+                driver,
+                *from,
+            );
+        }
+    }
+    for sc in &facts.storage_classes {
+        if let Some((_, prov, driver, from)) = IN_TREE.iter().find(|(_, p, _, _)| *p == sc.provisioner) {
+            judge(
+                "StorageClass",
+                sc.metadata.name.as_deref().unwrap_or(""),
+                prov,
+                driver,
+                *from,
+            );
+        }
+    }
+    out
+}
+
+fn is_default(sc: &StorageClass) -> bool {
+    sc.metadata.annotations.as_ref().is_some_and(|a| {
+        a.get("storageclass.kubernetes.io/is-default-class")
+            .map(String::as_str)
+            == Some("true")
+            || a.get("storageclass.beta.kubernetes.io/is-default-class")
+                .map(String::as_str)
+                == Some("true")
+    })
+}
+
+fn default_storage_class(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+    let defaults: Vec<&str> = facts
+        .storage_classes
+        .iter()
+        .filter(|s| is_default(s))
+        .filter_map(|s| s.metadata.name.as_deref())
+        .collect();
+    match defaults.as_slice() {
+        [_] => Vec::new(),
+        [] => vec![finding("KUP-KUBE-013", Severity::Warning, "Cluster", None, "storage", 
+            "no default StorageClass: PVCs without storageClassName stay Pending and the post-upgrade PVC smoke test cannot run; mark one with storageclass.kubernetes.io/is-default-class=true".into())],
+        many => vec![finding("KUP-KUBE-013", Severity::Warning, "Cluster", None, "storage", format!(
+            "{} default StorageClasses ({}): new PVCs get the newest one; keep exactly one default",
+            many.len(),
+            many.join(", ")
+        ))],
+    }
+}
