@@ -5,6 +5,7 @@
 //! kubeconfig.
 
 mod eks;
+mod gke;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -107,6 +108,7 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ManagedCluste
         None => bail!("name a cluster with --provider eks|aks|gke|sim and its flags"),
         Some(ProviderArg::Sim) => bail!("--provider sim is handled by the simulator runner"),
         Some(ProviderArg::Eks) => eks::connect(args).await,
+        Some(ProviderArg::Gke) => gke::connect(args).await,
         Some(other) => bail!(
             "--provider {} needs its cloud adapter, which this build does not include yet; use --provider sim",
             other.as_str()
