@@ -131,16 +131,29 @@ pub(crate) fn from_response(status: u16, retry_after: Option<&str>, body: &[u8],
     }
 }
 
-/// Maps a transport or credential failure from the azure_core pipeline.
+/// Maps a transport or credential failure from the azure_core pipeline, keeping the causes
+/// on one line.
 pub(crate) fn from_azure(err: &azure_core::Error) -> Error {
     use azure_core::error::ErrorKind;
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text = format!("{text}: {c}");
+        }
+        source = cause.source();
+    }
+    let text = text.replace(['\n', '\r'], " ");
     match err.kind() {
         ErrorKind::Credential => Error::Permission(format!(
-            "could not get an Azure token ({err}); run `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+            "could not get an Azure token ({text}); run `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
              AZURE_CLIENT_SECRET, or run with a managed or workload identity"
         )),
-        ErrorKind::Io => Error::Transient(format!("could not reach ARM: {err}")),
-        _ => Error::Provider(format!("ARM request failed: {err}")),
+        _ if text.contains("retry policy expired") || matches!(err.kind(), ErrorKind::Io) => {
+            Error::Transient(format!("could not reach ARM: {text}"))
+        }
+        _ => Error::Provider(format!("ARM request failed: {text}")),
     }
 }
 

@@ -4,6 +4,7 @@
 //! `Arc<dyn ManagedCluster>`; the in-cluster side (drain, health, PDBs) comes from the
 //! kubeconfig.
 
+mod aks;
 mod eks;
 mod gke;
 
@@ -109,10 +110,7 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ManagedCluste
         Some(ProviderArg::Sim) => bail!("--provider sim is handled by the simulator runner"),
         Some(ProviderArg::Eks) => eks::connect(args).await,
         Some(ProviderArg::Gke) => gke::connect(args).await,
-        Some(other) => bail!(
-            "--provider {} needs its cloud adapter, which this build does not include yet; use --provider sim",
-            other.as_str()
-        ),
+        Some(ProviderArg::Aks) => aks::connect(args).await,
     }
 }
 
