@@ -18,6 +18,8 @@ pub const LOCATION_ENV: [&str; 3] = [
 pub const CLUSTER_ENV: [&str; 2] = ["KUPGRADE_GKE_CLUSTER", "CLOUDSDK_CONTAINER_CLUSTER"];
 /// Endpoint override variable.
 pub const ENDPOINT_ENV: &str = "KUPGRADE_GKE_ENDPOINT";
+/// Set to `1` to send no credentials (only with [`ENDPOINT_ENV`]).
+pub const NO_AUTH_ENV: &str = "KUPGRADE_GKE_NO_AUTH";
 
 /// Configures and builds a [`GkeCluster`].
 ///
@@ -50,13 +52,15 @@ impl GkeClusterBuilder {
     }
 
     /// A builder filled from the environment: [`PROJECT_ENV`], [`LOCATION_ENV`],
-    /// [`CLUSTER_ENV`] and [`ENDPOINT_ENV`]. Setters called afterwards override it.
+    /// [`CLUSTER_ENV`], [`ENDPOINT_ENV`] and [`NO_AUTH_ENV`]. Setters called afterwards
+    /// override it.
     pub fn from_env() -> Self {
         Self {
             project: env_first(&PROJECT_ENV),
             location: env_first(&LOCATION_ENV),
             cluster: env_first(&CLUSTER_ENV),
             endpoint: env_first(&[ENDPOINT_ENV]),
+            anonymous: std::env::var(NO_AUTH_ENV).is_ok_and(|v| v == "1"),
             ..Self::default()
         }
     }

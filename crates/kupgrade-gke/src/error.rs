@@ -37,7 +37,7 @@ const CLUSTER_HINT: &str = "check --project, --location (the cluster's region or
 /// Maps a GKE client error into a core [`Error`]; `cluster` names the cluster in
 /// [`Error::OperationInProgress`].
 pub fn map_error(err: GaxError, subject: Subject<'_>, cluster: &str) -> Error {
-    if err.is_authentication() {
+    if is_authentication(&err) {
         return Error::Permission(format!(
             "could not get Google credentials ({err}); run `gcloud auth application-default login`, \
              or use --no-auth with --endpoint for a local endpoint"
@@ -78,6 +78,26 @@ pub fn map_error(err: GaxError, subject: Subject<'_>, cluster: &str) -> Error {
         return Error::Transient(one_line(&err.to_string()));
     }
     Error::Provider(one_line(&err.to_string()))
+}
+
+/// Whether `err`, or an error it wraps (the client's retry loop wraps transient credential
+/// failures in "exhausted"), is a credentials problem.
+fn is_authentication(err: &GaxError) -> bool {
+    if err.is_authentication() {
+        return true;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(e) = source {
+        if e.downcast_ref::<google_cloud_gax::error::CredentialsError>()
+            .is_some()
+            || e.downcast_ref::<GaxError>()
+                .is_some_and(GaxError::is_authentication)
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
 }
 
 fn from_code(
@@ -246,6 +266,18 @@ mod tests {
             "c",
         );
         assert!(matches!(e, Error::Permission(_)) && !e.is_retryable());
+    }
+
+    #[test]
+    fn credential_failures_are_permission_errors_even_after_retries() {
+        let creds = google_cloud_gax::error::CredentialsError::from_msg(true, "metadata server unreachable");
+        let exhausted = GaxError::exhausted(GaxError::authentication(creds));
+        let e = map_error(exhausted, Subject::Cluster("c"), "c");
+        assert!(matches!(e, Error::Permission(_)), "{e:?}");
+        assert!(
+            e.to_string().contains("gcloud auth application-default login"),
+            "{e}"
+        );
     }
 
     #[test]

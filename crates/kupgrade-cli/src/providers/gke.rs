@@ -16,7 +16,9 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ManagedCluste
     let location = args.required(&args.location, "--location")?;
     let name = args.required(&args.cluster, "--cluster")?;
     if args.no_auth && args.endpoint.is_none() {
-        bail!("--no-auth only works with --endpoint (a local GKE API endpoint); drop it to use Google credentials");
+        bail!(
+            "--no-auth only works with --endpoint (a local GKE API endpoint); drop it to use Google credentials"
+        );
     }
     let mut builder = GkeClusterBuilder::new()
         .project(project)
