@@ -245,18 +245,10 @@ impl EksCluster {
         token: &RequestToken,
     ) -> Result<bool> {
         let name = ng.nodegroup_name().unwrap_or_default();
-        let current = ng.update_config().and_then(|c| c.max_unavailable());
         let wanted = rollout.max_unavailable.min(100) as i32;
-        let same = match current {
-            Some(c) => c == wanted,
-            None => {
-                ng.update_config()
-                    .and_then(|c| c.max_unavailable_percentage())
-                    .is_none()
-                    && wanted == 1
-            }
-        };
-        if wanted == 0 || same {
+        // Compare with what `describe` reports (a percentage becomes a node count there), so
+        // a rollout read back from EKS never rewrites the group's own setting.
+        if wanted == 0 || rollout.max_unavailable.min(100) == convert::max_unavailable(ng) {
             return Ok(false);
         }
         let mut config = NodegroupUpdateConfig::builder().max_unavailable(wanted);

@@ -70,7 +70,7 @@ async fn update_nodegroup_version_sends_version_force_and_token() {
             "nodegroupName": "blue", "clusterName": "prod", "version": "1.30", "status": "ACTIVE",
             "amiType": "AL2023_x86_64_STANDARD",
             "scalingConfig": {"minSize": 1, "maxSize": 4, "desiredSize": 2},
-            "updateConfig": {"maxUnavailable": 1}
+            "updateConfig": {"maxUnavailablePercentage": 50}
         }})),
         event(json!({"cluster": {"name": "prod", "version": "1.31", "status": "ACTIVE"}})),
         event(json!({"update": {"id": "u-2", "status": "InProgress", "type": "VersionUpdate"}})),
@@ -100,6 +100,8 @@ async fn update_nodegroup_version_sends_version_force_and_token() {
         body,
         json!({"version": "1.31", "force": false, "clientRequestToken": "kup-abc-4-0"})
     );
+    // 50% of 2 nodes is what `describe` reports as 1, so no config update went out first.
+    assert_eq!(replay.actual_requests().count(), 3);
 }
 
 #[tokio::test]
