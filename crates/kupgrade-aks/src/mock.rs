@@ -85,6 +85,54 @@ struct State {
     throttle: u32,
     throttle_retry_after: u32,
     base: String,
+    log: Vec<(String, String, Value)>,
+}
+
+/// One answer of the mock, independent of the transport that carries it.
+#[derive(Debug, Clone)]
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Option<Value>,
+}
+
+impl Reply {
+    fn new(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: None,
+        }
+    }
+
+    fn set_body_json(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    fn insert_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.to_string()));
+        self
+    }
+
+    fn into_template(self) -> ResponseTemplate {
+        let mut t = ResponseTemplate::new(self.status);
+        for (k, v) in &self.headers {
+            t = t.insert_header(k.as_str(), v.as_str());
+        }
+        if let Some(b) = self.body {
+            t = t.set_body_json(b);
+        }
+        t
+    }
+}
+
+/// One request, independent of the transport that carried it.
+struct Req {
+    method: String,
+    url: azure_core::http::Url,
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
 }
 
 /// The running mock server and its state.
@@ -109,11 +157,11 @@ fn minor(v: &str) -> u32 {
     resolve(v).map(|(m, _)| m).unwrap_or(0)
 }
 
-fn error(status: u16, code: &str, message: &str) -> ResponseTemplate {
-    ResponseTemplate::new(status).set_body_json(json!({"error": {"code": code, "message": message}}))
+fn error(status: u16, code: &str, message: &str) -> Reply {
+    Reply::new(status).set_body_json(json!({"error": {"code": code, "message": message}}))
 }
 
-fn busy(op: &str) -> ResponseTemplate {
+fn busy(op: &str) -> Reply {
     error(
         409,
         "OperationNotAllowed",
@@ -277,18 +325,9 @@ impl MockArm {
         self.with(|s| s.clusters.get(cluster).map(|c| cluster_json(cluster, c)))
     }
 
-    /// Every request received so far: method, path, body (JSON or `null`).
+    /// Every request received so far (both transports): method, path, body (JSON or `null`).
     pub async fn requests(&self) -> Vec<(String, String, Value)> {
-        self.server
-            .received_requests()
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|r| {
-                let body = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-                (r.method.to_string(), r.url.path().to_string(), body)
-            })
-            .collect()
+        self.with(|s| s.log.clone())
     }
 
     /// A builder aimed at `cluster` on this server, without auth.
@@ -300,14 +339,80 @@ impl MockArm {
             .with_arm_endpoint(self.uri())
             .no_auth(true)
     }
+
+    /// Like [`builder`](Self::builder), but requests reach the mock in-process through an
+    /// injected `HttpClient` instead of a socket. Use this on a paused tokio clock.
+    pub fn in_process_builder(&self, cluster: &str) -> AksClusterBuilder {
+        self.builder(cluster)
+            .with_transport(Arc::new(InProcess(self.state.clone())))
+    }
 }
 
 struct Responder(Arc<Mutex<State>>);
 
 impl Respond for Responder {
     fn respond(&self, req: &Request) -> ResponseTemplate {
+        let req = Req {
+            method: req.method.as_str().to_ascii_uppercase(),
+            url: azure_core::http::Url::parse(req.url.as_str()).expect("wiremock gives absolute URLs"),
+            headers: req
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_string())))
+                .collect(),
+            body: req.body.clone(),
+        };
         let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        s.handle(req)
+        s.handle(&req).into_template()
+    }
+}
+
+/// The same state machine as an in-process `HttpClient`: no socket, no timers, so tests on a
+/// paused tokio clock (hours of executor waits in milliseconds) can use it.
+#[derive(Debug)]
+struct InProcess(Arc<Mutex<State>>);
+
+#[async_trait::async_trait]
+impl azure_core::http::HttpClient for InProcess {
+    async fn execute_request(
+        &self,
+        request: &azure_core::http::Request,
+    ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
+        let body = match request.body() {
+            azure_core::http::Body::Bytes(b) => b.to_vec(),
+            #[allow(unreachable_patterns)]
+            _ => Vec::new(),
+        };
+        let req = Req {
+            method: request.method().as_ref().to_ascii_uppercase(),
+            url: request.url().clone(),
+            headers: request
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.as_str().to_string()))
+                .collect(),
+            body,
+        };
+        let reply = {
+            let mut s = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            s.handle(&req)
+        };
+        let mut headers = azure_core::http::headers::Headers::new();
+        let bytes = match &reply.body {
+            Some(b) => {
+                headers.insert("content-type", "application/json");
+                serde_json::to_vec(b).unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
+        for (k, v) in reply.headers {
+            headers.insert(k, v);
+        }
+        Ok(azure_core::http::AsyncRawResponse::from_bytes(
+            azure_core::http::StatusCode::from(reply.status),
+            headers,
+            bytes,
+        ))
     }
 }
 
@@ -472,14 +577,19 @@ impl State {
         )
     }
 
-    fn lro(&self, status: u16, body: Value, id: &str) -> ResponseTemplate {
-        ResponseTemplate::new(status)
+    fn lro(&self, status: u16, body: Value, id: &str) -> Reply {
+        Reply::new(status)
             .set_body_json(body)
             .insert_header("Azure-AsyncOperation", self.async_url(id).as_str())
             .insert_header("Retry-After", self.retry_after.to_string().as_str())
     }
 
-    fn handle(&mut self, req: &Request) -> ResponseTemplate {
+    fn handle(&mut self, req: &Req) -> Reply {
+        self.log.push((
+            req.method.clone(),
+            req.url.path().to_string(),
+            serde_json::from_slice(&req.body).unwrap_or(Value::Null),
+        ));
         if self.throttle > 0 {
             self.throttle -= 1;
             return error(
@@ -511,14 +621,9 @@ impl State {
             .map(|s| s.map(str::to_string).collect())
             .unwrap_or_default();
         let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-        let method = req.method.as_str().to_string();
+        let method = req.method.clone();
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
-        let header = |k: &str| {
-            req.headers
-                .get(k)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
+        let header = |k: &str| req.headers.get(k).cloned();
         match segs.as_slice() {
             [
                 "subscriptions",
@@ -545,7 +650,7 @@ impl State {
                     if let Some(e) = &op.error {
                         b["error"] = e.clone();
                     }
-                    let mut r = ResponseTemplate::new(200).set_body_json(b);
+                    let mut r = Reply::new(200).set_body_json(b);
                     if op.status == "InProgress" {
                         r = r.insert_header("Retry-After", self.retry_after.to_string().as_str());
                     }
@@ -563,11 +668,11 @@ impl State {
                 id,
             ] => match self.ops.get(*id) {
                 None => error(404, "NotFound", "operation not found"),
-                Some(op) if op.status == "InProgress" => ResponseTemplate::new(202)
+                Some(op) if op.status == "InProgress" => Reply::new(202)
                     .insert_header("Location", self.location_url(id).as_str())
                     .insert_header("Retry-After", self.retry_after.to_string().as_str()),
-                Some(op) if op.status == "Succeeded" || op.status == "Canceled" => ResponseTemplate::new(204),
-                Some(op) => ResponseTemplate::new(400)
+                Some(op) if op.status == "Succeeded" || op.status == "Canceled" => Reply::new(204),
+                Some(op) => Reply::new(400)
                     .set_body_json(json!({"error": op.error.clone().unwrap_or(json!({"code": "Failed"}))})),
             },
             [
@@ -592,19 +697,17 @@ impl State {
                     );
                 }
                 match (method.as_str(), rest) {
-                    ("GET", []) => {
-                        ResponseTemplate::new(200).set_body_json(cluster_json(&name, &self.clusters[&name]))
-                    }
+                    ("GET", []) => Reply::new(200).set_body_json(cluster_json(&name, &self.clusters[&name])),
                     ("PUT", []) => self.put_cluster(&name, &body, header("if-match")),
                     ("GET", ["upgradeProfiles", "default"]) => self.upgrade_profile(&name),
                     ("POST", ["abort"]) => self.abort(&name),
                     ("GET", ["agentPools"]) => {
                         let c = &self.clusters[&name];
                         let value: Vec<Value> = c.pools.iter().map(|(n, p)| pool_json(&name, n, p)).collect();
-                        ResponseTemplate::new(200).set_body_json(json!({"value": value}))
+                        Reply::new(200).set_body_json(json!({"value": value}))
                     }
                     ("GET", ["agentPools", pool]) => match self.clusters[&name].pools.get(*pool) {
-                        Some(p) => ResponseTemplate::new(200).set_body_json(pool_json(&name, pool, p)),
+                        Some(p) => Reply::new(200).set_body_json(pool_json(&name, pool, p)),
                         None => pool_not_found(&name, pool),
                     },
                     ("PUT", ["agentPools", pool]) => {
@@ -618,7 +721,7 @@ impl State {
         }
     }
 
-    fn put_cluster(&mut self, name: &str, body: &Value, if_match: Option<String>) -> ResponseTemplate {
+    fn put_cluster(&mut self, name: &str, body: &Value, if_match: Option<String>) -> Reply {
         if let Some(op) = self.running_op(name) {
             let _ = op;
             return busy("Upgrading");
@@ -677,7 +780,7 @@ impl State {
             .and_then(Value::as_bool)
             == Some(true);
         if to_minor > from && c.deprecated_api_block && !forced {
-            return ResponseTemplate::new(400).set_body_json(json!({"error": {
+            return Reply::new(400).set_body_json(json!({"error": {
                 "code": "ValidationError",
                 "message": "Control Plane upgrade is blocked due to recent usage of a Kubernetes API deprecated in the specified version.",
                 "details": [{"code": "UpgradeBlockedOnDeprecatedAPIUsage", "message": "Detected usage of /apis/policy/v1beta1/podsecuritypolicies in the last 12 hours. Please see https://aka.ms/aks/UpgradeBlockedOnDeprecatedAPIUsage for more details."}]
@@ -701,7 +804,7 @@ impl State {
         let c = self.clusters.get_mut(name).expect("checked");
         c.etag += 1;
         if to_minor == from && resolve(target).map(|(_, f)| f) == Some(c.current.clone()) {
-            return ResponseTemplate::new(200).set_body_json(cluster_json(name, c));
+            return Reply::new(200).set_body_json(cluster_json(name, c));
         }
         c.version = target.to_string();
         c.state = "Upgrading".into();
@@ -717,7 +820,7 @@ impl State {
         body: &Value,
         if_match: Option<String>,
         if_none_match: Option<String>,
-    ) -> ResponseTemplate {
+    ) -> Reply {
         if self.running_op(name).is_some() {
             return busy("Updating");
         }
@@ -789,7 +892,7 @@ impl State {
                     p.upgrade_settings = s;
                 }
                 if resolve(&target).map(|(_, f)| f) == Some(p.current.clone()) {
-                    return ResponseTemplate::new(200).set_body_json(pool_json(name, pool, p));
+                    return Reply::new(200).set_body_json(pool_json(name, pool, p));
                 }
                 p.version = target;
                 p.state = "Upgrading".into();
@@ -832,9 +935,9 @@ impl State {
         }
     }
 
-    fn delete_pool(&mut self, name: &str, pool: &str) -> ResponseTemplate {
+    fn delete_pool(&mut self, name: &str, pool: &str) -> Reply {
         if !self.clusters[name].pools.contains_key(pool) {
-            return ResponseTemplate::new(204);
+            return Reply::new(204);
         }
         if self.running_op(name).is_some() {
             return busy("Updating");
@@ -852,12 +955,12 @@ impl State {
             p.state = "Deleting".into();
         }
         let id = self.start_op(name, Effect::DeletePool(pool.to_string()));
-        ResponseTemplate::new(202)
+        Reply::new(202)
             .insert_header("Location", self.location_url(&id).as_str())
             .insert_header("Retry-After", self.retry_after.to_string().as_str())
     }
 
-    fn abort(&mut self, name: &str) -> ResponseTemplate {
+    fn abort(&mut self, name: &str) -> Reply {
         let Some(id) = self.running_op(name) else {
             return error(
                 409,
@@ -883,10 +986,10 @@ impl State {
         if let Some(op) = self.ops.get_mut(&abort_id) {
             op.status = "Succeeded".into();
         }
-        ResponseTemplate::new(202).insert_header("Location", self.location_url(&abort_id).as_str())
+        Reply::new(202).insert_header("Location", self.location_url(&abort_id).as_str())
     }
 
-    fn upgrade_profile(&self, name: &str) -> ResponseTemplate {
+    fn upgrade_profile(&self, name: &str) -> Reply {
         let c = &self.clusters[name];
         let cp = minor(&c.current);
         let ups = |from: u32, max: u32| -> Vec<Value> {
@@ -899,7 +1002,7 @@ impl State {
             .iter()
             .map(|(n, p)| json!({"name": n, "kubernetesVersion": p.current, "osType": "Linux", "upgrades": ups(minor(&p.current), cp)}))
             .collect();
-        ResponseTemplate::new(200).set_body_json(json!({
+        Reply::new(200).set_body_json(json!({
             "id": format!("{}/upgradeProfiles/default", cluster_id(name)),
             "name": "default",
             "type": "Microsoft.ContainerService/managedClusters/upgradeProfiles",
@@ -911,7 +1014,7 @@ impl State {
     }
 }
 
-fn pool_not_found(cluster: &str, pool: &str) -> ResponseTemplate {
+fn pool_not_found(cluster: &str, pool: &str) -> Reply {
     error(
         404,
         "NotFound",
@@ -919,7 +1022,7 @@ fn pool_not_found(cluster: &str, pool: &str) -> ResponseTemplate {
     )
 }
 
-fn versions(loc: &str) -> ResponseTemplate {
+fn versions(loc: &str) -> Reply {
     let values: Vec<Value> = (27..=35)
         .map(|m| {
             let plan = if m == 27 || m == 30 {
@@ -940,5 +1043,5 @@ fn versions(loc: &str) -> ResponseTemplate {
         })
         .collect();
     let _ = loc;
-    ResponseTemplate::new(200).set_body_json(json!({ "values": values }))
+    Reply::new(200).set_body_json(json!({ "values": values }))
 }
