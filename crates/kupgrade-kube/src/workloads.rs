@@ -100,7 +100,12 @@ impl KubeWorkloads {
     }
 
     /// Connects with a ready [`Config`].
-    pub fn from_config(config: Config, provider: Option<Provider>) -> Result<Self> {
+    ///
+    /// kube-rs's built-in retry of 429/503/504 is switched off: it would swallow the 429 a
+    /// PodDisruptionBudget answers to an eviction (retrying it for minutes) before the drain
+    /// could name the blocker. kupgrade's own poll policy retries what is worth retrying.
+    pub fn from_config(mut config: Config, provider: Option<Provider>) -> Result<Self> {
+        config.default_retry = false;
         let client = Client::try_from(config)
             .map_err(|e| Error::InvalidInput(format!("cannot build a Kubernetes client: {e}")))?;
         Ok(Self::new(client, provider))

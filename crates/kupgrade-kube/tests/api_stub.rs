@@ -1,0 +1,377 @@
+//! KubeWorkloads against a local Kubernetes API stub (wiremock on 127.0.0.1) serving realistic
+//! JSON: cordon patches, evictions answered 429 by a PodDisruptionBudget, API throttling, the
+//! core drain loop end to end, the drain preview, health and the checks.
+
+use std::time::Duration;
+
+use kupgrade_core::drain::drain_nodes;
+use kupgrade_core::workloads::Eviction;
+use kupgrade_core::{ClusterWorkloads, DrainOptions, Error, PodRef, PollPolicy, Provider};
+use kupgrade_kube::KubeWorkloads;
+use serde_json::{Value, json};
+use wiremock::matchers::{body_partial_json, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn stub() -> (MockServer, KubeWorkloads) {
+    let server = MockServer::start().await;
+    let config = kube::Config::new(server.uri().parse().unwrap());
+    let kube = KubeWorkloads::from_config(config, Some(Provider::Eks)).unwrap();
+    (server, kube)
+}
+
+fn pod(ns: &str, name: &str, node: &str, owner: Option<&str>, labels: Value) -> Value {
+    let mut p = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {"nodeName": node, "containers": [{"name": "app", "image": "nginx"}]},
+        "status": {"phase": "Running"}
+    });
+    if let Some(kind) = owner {
+        p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": kind, "name": "owner", "uid": "u1", "controller": true}]);
+    }
+    p
+}
+
+fn list(kind: &str, items: Vec<Value>) -> Value {
+    json!({"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "1"}, "items": items})
+}
+
+fn pdb_429(pdb: &str) -> ResponseTemplate {
+    ResponseTemplate::new(429).set_body_json(json!({
+        "kind": "Status", "apiVersion": "v1", "status": "Failure",
+        "message": "Cannot evict pod as it would violate the pod's disruption budget.",
+        "reason": "TooManyRequests",
+        "details": {"causes": [{"reason": "DisruptionBudget",
+            "message": format!("The disruption budget {pdb} needs 2 healthy pods and has 2 currently")}]},
+        "code": 429
+    }))
+}
+
+fn eviction_ok() -> ResponseTemplate {
+    ResponseTemplate::new(201)
+        .set_body_json(json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 201}))
+}
+
+fn node_json(name: &str, pool: &str, kubelet: &str, ready: bool) -> Value {
+    json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"eks.amazonaws.com/nodegroup": pool}},
+        "spec": {},
+        "status": {
+            "conditions": [{"type": "Ready", "status": if ready {"True"} else {"False"}}],
+            "nodeInfo": {"kubeletVersion": kubelet, "kubeProxyVersion": kubelet, "containerRuntimeVersion": "containerd://1.7.2",
+                "architecture": "amd64", "bootID": "", "kernelVersion": "", "machineID": "", "operatingSystem": "linux",
+                "osImage": "", "systemUUID": ""}
+        }
+    })
+}
+
+fn fast_poll() -> PollPolicy {
+    PollPolicy {
+        min_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        max_retries: 3,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+fn web1() -> PodRef {
+    PodRef {
+        namespace: "shop".into(),
+        name: "web-1".into(),
+    }
+}
+
+#[tokio::test]
+async fn cordon_patches_spec_unschedulable() {
+    let (server, kube) = stub().await;
+    Mock::given(method("PATCH"))
+        .and(path("/api/v1/nodes/ip-10-0-1-5"))
+        .and(body_partial_json(json!({"spec": {"unschedulable": true}})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(node_json(
+            "ip-10-0-1-5",
+            "general",
+            "v1.30.4",
+            true,
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    kube.set_unschedulable("ip-10-0-1-5", true).await.unwrap();
+    // A node that is gone says so, with a hint.
+    let err = kube.set_unschedulable("ip-gone", true).await.unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    assert!(err.to_string().contains("ip-gone"), "{err}");
+}
+
+#[tokio::test]
+async fn eviction_answers_map_to_evicted_blocked_gone_and_throttled() {
+    let (server, kube) = stub().await;
+    let evict = |name: &str| format!("/api/v1/namespaces/shop/pods/{name}/eviction");
+    Mock::given(method("POST"))
+        .and(path(evict("web-1")))
+        .respond_with(pdb_429("web-pdb"))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(evict("web-2")))
+        .respond_with(eviction_ok())
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(evict("web-3")))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404})))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(evict("web-4")))
+        .respond_with(ResponseTemplate::new(429).set_body_json(json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "Too many requests, please try again later.", "reason": "TooManyRequests", "code": 429})))
+        .mount(&server)
+        .await;
+    let r = |n: &str| PodRef {
+        namespace: "shop".into(),
+        name: n.into(),
+    };
+    match kube.evict(&r("web-1")).await.unwrap() {
+        Eviction::Blocked { pdb, reason } => {
+            assert_eq!(pdb, "shop/web-pdb");
+            assert!(reason.contains("needs 2 healthy pods"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(kube.evict(&r("web-2")).await.unwrap(), Eviction::Evicted);
+    assert_eq!(kube.evict(&r("web-3")).await.unwrap(), Eviction::Gone);
+    let err = kube.evict(&r("web-4")).await.unwrap_err();
+    assert!(
+        err.is_retryable(),
+        "API throttling is retried, not reported as a PDB: {err}"
+    );
+}
+
+async fn mount_node_with_pods(server: &MockServer) {
+    let pods = list(
+        "PodList",
+        vec![
+            pod("shop", "web-1", "n1", Some("ReplicaSet"), json!({"app": "web"})),
+            pod("kube-system", "aws-node-x", "n1", Some("DaemonSet"), json!({})),
+            {
+                let mut p = pod("kube-system", "etcd-n1", "n1", None, json!({}));
+                p["metadata"]["annotations"] = json!({"kubernetes.io/config.mirror": "abc"});
+                p
+            },
+        ],
+    );
+    Mock::given(method("GET"))
+        .and(path("/api/v1/pods"))
+        .and(query_param("fieldSelector", "spec.nodeName=n1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(pods))
+        .mount(server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/api/v1/nodes/n1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(node_json("n1", "general", "v1.30.4", true)))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn core_drain_retries_429_until_the_pdb_allows_it() {
+    let (server, kube) = stub().await;
+    mount_node_with_pods(&server).await;
+    let evict = "/api/v1/namespaces/shop/pods/web-1/eviction";
+    // Refused twice, then allowed.
+    Mock::given(method("POST"))
+        .and(path(evict))
+        .respond_with(pdb_429("web-pdb"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(evict))
+        .respond_with(eviction_ok())
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let options = DrainOptions {
+        timeout: Duration::from_secs(30),
+        force: false,
+    };
+    let report = drain_nodes(
+        &kube,
+        &["n1".into()],
+        options,
+        &fast_poll(),
+        &kupgrade_core::events::discard(),
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.evicted, 1);
+    assert_eq!(report.skipped, 2, "DaemonSet and mirror pods are left alone");
+    let evictions = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == evict)
+        .count();
+    assert_eq!(evictions, 3);
+    // Never a DELETE: draining goes through the Eviction API only.
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.method.as_str() != "DELETE")
+    );
+}
+
+#[tokio::test]
+async fn core_drain_names_the_blocking_pod_and_pdb_after_the_timeout() {
+    let (server, kube) = stub().await;
+    mount_node_with_pods(&server).await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/namespaces/shop/pods/web-1/eviction"))
+        .respond_with(pdb_429("web-pdb"))
+        .mount(&server)
+        .await;
+    let options = DrainOptions {
+        timeout: Duration::from_secs(1),
+        force: false,
+    };
+    // Bounded: kube-rs's own 429 retry is off, so the PDB's refusal reaches the drain at once.
+    let err = tokio::time::timeout(
+        Duration::from_secs(15),
+        drain_nodes(
+            &kube,
+            &["n1".into()],
+            options,
+            &fast_poll(),
+            &kupgrade_core::events::discard(),
+            0,
+        ),
+    )
+    .await
+    .expect("the drain gives up at its timeout, not after kube-rs's retries")
+    .unwrap_err();
+    let Error::DrainBlocked(blockers) = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(blockers.len(), 1);
+    assert_eq!(blockers[0].pod, web1());
+    assert_eq!(blockers[0].pdb, "shop/web-pdb");
+    assert_eq!(blockers[0].node, "n1");
+    assert!(
+        err.to_string()
+            .contains("pod shop/web-1 on node n1 is protected by PodDisruptionBudget shop/web-pdb"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn uncordon_for_rollback() {
+    let (server, kube) = stub().await;
+    Mock::given(method("PATCH"))
+        .and(path("/api/v1/nodes/n1"))
+        .and(body_partial_json(json!({"spec": {"unschedulable": false}})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(node_json("n1", "general", "v1.30.4", true)))
+        .expect(1)
+        .mount(&server)
+        .await;
+    kube.set_unschedulable("n1", false).await.unwrap();
+}
+
+fn pdb(ns: &str, name: &str, spec: Value, status: Value) -> Value {
+    json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": name, "namespace": ns}, "spec": spec, "status": status})
+}
+
+#[tokio::test]
+async fn drain_preview_names_pods_behind_pdbs_that_never_allow_eviction() {
+    let (server, kube) = stub().await;
+    mount_node_with_pods(&server).await;
+    let pdbs = list(
+        "PodDisruptionBudgetList",
+        vec![
+            pdb(
+                "shop",
+                "web-pdb",
+                json!({"maxUnavailable": 0, "selector": {"matchLabels": {"app": "web"}}}),
+                json!({"currentHealthy": 3, "desiredHealthy": 3, "disruptionsAllowed": 0, "expectedPods": 3}),
+            ),
+            pdb(
+                "shop",
+                "other",
+                json!({"minAvailable": 1, "selector": {"matchLabels": {"app": "other"}}}),
+                json!({"currentHealthy": 3, "desiredHealthy": 1, "disruptionsAllowed": 2, "expectedPods": 3}),
+            ),
+        ],
+    );
+    Mock::given(method("GET"))
+        .and(path("/apis/policy/v1/poddisruptionbudgets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(pdbs))
+        .mount(&server)
+        .await;
+    let blockers = kube.drain_preview(&["n1".into()]).await.unwrap();
+    assert_eq!(blockers.len(), 1, "{blockers:?}");
+    assert_eq!(blockers[0].pod, web1());
+    assert_eq!(blockers[0].pdb, "shop/web-pdb");
+    assert!(
+        blockers[0].reason.contains("maxUnavailable is 0"),
+        "{}",
+        blockers[0].reason
+    );
+    // Nothing was changed.
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| r.method.as_str() == "GET")
+    );
+}
+
+#[tokio::test]
+async fn nodes_are_selected_by_the_providers_pool_label() {
+    let (server, kube) = stub().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/nodes"))
+        .and(query_param(
+            "labelSelector",
+            "eks.amazonaws.com/nodegroup=general",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(list(
+            "NodeList",
+            vec![
+                node_json("n1", "general", "v1.30.4-eks-a737599", true),
+                node_json("n2", "general", "v1.29.9", false),
+            ],
+        )))
+        .mount(&server)
+        .await;
+    let nodes = kube.nodes("general").await.unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0].pool, "general");
+    assert_eq!(nodes[0].kubelet.minor(), 30);
+    assert!(nodes[0].ready && !nodes[1].ready);
+}
+
+#[tokio::test]
+async fn forbidden_says_what_rbac_is_needed() {
+    let (server, kube) = stub().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/nodes"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+            "message": "nodes is forbidden: User \"dev\" cannot list resource \"nodes\"", "reason": "Forbidden", "code": 403})))
+        .mount(&server)
+        .await;
+    let err = kube.nodes("general").await.unwrap_err();
+    assert!(matches!(err, Error::Permission(_)), "{err}");
+    assert!(
+        err.to_string().contains("cannot list resource \\\"nodes\\\"")
+            || err.to_string().contains("cannot list"),
+        "{err}"
+    );
+}
