@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
 use kupgrade_core::Error;
 
 /// What an API call addressed, so that "not found" and "in use" errors can name it.
@@ -61,14 +61,45 @@ where
             let status = service.raw().status().as_u16();
             from_code(op, target, service.err().code(), service.err().message(), status)
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Error::Transient(format!("{op}: {}", DisplayErrorContext(&err)))
+        SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => {
+            Error::Transient(format!("{op}: cannot reach the EKS endpoint: {}", chain(&err)))
         }
-        _ => Error::InvalidInput(format!(
-            "{op}: {} (check the AWS region and credentials: --region, --profile, AWS_PROFILE)",
-            DisplayErrorContext(&err)
-        )),
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            Error::Transient(format!("{op}: {}", chain(&err)))
+        }
+        _ => {
+            let text = chain(&err);
+            if text.contains("no credentials found") || text.contains("credential provider") {
+                Error::Permission(format!(
+                    "{op}: no usable AWS credentials; set --profile or AWS_PROFILE, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`"
+                ))
+            } else {
+                Error::InvalidInput(format!(
+                    "{op}: {text} (check the AWS region and credentials: --region, --profile, AWS_PROFILE)"
+                ))
+            }
+        }
     }
+}
+
+/// The error and its sources as one line, without the SDK's debug dump.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    let mut line = parts.join(": ");
+    if line.len() > 300 {
+        let cut = (0..=300).rev().find(|i| line.is_char_boundary(*i)).unwrap_or(0);
+        line.truncate(cut);
+        line.push_str("...");
+    }
+    line
 }
 
 /// Maps an EKS error code and message into the core error. `status` is the HTTP status.
@@ -252,6 +283,29 @@ mod tests {
             404,
         );
         assert!(e.to_string().starts_with("cluster 'ghost' not found"), "{e}");
+    }
+
+    #[test]
+    fn error_chains_become_one_short_line() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("dispatch failure")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = Outer(std::io::Error::other("tcp connect error:\n  Connection refused"));
+        assert_eq!(
+            chain(&e),
+            "dispatch failure: tcp connect error: Connection refused"
+        );
+        let long = Outer(std::io::Error::other("x".repeat(400)));
+        assert!(chain(&long).len() <= 303 && chain(&long).ends_with("..."));
     }
 
     #[test]
