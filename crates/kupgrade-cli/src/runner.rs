@@ -92,7 +92,15 @@ pub async fn run(
         None => executor,
     };
     let today = chrono::Utc::now().date_naive();
-    let calendar = Calendar::embedded(snapshot.provider);
+    // Live support dates (EKS DescribeClusterVersions, ...) override the embedded calendar.
+    let live_windows = match cluster.offered_versions().await {
+        Ok(offered) => offered.into_iter().filter_map(|o| o.support).collect(),
+        Err(e) => {
+            tracing::debug!(%e, "no live support dates; using the embedded calendar");
+            Vec::new()
+        }
+    };
+    let calendar = Calendar::embedded(snapshot.provider).with_override(live_windows);
     let findings = executor
         .preflight(&journal.plan, &CheckRegistry::builtin(), &calendar, today)
         .await?;
