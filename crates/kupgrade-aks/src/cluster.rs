@@ -667,6 +667,14 @@ impl ManagedCluster for AksCluster {
             }
             _ => serde_json::to_value(&settings).unwrap_or_default(),
         };
+        // maxUnavailable 0 is AKS's default and is not accepted on System pools: leave it unset.
+        let merged = match merged {
+            Value::Object(mut m) if rollout.max_unavailable == 0 => {
+                m.remove("maxUnavailable");
+                Value::Object(m)
+            }
+            other => other,
+        };
         properties.insert("upgradeSettings".into(), merged);
         let headers: Vec<(&'static str, String)> = etag.into_iter().map(|e| ("if-match", e)).collect();
         let resp = self

@@ -874,6 +874,19 @@ impl State {
                         "Operation failed with status: 'Precondition Failed'.",
                     );
                 }
+                let unavailable = settings
+                    .as_ref()
+                    .and_then(|s| s.get("maxUnavailable"))
+                    .and_then(Value::as_str)
+                    .map(|v| v.trim_end_matches('%').parse::<u32>().unwrap_or(0))
+                    .unwrap_or(0);
+                if p.mode == "System" && unavailable > 0 {
+                    return error(
+                        400,
+                        "InvalidParameter",
+                        "maxUnavailable is not supported for System node pools; use maxSurge.",
+                    );
+                }
                 let from = minor(&p.current);
                 if to_minor < from {
                     return error(

@@ -167,7 +167,10 @@ async fn pool_put_sends_orchestrator_version_and_upgrade_settings() {
     let p = &put.2["properties"];
     assert_eq!(p["orchestratorVersion"], "1.30");
     assert_eq!(p["upgradeSettings"]["maxSurge"], "2");
-    assert_eq!(p["upgradeSettings"]["maxUnavailable"], "0");
+    assert!(
+        p["upgradeSettings"].get("maxUnavailable").is_none(),
+        "0 is the default and System pools refuse the field"
+    );
     assert_eq!(p["upgradeSettings"]["drainTimeoutInMinutes"], 45);
     assert_eq!(p["upgradeSettings"]["nodeSoakDurationInMinutes"], 5);
     assert_eq!(p["upgradeSettings"]["undrainableNodeBehavior"], "Cordon");
@@ -176,6 +179,24 @@ async fn pool_put_sends_orchestrator_version_and_upgrade_settings() {
         "other pool fields are sent back unchanged"
     );
     assert_eq!(finish(&cluster, &id).await, OperationState::Succeeded);
+}
+
+#[tokio::test]
+async fn system_pools_refuse_max_unavailable_with_aks_s_reason() {
+    let arm = mock().await;
+    let rollout = RolloutSettings {
+        max_unavailable: 1,
+        ..RolloutSettings::default()
+    };
+    let err = connect(&arm, "prod")
+        .upgrade_node_pool("system", &v("1.30.4"), &rollout, false, &token("np"))
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable());
+    assert!(
+        err.to_string().contains("node pool 'system'") && err.to_string().contains("System"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
