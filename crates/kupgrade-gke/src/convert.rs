@@ -267,14 +267,14 @@ pub fn release_channel(cluster: &model::Cluster) -> Option<&'static str> {
 }
 
 /// What GKE may upgrade on its own, for the plan: release channel, pools with node
-/// auto-upgrade, maintenance exclusions. GKE always auto-upgrades a control plane at the end of
-/// support, so this is never empty.
+/// auto-upgrade, maintenance exclusions. GKE's control-plane auto-upgrades cannot be turned off
+/// (a maintenance exclusion only defers them), so this is never empty.
 pub fn auto_upgrade(cluster: &model::Cluster) -> String {
     let mut parts = vec![match release_channel(cluster) {
         Some(channel) => {
             format!("GKE release channel {channel}: GKE upgrades the control plane automatically")
         }
-        None => "no release channel: GKE still upgrades the control plane at end of support".to_string(),
+        None => "no release channel: GKE control-plane auto-upgrades cannot be turned off".to_string(),
     }];
     let auto: Vec<&str> = cluster
         .node_pools
@@ -513,7 +513,7 @@ mod tests {
         cluster.node_pools[0].management = None;
         assert_eq!(
             auto_upgrade(&cluster),
-            "no release channel: GKE still upgrades the control plane at end of support"
+            "no release channel: GKE control-plane auto-upgrades cannot be turned off"
         );
     }
 
