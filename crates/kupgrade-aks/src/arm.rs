@@ -216,7 +216,7 @@ impl ArmClient {
         loop {
             let delay = match self.poll(via, url).await? {
                 Poll::State(state, _) if state.is_terminal() => return Ok(state),
-                Poll::State(_, retry) => retry.unwrap_or(default_delay),
+                Poll::State(_, retry) => retry.filter(|d| !d.is_zero()).unwrap_or(default_delay),
                 Poll::Gone => return Err(Error::not_found("operation", url, "ARM no longer knows it")),
             };
             if started.elapsed() + delay > timeout {
