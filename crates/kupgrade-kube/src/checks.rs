@@ -23,8 +23,10 @@ use serde::de::DeserializeOwned;
 use crate::kube_error;
 use crate::workloads::{node_ready, pdb_block_reason, pdb_selects, pod_failing, selector_matches};
 
-/// Everything the checks look at, read once.
-#[derive(Debug, Clone, Default)]
+/// Everything the checks look at, read once. Also loadable from JSON (each field a list of
+/// objects as the API returns them) for offline runs and tests.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
 pub struct ClusterFacts {
     /// Nodes.
     pub nodes: Vec<KNode>,

@@ -375,3 +375,67 @@ async fn forbidden_says_what_rbac_is_needed() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn smoke_namespace_is_deleted_even_when_a_step_fails() {
+    use wiremock::matchers::path_regex;
+    let (server, kube) = stub().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/namespaces"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kupgrade-smoke-1"}}),
+        ))
+        .mount(&server)
+        .await;
+    // The PVC is refused (e.g. a quota or admission webhook).
+    Mock::given(method("POST"))
+        .and(path_regex(r"^/api/v1/namespaces/kupgrade-smoke-\d+/persistentvolumeclaims$"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({"kind": "Status", "apiVersion": "v1", "status": "Failure",
+            "message": "persistentvolumeclaims is forbidden: exceeded quota", "reason": "Forbidden", "code": 403})))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path_regex(r"^/api/v1/namespaces/kupgrade-smoke-\d+$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kupgrade-smoke-1"}}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let findings = kupgrade_kube::smoke::api_smoke(kube.client(), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].id, "KUP-POST-004");
+    assert!(
+        findings[0].message.contains("exceeded quota"),
+        "{}",
+        findings[0].message
+    );
+}
+
+/// Against a real cluster: `KUPGRADE_LIVE_KUBECONFIG=~/.kube/config cargo test -p kupgrade-kube -- --ignored`.
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn live_cluster_checks_and_scan() {
+    let Ok(path) = std::env::var("KUPGRADE_LIVE_KUBECONFIG") else {
+        eprintln!("KUPGRADE_LIVE_KUBECONFIG not set; skipping");
+        return;
+    };
+    let kube = KubeWorkloads::from_kubeconfig(Some(std::path::Path::new(&path)), None, None)
+        .await
+        .unwrap();
+    let current = kube.server_version().await.unwrap();
+    let facts = kupgrade_kube::checks::ClusterFacts::gather(kube.client())
+        .await
+        .unwrap();
+    let findings = kupgrade_kube::checks::run_checks(&facts, &current, &current.next_minor());
+    eprintln!("{} findings", findings.len());
+    let health = kube.health().await.unwrap();
+    assert!(health.nodes > 0);
+    let scanner = kupgrade_kube::Scanner::new(Default::default(), current.next_minor());
+    let live = kupgrade_kube::live::scan_cluster(kube.client(), &scanner)
+        .await
+        .unwrap();
+    eprintln!("{} live findings, notes: {:?}", live.findings.len(), live.notes);
+}

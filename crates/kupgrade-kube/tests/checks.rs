@@ -1,0 +1,235 @@
+//! The in-cluster checks on fixtures ("healthy by default", each test breaks one thing), and
+//! the same facts read through a local API stub.
+
+use kupgrade_core::KubeVersion;
+use kupgrade_core::checks::{CheckRegistry, Finding, Severity};
+use kupgrade_kube::checks::{ClusterFacts, all, kube_proxy_version, register, run_checks};
+use serde_json::{Value, json};
+
+fn v(s: &str) -> KubeVersion {
+    KubeVersion::parse(s).unwrap()
+}
+
+fn healthy() -> Value {
+    serde_json::from_str(include_str!("fixtures/healthy.json")).unwrap()
+}
+
+fn facts(value: Value) -> ClusterFacts {
+    serde_json::from_value(value).unwrap()
+}
+
+fn ids(findings: &[Finding]) -> Vec<&str> {
+    findings.iter().map(|f| f.id.as_str()).collect()
+}
+
+#[test]
+fn a_healthy_cluster_has_no_findings_up_to_the_skew_limit() {
+    let f = facts(healthy());
+    assert_eq!(kube_proxy_version(&f), Some(v("1.30.0")));
+    assert!(run_checks(&f, &v("1.30"), &v("1.33")).is_empty());
+}
+
+#[test]
+fn kubelet_and_kube_proxy_skew_is_checked_per_hop() {
+    let findings = run_checks(&facts(healthy()), &v("1.30"), &v("1.34"));
+    // 1.31..1.33 are fine; at the 1.34 hop both nodes and kube-proxy are 4 minors behind.
+    assert_eq!(
+        ids(&findings),
+        vec!["KUP-KUBE-002", "KUP-KUBE-002", "KUP-KUBE-003"]
+    );
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.severity == Severity::Blocker && f.hop == Some(v("1.34")))
+    );
+    assert!(
+        findings[0].message.contains("kubelet 1.30.4-eks-a737599"),
+        "{}",
+        findings[0].message
+    );
+}
+
+#[test]
+fn a_pdb_that_never_allows_eviction_names_itself_and_its_pods() {
+    let mut h = healthy();
+    h["pdbs"][0]["spec"] = json!({"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}});
+    h["pdbs"][0]["status"]["disruptionsAllowed"] = json!(0);
+    let findings = run_checks(&facts(h), &v("1.30"), &v("1.31"));
+    assert_eq!(ids(&findings), vec!["KUP-KUBE-005"]);
+    let f = &findings[0];
+    assert_eq!(f.subject.kind, "PodDisruptionBudget");
+    assert_eq!(f.subject.namespace.as_deref(), Some("shop"));
+    assert!(
+        f.message.contains("web-7d9f-abcde, web-7d9f-fghij"),
+        "{}",
+        f.message
+    );
+    assert!(
+        f.message.contains("minAvailable 2 >= the 2 pod(s)"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn workloads_without_pdbs_single_replicas_and_bare_pods() {
+    let mut h = healthy();
+    h["pdbs"] = json!([]);
+    h["deployments"][0]["spec"]["replicas"] = json!(3);
+    let mut single = h["deployments"][0].clone();
+    single["metadata"]["name"] = json!("cron-ui");
+    single["spec"]["replicas"] = json!(1);
+    h["deployments"].as_array_mut().unwrap().push(single);
+    let mut bare = h["pods"][0].clone();
+    bare["metadata"] = json!({"name": "debug", "namespace": "default"});
+    bare["spec"]["volumes"] = json!([{"name": "scratch", "emptyDir": {}}]);
+    h["pods"].as_array_mut().unwrap().push(bare);
+    let findings = run_checks(&facts(h), &v("1.30"), &v("1.31"));
+    let mut got = ids(&findings);
+    got.sort();
+    assert_eq!(
+        got,
+        vec!["KUP-KUBE-006", "KUP-KUBE-007", "KUP-KUBE-008", "KUP-KUBE-009"]
+    );
+}
+
+#[test]
+fn not_ready_nodes_failing_pods_and_dockershim() {
+    let mut h = healthy();
+    h["nodes"][1]["status"]["conditions"][0]["status"] = json!("False");
+    h["nodes"][0]["status"]["nodeInfo"]["containerRuntimeVersion"] = json!("docker://20.10.25");
+    h["pods"][0]["status"] = json!({"phase": "Running", "containerStatuses": [{"name": "web", "image": "nginx", "imageID": "", "ready": false, "restartCount": 9,
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]});
+    let findings = run_checks(&facts(h.clone()), &v("1.23"), &v("1.23"));
+    let mut got = ids(&findings);
+    got.sort();
+    assert_eq!(
+        got,
+        vec!["KUP-KUBE-001", "KUP-KUBE-004"],
+        "dockershim only matters from 1.24"
+    );
+    let findings = run_checks(&facts(h), &v("1.23"), &v("1.24"));
+    assert!(ids(&findings).contains(&"KUP-KUBE-011"));
+}
+
+#[test]
+fn in_tree_volumes_need_their_csi_driver() {
+    let mut h = healthy();
+    h["pvs"] = json!([{"metadata": {"name": "pv-legacy"}, "spec": {"awsElasticBlockStore": {"volumeID": "vol-1"}, "capacity": {"storage": "10Gi"}}}]);
+    let with_driver = run_checks(&facts(h.clone()), &v("1.30"), &v("1.31"));
+    assert_eq!(ids(&with_driver), vec!["KUP-KUBE-012"]);
+    assert_eq!(with_driver[0].severity, Severity::Info);
+    h["csi_drivers"] = json!([]);
+    let without = run_checks(&facts(h), &v("1.30"), &v("1.31"));
+    assert_eq!(without[0].severity, Severity::Blocker);
+    assert!(
+        without[0].message.contains("ebs.csi.aws.com"),
+        "{}",
+        without[0].message
+    );
+}
+
+#[test]
+fn default_storage_class_must_be_unique() {
+    let mut h = healthy();
+    h["storage_classes"][0]["metadata"]["annotations"] = json!({});
+    let f = run_checks(&facts(h.clone()), &v("1.30"), &v("1.31"));
+    assert_eq!(ids(&f), vec!["KUP-KUBE-013"]);
+    assert!(f[0].message.contains("no default StorageClass"));
+    let mut two = healthy();
+    let mut other = two["storage_classes"][0].clone();
+    other["metadata"]["name"] = json!("gp2");
+    two["storage_classes"].as_array_mut().unwrap().push(other);
+    let f = run_checks(&facts(two), &v("1.30"), &v("1.31"));
+    assert!(
+        f[0].message.contains("2 default StorageClasses (gp3, gp2)"),
+        "{}",
+        f[0].message
+    );
+}
+
+#[test]
+fn hpas_at_their_maximum_warn() {
+    let mut h = healthy();
+    h["hpas"] = json!([{"metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"maxReplicas": 4, "minReplicas": 2, "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}},
+        "status": {"currentReplicas": 4, "desiredReplicas": 4}}]);
+    let f = run_checks(&facts(h), &v("1.30"), &v("1.31"));
+    assert_eq!(ids(&f), vec!["KUP-KUBE-010"]);
+    assert_eq!(f[0].severity, Severity::Warning);
+}
+
+#[test]
+fn ids_are_stable_and_unique() {
+    let checks = all();
+    let mut ids: Vec<&str> = checks.iter().map(|c| c.id).collect();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n);
+    assert!(ids.iter().all(|id| id.starts_with("KUP-KUBE-") && id.len() == 12));
+}
+
+#[test]
+fn findings_text_snapshot() {
+    let mut h = healthy();
+    h["pdbs"][0]["spec"] = json!({"maxUnavailable": 0, "selector": {"matchLabels": {"app": "web"}}});
+    h["storage_classes"] = json!([]);
+    let findings = run_checks(&facts(h), &v("1.30"), &v("1.34"));
+    let text: Vec<String> = findings
+        .iter()
+        .map(|f| {
+            let ns = f
+                .subject
+                .namespace
+                .as_deref()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default();
+            let hop = f.hop.as_ref().map(|h| format!(" [hop {h}]")).unwrap_or_default();
+            format!(
+                "{} {} {} {ns}{}{hop}: {}",
+                f.severity, f.id, f.subject.kind, f.subject.name, f.message
+            )
+        })
+        .collect();
+    insta::assert_snapshot!(text.join("\n"));
+}
+
+#[tokio::test]
+async fn facts_are_read_through_the_api_and_checks_register_in_core() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let h = healthy();
+    let lists = [
+        ("/api/v1/nodes", "nodes"),
+        ("/api/v1/pods", "pods"),
+        ("/apis/policy/v1/poddisruptionbudgets", "pdbs"),
+        ("/apis/apps/v1/deployments", "deployments"),
+        ("/apis/apps/v1/statefulsets", "statefulsets"),
+        ("/apis/apps/v1/daemonsets", "daemonsets"),
+        ("/apis/autoscaling/v2/horizontalpodautoscalers", "hpas"),
+        ("/apis/storage.k8s.io/v1/storageclasses", "storage_classes"),
+        ("/apis/storage.k8s.io/v1/csidrivers", "csi_drivers"),
+        ("/api/v1/persistentvolumes", "pvs"),
+    ];
+    for (p, key) in lists {
+        let items = h.get(key).cloned().unwrap_or(json!([]));
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"metadata": {}, "items": items})))
+            .mount(&server)
+            .await;
+    }
+    let client = kube::Client::try_from(kube::Config::new(server.uri().parse().unwrap())).unwrap();
+    let read = ClusterFacts::gather(&client).await.unwrap();
+    assert_eq!(read.nodes.len(), 2);
+    assert_eq!(read.pods.len(), 3);
+    assert!(run_checks(&read, &v("1.30"), &v("1.33")).is_empty());
+    let mut registry = CheckRegistry::empty();
+    register(&mut registry, client);
+    let described: Vec<&str> = registry.describe().into_iter().map(|(id, _)| id).collect();
+    assert!(
+        described.contains(&"KUP-KUBE-002") && !described.contains(&"KUP-KUBE-005"),
+        "{described:?}"
+    );
+}
