@@ -101,9 +101,9 @@ pub async fn run(
         }
     };
     let calendar = Calendar::embedded(snapshot.provider).with_override(live_windows);
-    let findings = executor
-        .preflight(&journal.plan, &CheckRegistry::builtin(), &calendar, today)
-        .await?;
+    let mut registry = CheckRegistry::builtin();
+    registry.extend(cluster.extra_checks());
+    let findings = executor.preflight(&journal.plan, &registry, &calendar, today).await?;
     let text = settings.output == Output::Text;
     if text {
         print!("{}", render_text(&journal.plan));
@@ -135,7 +135,7 @@ pub async fn run(
             })
         };
     let now = || settings.clock.as_ref().map_or(0, |c| c());
-    let checks = CheckRegistry::builtin().describe();
+    let checks = registry.describe();
     let plan = journal.plan.clone();
     let write_report = |run: Option<&kupgrade_core::RunReport>| match &settings.report {
         Some(path) => crate::report_file::write_upgrade_report(path, &plan, &findings, &checks, run),

@@ -186,6 +186,12 @@ impl CheckRegistry {
         self
     }
 
+    /// Adds checks that are already boxed (e.g. a provider's `extra_checks`).
+    pub fn extend(&mut self, checks: impl IntoIterator<Item = Box<dyn Check>>) -> &mut Self {
+        self.checks.extend(checks);
+        self
+    }
+
     /// The ids and descriptions of the registered checks.
     pub fn describe(&self) -> Vec<(&'static str, &'static str)> {
         self.checks.iter().map(|c| (c.id(), c.description())).collect()

@@ -316,6 +316,12 @@ pub trait ManagedCluster: Debug + Send + Sync {
     /// starting another.
     async fn operations_in_flight(&self) -> Result<Vec<Operation>>;
 
+    /// Provider-specific pre-flight checks to run beside the built-in ones (EKS upgrade
+    /// insights, for example). None by default.
+    fn extra_checks(&self) -> Vec<Box<dyn crate::checks::Check>> {
+        Vec::new()
+    }
+
     /// The node label (key, value) that marks the nodes of `pool`.
     fn pool_node_label(&self, pool: &str) -> (String, String);
 }

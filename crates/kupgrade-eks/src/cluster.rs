@@ -617,6 +617,10 @@ impl ManagedCluster for EksCluster {
         Ok(ops)
     }
 
+    fn extra_checks(&self) -> Vec<Box<dyn kupgrade_core::Check>> {
+        vec![Box::new(self.insights_check())]
+    }
+
     fn pool_node_label(&self, pool: &str) -> (String, String) {
         Provider::Eks.pool_node_label(pool)
     }
