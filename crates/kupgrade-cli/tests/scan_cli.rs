@@ -5,7 +5,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn kupgrade(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kupgrade")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_kupgrade"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -15,7 +18,8 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 const PDB_V1BETA1: &str = "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  minAvailable: 1\n";
@@ -30,7 +34,15 @@ fn json_findings_have_every_contract_field_and_exit_3_when_removed() {
     let v = json(&out);
     let f = &v["findings"][0];
     let keys = [
-        "file", "kind", "name", "namespace", "api_version", "replacement", "deprecated_in", "removed_in", "deprecated",
+        "file",
+        "kind",
+        "name",
+        "namespace",
+        "api_version",
+        "replacement",
+        "deprecated_in",
+        "removed_in",
+        "deprecated",
         "removed",
     ];
     for key in keys {
@@ -70,7 +82,9 @@ fn folders_lists_json_and_helm_template_output() {
     write(
         dir.path(),
         "sub/rendered.yaml",
-        &format!("---\n# Source: web/templates/pdb.yaml\n{PDB_V1BETA1}---\n# Source: web/templates/deploy.yaml\n{DEPLOYMENT}"),
+        &format!(
+            "---\n# Source: web/templates/pdb.yaml\n{PDB_V1BETA1}---\n# Source: web/templates/deploy.yaml\n{DEPLOYMENT}"
+        ),
     );
     write(
         dir.path(),
@@ -78,10 +92,22 @@ fn folders_lists_json_and_helm_template_output() {
         r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"batch/v1beta1","kind":"CronJob","metadata":{"name":"nightly"}}]}"#,
     );
     write(dir.path(), "README.md", "not scanned: not a manifest extension");
-    let out = kupgrade(&["scan", &dir.path().display().to_string(), "--target", "1.25", "--output", "json"]);
+    let out = kupgrade(&[
+        "scan",
+        &dir.path().display().to_string(),
+        "--target",
+        "1.25",
+        "--output",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let v = json(&out);
-    let kinds: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, vec!["CronJob", "PodDisruptionBudget"]);
 }
 
@@ -104,14 +130,24 @@ fn helm_release_secrets_are_decoded() {
     let v = json(&out);
     let f = &v["findings"][0];
     assert_eq!(f["kind"], "PodDisruptionBudget");
-    assert!(f["file"].as_str().unwrap().contains("helm release shop/web revision 4"), "{f}");
+    assert!(
+        f["file"]
+            .as_str()
+            .unwrap()
+            .contains("helm release shop/web revision 4"),
+        "{f}"
+    );
 }
 
 #[test]
 fn non_manifests_are_skipped_and_malformed_documents_named() {
     let dir = tempfile::tempdir().unwrap();
     let values = write(dir.path(), "values.yaml", "replicaCount: 2\n");
-    let bad = write(dir.path(), "bad.yaml", &format!("{DEPLOYMENT}---\nkind: [oops\n---\n{PDB_V1BETA1}"));
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        &format!("{DEPLOYMENT}---\nkind: [oops\n---\n{PDB_V1BETA1}"),
+    );
     let binary = dir.path().join("blob.yaml");
     std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x81]).unwrap();
     let out = kupgrade(&[
@@ -129,15 +165,28 @@ fn non_manifests_are_skipped_and_malformed_documents_named() {
     let v = json(&out);
     let skipped = v["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 3, "{skipped:?}");
-    assert!(skipped[0]["reason"].as_str().unwrap().contains("not a Kubernetes manifest"));
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a Kubernetes manifest")
+    );
     assert_eq!(skipped[1]["file"], bad.as_str());
     assert_eq!(skipped[1]["document"], 2);
-    assert!(skipped[1]["reason"].as_str().unwrap().starts_with("malformed YAML"));
+    assert!(
+        skipped[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("malformed YAML")
+    );
     assert!(skipped[2]["reason"].as_str().unwrap().contains("not UTF-8"));
     // Text output names file and document on one line.
     let out = kupgrade(&["scan", &bad, "--target", "1.25"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(&format!("skipped {bad}: document 2: malformed YAML")), "{text}");
+    assert!(
+        text.contains(&format!("skipped {bad}: document 2: malformed YAML")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -148,8 +197,21 @@ fn user_deprecations_extend_the_table() {
         "extra.yaml",
         "entries:\n- {api_version: cert-manager.io/v1alpha2, kind: Certificate, deprecated_in: \"1.20\", removed_in: \"1.24\", replacement: cert-manager.io/v1}\n",
     );
-    let cert = write(dir.path(), "cert.yaml", "apiVersion: cert-manager.io/v1alpha2\nkind: Certificate\nmetadata: {name: tls}\n");
-    let out = kupgrade(&["scan", &cert, "--target", "1.30", "--deprecations", &extra, "--output", "json"]);
+    let cert = write(
+        dir.path(),
+        "cert.yaml",
+        "apiVersion: cert-manager.io/v1alpha2\nkind: Certificate\nmetadata: {name: tls}\n",
+    );
+    let out = kupgrade(&[
+        "scan",
+        &cert,
+        "--target",
+        "1.30",
+        "--deprecations",
+        &extra,
+        "--output",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert_eq!(json(&out)["findings"][0]["replacement"], "cert-manager.io/v1");
 }
@@ -169,4 +231,97 @@ fn bad_input_is_one_line_and_exit_1() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.contains("/no/such/kubeconfig"), "{err}");
+}
+
+/// `kupgrade check` through a kubeconfig pointing at a local API stub serving a healthy
+/// cluster at 1.30: clear up to 1.33 (exit 0), blocked by skew at the 1.34 hop (exit 3).
+#[tokio::test(flavor = "multi_thread")]
+async fn check_exit_codes_and_json_contract_against_an_api_stub() {
+    use serde_json::json;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let facts: serde_json::Value =
+        serde_json::from_str(include_str!("../../kupgrade-kube/tests/fixtures/healthy.json")).unwrap();
+    Mock::given(method("GET"))
+        .and(path("/version"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "major": "1", "minor": "30", "gitVersion": "v1.30.4-eks-a737599", "gitCommit": "", "gitTreeState": "",
+            "buildDate": "", "goVersion": "", "compiler": "", "platform": ""
+        })))
+        .mount(&server)
+        .await;
+    let lists = [
+        ("/api/v1/nodes", "nodes"),
+        ("/api/v1/pods", "pods"),
+        ("/apis/policy/v1/poddisruptionbudgets", "pdbs"),
+        ("/apis/apps/v1/deployments", "deployments"),
+        ("/apis/apps/v1/statefulsets", "statefulsets"),
+        ("/apis/apps/v1/daemonsets", "daemonsets"),
+        ("/apis/autoscaling/v2/horizontalpodautoscalers", "hpas"),
+        ("/apis/storage.k8s.io/v1/storageclasses", "storage_classes"),
+        ("/apis/storage.k8s.io/v1/csidrivers", "csi_drivers"),
+        ("/api/v1/persistentvolumes", "pvs"),
+    ];
+    for (p, key) in lists {
+        let items = facts.get(key).cloned().unwrap_or(json!([]));
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"metadata": {}, "items": items})))
+            .mount(&server)
+            .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = write(
+        dir.path(),
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster: {{server: \"{}\"}}\nusers:\n- name: anon\n  user: {{}}\ncontexts:\n- name: stub\n  context: {{cluster: stub, user: anon}}\ncurrent-context: stub\n",
+            server.uri()
+        ),
+    );
+    let run = |to: &'static str, kubeconfig: String| {
+        tokio::task::spawn_blocking(move || {
+            kupgrade(&[
+                "check",
+                "--kubeconfig",
+                &kubeconfig,
+                "--context",
+                "stub",
+                "--to",
+                to,
+                "--output",
+                "json",
+            ])
+        })
+    };
+    let out = run("1.33", kubeconfig.clone()).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json(&out)["findings"].as_array().unwrap().len(), 0);
+    let out = run("1.34", kubeconfig.clone()).await.unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v = json(&out);
+    let f = &v["findings"][0];
+    assert_eq!(f["id"], "KUP-KUBE-002");
+    assert_eq!(f["severity"], "blocker");
+    assert_eq!(f["subject"]["kind"], "Node");
+    assert_eq!(f["subject"]["name"], "ip-10-0-1-5");
+    assert!(f["subject"].get("namespace").is_some());
+    assert!(f["message"].as_str().unwrap().contains("1.34"));
+    // An unknown context fails in one line with exit 1.
+    let out = tokio::task::spawn_blocking(move || {
+        kupgrade(&[
+            "check",
+            "--kubeconfig",
+            &kubeconfig,
+            "--context",
+            "nope",
+            "--to",
+            "1.31",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
 }

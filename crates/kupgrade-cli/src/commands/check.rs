@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use kupgrade_core::checks::{Finding, Severity, Subject};
 use kupgrade_core::KubeVersion;
+use kupgrade_core::checks::{Finding, Severity, Subject};
 use kupgrade_kube::KubeWorkloads;
 use kupgrade_kube::checks::{ClusterFacts, run_checks};
 use serde::Serialize;
@@ -59,7 +59,10 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok((current.clone(), run_checks(&facts, &current, &args.to)))
     })?;
     if args.to.minor_version() < current.minor_version() {
-        anyhow::bail!("cannot check a downgrade: the cluster runs {current}, --to {} is older", args.to);
+        anyhow::bail!(
+            "cannot check a downgrade: the cluster runs {current}, --to {} is older",
+            args.to
+        );
     }
     match args.output {
         Output::Json => print!("{}", json(&to_json(&findings))?),

@@ -50,10 +50,16 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     let scanner = Scanner::new(table, args.target.clone());
     let (stdin, files): (Vec<_>, Vec<_>) = args.paths.into_iter().partition(|p| p.as_os_str() == "-");
-    let mut report = if files.is_empty() { scanner.new_report() } else { scanner.scan_paths(&files)? };
+    let mut report = if files.is_empty() {
+        scanner.new_report()
+    } else {
+        scanner.scan_paths(&files)?
+    };
     if !stdin.is_empty() {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading standard input")?;
         scanner.scan_text(&text, "<stdin>", &mut report);
     }
     match args.output {
