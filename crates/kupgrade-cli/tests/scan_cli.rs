@@ -325,3 +325,112 @@ async fn check_exit_codes_and_json_contract_against_an_api_stub() {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
 }
+
+/// `kupgrade scan --live` against a local API stub: the deprecated-API metric, a writer in
+/// managedFields and a deployed Helm release are each reported; exit 3 when removed.
+#[tokio::test(flavor = "multi_thread")]
+async fn live_scan_reports_metric_managed_fields_and_helm_releases() {
+    use serde_json::json;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let get = |p: &str, body: serde_json::Value| {
+        Mock::given(method("GET"))
+            .and(path(p.to_string()))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+    };
+    Mock::given(method("GET"))
+        .and(path("/metrics"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            "# TYPE apiserver_requested_deprecated_apis gauge\napiserver_requested_deprecated_apis{group=\"policy\",removed_release=\"1.25\",resource=\"poddisruptionbudgets\",subresource=\"\",version=\"v1beta1\"} 1\n",
+        ))
+        .mount(&server)
+        .await;
+    let resources = |gv: &str, name: &str, kind: &str| {
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
+            "resources": [{"name": name, "singularName": "", "namespaced": true, "kind": kind, "verbs": ["list"]}]})
+    };
+    get(
+        "/apis/policy/v1",
+        resources("policy/v1", "poddisruptionbudgets", "PodDisruptionBudget"),
+    )
+    .mount(&server)
+    .await;
+    get(
+        "/apis/policy/v1beta1",
+        resources("policy/v1beta1", "poddisruptionbudgets", "PodDisruptionBudget"),
+    )
+    .mount(&server)
+    .await;
+    get(
+        "/apis/policy/v1/poddisruptionbudgets",
+        json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList", "metadata": {}, "items": [
+            {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "web", "namespace": "shop",
+                "managedFields": [{"manager": "deploy-bot", "operation": "Update", "apiVersion": "policy/v1beta1"}]}}
+        ]}),
+    )
+    .mount(&server)
+    .await;
+    let release = json!({"name": "jobs", "namespace": "ops", "version": 2, "info": {"status": "deployed"},
+        "manifest": "---\napiVersion: batch/v1beta1\nkind: CronJob\nmetadata:\n  name: nightly\n"});
+    get(
+        "/api/v1/secrets",
+        json!({"apiVersion": "v1", "kind": "SecretList", "metadata": {}, "items": [
+            {"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+             "metadata": {"name": "sh.helm.release.v1.jobs.v2", "namespace": "ops", "labels": {"owner": "helm"}},
+             "data": {"release": kupgrade_kube::helm::encode_secret_data(&release.to_string())}}
+        ]}),
+    )
+    .mount(&server)
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = write(
+        dir.path(),
+        "kubeconfig",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster: {{server: \"{}\"}}\nusers:\n- name: anon\n  user: {{}}\ncontexts:\n- name: stub\n  context: {{cluster: stub, user: anon}}\ncurrent-context: stub\n",
+            server.uri()
+        ),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        kupgrade(&[
+            "scan",
+            "--live",
+            "--kubeconfig",
+            &kubeconfig,
+            "--target",
+            "1.25",
+            "--output",
+            "json",
+        ])
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v = json(&out);
+    let files: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file"].as_str().unwrap())
+        .collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert!(
+        files[0].contains("apiserver_requested_deprecated_apis"),
+        "{files:?}"
+    );
+    assert!(
+        files[1].contains("managedFields (manager deploy-bot"),
+        "{files:?}"
+    );
+    assert!(files[2].contains("helm release ops/jobs revision 2"), "{files:?}");
+    assert_eq!(v["findings"][1]["name"], "web");
+    assert_eq!(v["findings"][2]["kind"], "CronJob");
+    let warnings = v["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("policy/v1beta1")),
+        "{warnings:?}"
+    );
+}

@@ -635,8 +635,10 @@ fn removed_runtime(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
         .collect()
 }
 
-/// In-tree volume plugins: (PV field, in-tree provisioner, CSI driver, release from which
-/// CSI migration is on and the driver is required).
+/// In-tree volume plugins: (PV field, in-tree provisioner, CSI driver, release from which CSI
+/// migration is on by default, so the driver must be installed). Sources: the Kubernetes CSI
+/// changelog (https://kubernetes-csi.github.io/docs/kubernetes-changelog.html; EBS, GCE PD and
+/// Azure Disk on by default in 1.23, Azure File and vSphere GA in 1.26) and KEP-625.
 const IN_TREE: [(&str, &str, &str, u32); 7] = [
     (
         "awsElasticBlockStore",
@@ -651,13 +653,13 @@ const IN_TREE: [(&str, &str, &str, u32); 7] = [
         23,
     ),
     ("azureDisk", "kubernetes.io/azure-disk", "disk.csi.azure.com", 23),
-    ("azureFile", "kubernetes.io/azure-file", "file.csi.azure.com", 24),
+    ("azureFile", "kubernetes.io/azure-file", "file.csi.azure.com", 26),
     ("cinder", "kubernetes.io/cinder", "cinder.csi.openstack.org", 21),
     (
         "vsphereVolume",
         "kubernetes.io/vsphere-volume",
         "csi.vsphere.vmware.com",
-        25,
+        26,
     ),
     (
         "portworxVolume",

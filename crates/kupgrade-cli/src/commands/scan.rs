@@ -21,8 +21,19 @@ use crate::output::{Output, json};
 pub struct ScanArgs {
     /// Manifest files or folders (YAML, JSON, `kind: List`, `helm template` output, Helm
     /// release secrets); `-` reads standard input.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "live")]
     paths: Vec<PathBuf>,
+    /// Also scan the live cluster of the kubeconfig: the API server's
+    /// apiserver_requested_deprecated_apis metric, objects' managedFields and
+    /// last-applied-configuration, and deployed Helm releases.
+    #[arg(long)]
+    live: bool,
+    /// Kubeconfig for --live (default: $KUBECONFIG or ~/.kube/config).
+    #[arg(long, requires = "live")]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context for --live.
+    #[arg(long, requires = "live")]
+    context: Option<String>,
     /// The Kubernetes version to check against, e.g. 1.32.
     #[arg(long, value_parser = parse_version)]
     target: KubeVersion,
@@ -61,6 +72,25 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             .read_to_string(&mut text)
             .context("reading standard input")?;
         scanner.scan_text(&text, "<stdin>", &mut report);
+    }
+    if args.live {
+        let live = crate::runner::live_runtime()?.block_on(async {
+            let kube = kupgrade_kube::KubeWorkloads::from_kubeconfig(
+                args.kubeconfig.as_deref(),
+                args.context.as_deref(),
+                None,
+            )
+            .await?;
+            kupgrade_kube::live::scan_cluster(kube.client(), &scanner).await
+        })?;
+        report.findings.extend(live.findings);
+        report.warnings.extend(live.notes);
+        if !live.served.is_empty() {
+            report.warnings.push(format!(
+                "the cluster still serves deprecated group/versions {} (information: stored objects are converted; the findings above show who uses them)",
+                live.served.join(", ")
+            ));
+        }
     }
     match args.output {
         Output::Json => print!(
