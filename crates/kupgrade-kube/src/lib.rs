@@ -17,7 +17,7 @@
 //!   blocker) runs against a real cluster.
 //! - **Smoke-test after the upgrade**: [`smoke`] runs a temporary pod and service, a PVC on the
 //!   default StorageClass, compares workload health with the pre-upgrade snapshot, and runs your
-//!   own check commands.
+//!   own check commands; [`bench_security`] runs kube-bench as a Job and summarizes its results.
 //!
 //! Scan a manifest without any cluster:
 //!
@@ -37,6 +37,7 @@
 //! # Ok::<(), kupgrade_core::Error>(())
 //! ```
 
+pub mod bench_security;
 pub mod checks;
 pub mod deprecations;
 pub mod helm;

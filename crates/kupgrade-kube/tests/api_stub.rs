@@ -439,3 +439,81 @@ async fn live_cluster_checks_and_scan() {
         .unwrap();
     eprintln!("{} live findings, notes: {:?}", live.findings.len(), live.notes);
 }
+
+#[tokio::test]
+async fn kube_bench_runs_as_a_job_and_its_results_become_findings() {
+    use wiremock::matchers::path_regex;
+    let (server, kube) = stub().await;
+    let ns = r"kupgrade-bench-\d+";
+    Mock::given(method("POST"))
+        .and(path("/api/v1/namespaces"))
+        .and(body_partial_json(
+            json!({"metadata": {"labels": {"pod-security.kubernetes.io/enforce": "privileged"}}}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kupgrade-bench-1"}}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(format!("^/apis/batch/v1/namespaces/{ns}/jobs$")))
+        .and(body_partial_json(
+            json!({"spec": {"template": {"spec": {"hostPID": true}}}}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "kube-bench"},
+            "spec": {"template": {"spec": {"containers": [{"name": "kube-bench"}]}}}}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^/api/v1/namespaces/{ns}/pods$")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(list(
+            "PodList",
+            vec![{
+                let mut p = pod(
+                    "kupgrade-bench-1",
+                    "kube-bench-abc",
+                    "n1",
+                    Some("Job"),
+                    json!({"app": "kupgrade-kube-bench"}),
+                );
+                p["status"]["phase"] = json!("Succeeded");
+                p
+            }],
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex(format!("^/api/v1/namespaces/{ns}/pods/kube-bench-abc/log$")))
+        .respond_with(ResponseTemplate::new(200).set_body_string(
+            r#"{"Controls":[{"text":"Worker Node Security Configuration","tests":[{"results":[{"test_number":"4.2.1","test_desc":"anonymous auth off","status":"FAIL","remediation":"disable it"}]}]}]}"#,
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path_regex(format!("^/api/v1/namespaces/{ns}$")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kupgrade-bench-1"}}),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let findings = kupgrade_kube::bench_security::run_kube_bench(kube.client(), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert_eq!(findings[0].id, "KUP-SEC-001");
+    assert!(
+        findings[0].message.contains("CIS 4.2.1 failed"),
+        "{}",
+        findings[0].message
+    );
+    assert!(
+        findings[1].message.contains("0 passed, 1 failed"),
+        "{}",
+        findings[1].message
+    );
+}
