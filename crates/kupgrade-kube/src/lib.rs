@@ -40,6 +40,8 @@
 pub mod bench_security;
 pub mod checks;
 pub mod deprecations;
+#[cfg(feature = "eks-token")]
+pub mod eks_token;
 pub mod helm;
 pub mod live;
 pub mod manifests;
