@@ -12,7 +12,10 @@ pub fn write_upgrade_report(
     checks: &[(&'static str, &'static str)],
     run: Option<&kupgrade_core::RunReport>,
 ) -> anyhow::Result<()> {
-    let title = format!("Upgrade of {} cluster {} to {}", plan.provider, plan.cluster, plan.target);
+    let title = format!(
+        "Upgrade of {} cluster {} to {}",
+        plan.provider, plan.cluster, plan.target
+    );
     write(
         path,
         || {

@@ -11,8 +11,8 @@ use anyhow::{Context, bail};
 use kupgrade_core::checks::blockers;
 use kupgrade_core::render::render_text;
 use kupgrade_core::{
-    Calendar, CheckRegistry, ClusterWorkloads, Executor, ExecutorConfig, Journal, ManagedCluster,
-    RunResult, plan_with,
+    Calendar, CheckRegistry, ClusterWorkloads, Executor, ExecutorConfig, Journal, ManagedCluster, RunResult,
+    plan_with,
 };
 
 use crate::commands::plan::PlanFlags;
@@ -103,7 +103,9 @@ pub async fn run(
     let calendar = Calendar::embedded(snapshot.provider).with_override(live_windows);
     let mut registry = CheckRegistry::builtin();
     registry.extend(cluster.extra_checks());
-    let findings = executor.preflight(&journal.plan, &registry, &calendar, today).await?;
+    let findings = executor
+        .preflight(&journal.plan, &registry, &calendar, today)
+        .await?;
     let text = settings.output == Output::Text;
     if text {
         print!("{}", render_text(&journal.plan));

@@ -61,7 +61,12 @@ pub struct PlanFlags {
 impl PlanFlags {
     /// The flags with defaults for everything but the target and strategy.
     pub fn new(to: KubeVersion, strategy: Strategy) -> Self {
-        Self { to, strategy, lag_limit: None, canary_pool: None }
+        Self {
+            to,
+            strategy,
+            lag_limit: None,
+            canary_pool: None,
+        }
     }
 
     /// The planner options these flags ask for on `provider`.
@@ -104,7 +109,10 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         })?,
     };
     // Live clusters whose provider manages add-ons (EKS) get an add-on step after each hop.
-    let options = args.plan.options(snapshot.provider).with_managed_addons(managed_addons);
+    let options = args
+        .plan
+        .options(snapshot.provider)
+        .with_managed_addons(managed_addons);
     let plan = plan_with(&snapshot, &args.plan.to, &options)?;
     let text = match args.output {
         Output::Text => render_text(&plan),

@@ -28,7 +28,11 @@ pub fn read_json(path: &Path) -> serde_json::Value {
 /// Asserts exit code 1, nothing on stdout, one line on stderr containing `needle`.
 pub fn assert_one_line_failure(out: &Output, needle: &str) {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    assert!(out.stdout.is_empty(), "stdout must be empty: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "stdout must be empty: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert!(err.contains(needle), "{err}");
