@@ -254,57 +254,6 @@ pub fn junit(suite: &str, checks: &[(&'static str, &'static str)], findings: &[F
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::checks::Subject;
-
-    fn finding(id: &str, severity: Severity) -> Finding {
-        Finding {
-            id: id.into(),
-            severity,
-            message: "a <b> & \"c\"".into(),
-            subject: Subject {
-                kind: "PodDisruptionBudget".into(),
-                namespace: Some("shop".into()),
-                name: "web-pdb".into(),
-            },
-            hop: None,
-        }
-    }
-
-    #[test]
-    fn junit_has_a_case_per_clean_check_and_per_finding() {
-        let checks = [("KUP-A", "a"), ("KUP-PDB-001", "pdbs")];
-        let xml = junit(
-            "prod",
-            &checks,
-            &[
-                finding("KUP-PDB-001", Severity::Blocker),
-                finding("KUP-PDB-001", Severity::Warning),
-            ],
-        );
-        assert!(xml.contains("tests=\"3\" failures=\"1\""), "{xml}");
-        assert!(xml.contains("<testcase classname=\"KUP-A\" name=\"a\"/>"));
-        assert!(xml.contains("message=\"a &lt;b&gt; &amp; &quot;c&quot;\""));
-        assert!(xml.contains("<system-out>warning: "));
-    }
-
-    #[test]
-    fn markdown_without_a_run_says_what_to_do() {
-        let md = markdown(&ReportInput {
-            title: "Check of prod",
-            plan: None,
-            findings: &[finding("KUP-PDB-001", Severity::Blocker)],
-            checks: &[("KUP-PDB-001", "pdbs")],
-            run: None,
-        });
-        assert!(md.contains("### Whole plan"));
-        assert!(md.contains("| **blocker** | KUP-PDB-001 | PodDisruptionBudget shop/web-pdb |"));
-        assert!(md.contains("Resolve the 1 blocker(s) above; nothing was changed."));
-    }
-}
-
 /// The Markdown report of a fleet run.
 pub fn fleet_markdown(spec: &crate::fleet::FleetSpec, report: &crate::fleet::FleetReport) -> String {
     let mut out = String::new();
@@ -395,4 +344,55 @@ pub fn fleet_junit(report: &crate::fleet::FleetReport) -> String {
         let _ = writeln!(suites, "  </testsuite>");
     }
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n{suites}</testsuites>\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::Subject;
+
+    fn finding(id: &str, severity: Severity) -> Finding {
+        Finding {
+            id: id.into(),
+            severity,
+            message: "a <b> & \"c\"".into(),
+            subject: Subject {
+                kind: "PodDisruptionBudget".into(),
+                namespace: Some("shop".into()),
+                name: "web-pdb".into(),
+            },
+            hop: None,
+        }
+    }
+
+    #[test]
+    fn junit_has_a_case_per_clean_check_and_per_finding() {
+        let checks = [("KUP-A", "a"), ("KUP-PDB-001", "pdbs")];
+        let xml = junit(
+            "prod",
+            &checks,
+            &[
+                finding("KUP-PDB-001", Severity::Blocker),
+                finding("KUP-PDB-001", Severity::Warning),
+            ],
+        );
+        assert!(xml.contains("tests=\"3\" failures=\"1\""), "{xml}");
+        assert!(xml.contains("<testcase classname=\"KUP-A\" name=\"a\"/>"));
+        assert!(xml.contains("message=\"a &lt;b&gt; &amp; &quot;c&quot;\""));
+        assert!(xml.contains("<system-out>warning: "));
+    }
+
+    #[test]
+    fn markdown_without_a_run_says_what_to_do() {
+        let md = markdown(&ReportInput {
+            title: "Check of prod",
+            plan: None,
+            findings: &[finding("KUP-PDB-001", Severity::Blocker)],
+            checks: &[("KUP-PDB-001", "pdbs")],
+            run: None,
+        });
+        assert!(md.contains("### Whole plan"));
+        assert!(md.contains("| **blocker** | KUP-PDB-001 | PodDisruptionBudget shop/web-pdb |"));
+        assert!(md.contains("Resolve the 1 blocker(s) above; nothing was changed."));
+    }
 }
