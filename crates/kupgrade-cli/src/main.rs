@@ -43,6 +43,8 @@ enum Command {
     Scan(commands::scan::ScanArgs),
     /// Run the in-cluster pre-upgrade checks through a kubeconfig (exit 0 clear, 3 blocked).
     Check(commands::check::CheckArgs),
+    /// Run the post-upgrade checks through a kubeconfig (exit 0 clear, 3 blocked).
+    Verify(commands::verify::VerifyArgs),
     /// Manage simulator state files.
     Sim {
         #[command(subcommand)]
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => commands::scan::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Sim { command } => commands::sim::run(command),
+        Command::Verify(args) => commands::verify::run(args),
         Command::Fleet { command } => commands::fleet::run(command),
     };
     match result {

@@ -220,7 +220,11 @@ async fn facts_are_read_through_the_api_and_checks_register_in_core() {
             .mount(&server)
             .await;
     }
-    let client = kube::Client::try_from(kube::Config::new(server.uri().parse().unwrap())).unwrap();
+    // Through the crate's constructor, which also picks the TLS back end when a build links two.
+    let kube =
+        kupgrade_kube::KubeWorkloads::from_config(kube::Config::new(server.uri().parse().unwrap()), None)
+            .unwrap();
+    let client = kube.client().clone();
     let read = ClusterFacts::gather(&client).await.unwrap();
     assert_eq!(read.nodes.len(), 2);
     assert_eq!(read.pods.len(), 3);

@@ -45,7 +45,7 @@ struct JsonFinding<'a> {
 }
 
 #[derive(Serialize)]
-struct JsonReport<'a> {
+pub(crate) struct JsonReport<'a> {
     findings: Vec<JsonFinding<'a>>,
 }
 
@@ -75,7 +75,8 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(if blocked { 3 } else { 0 }))
 }
 
-fn to_json(findings: &[Finding]) -> JsonReport<'_> {
+/// The `check` JSON shape of findings, shared with `verify`.
+pub(crate) fn to_json(findings: &[Finding]) -> JsonReport<'_> {
     JsonReport {
         findings: findings
             .iter()

@@ -7,4 +7,5 @@ pub mod plan;
 pub mod scan;
 pub mod sim;
 pub mod upgrade;
+pub mod verify;
 pub mod versions;

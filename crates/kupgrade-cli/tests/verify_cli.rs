@@ -1,0 +1,133 @@
+//! `kupgrade verify` through a kubeconfig pointing at a local Kubernetes API stub serving a
+//! healthy cluster whose nodes run 1.30: node versions, user check commands, baselines.
+
+use std::process::Output;
+
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+mod common;
+
+async fn stub() -> MockServer {
+    let server = MockServer::start().await;
+    let facts: serde_json::Value =
+        serde_json::from_str(include_str!("../../kupgrade-kube/tests/fixtures/healthy.json")).unwrap();
+    let lists = [
+        ("/api/v1/nodes", "nodes"),
+        ("/api/v1/pods", "pods"),
+        ("/apis/apps/v1/deployments", "deployments"),
+        ("/apis/apps/v1/statefulsets", "statefulsets"),
+        ("/apis/apps/v1/daemonsets", "daemonsets"),
+    ];
+    for (p, key) in lists {
+        let items = facts.get(key).cloned().unwrap_or(json!([]));
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"metadata": {}, "items": items})))
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+async fn verify(server: &MockServer, dir: &std::path::Path, extra: &[&str]) -> Output {
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster: {{server: \"{}\"}}\nusers:\n- name: anon\n  user: {{}}\ncontexts:\n- name: stub\n  context: {{cluster: stub, user: anon}}\ncurrent-context: stub\n",
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let mut args: Vec<String> = vec![
+        "verify".into(),
+        "--kubeconfig".into(),
+        kubeconfig.display().to_string(),
+        "--output".into(),
+        "json".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::kupgrade(&refs)
+    })
+    .await
+    .unwrap()
+}
+
+fn ids(out: &Output) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_healthy_cluster_at_the_target_passes_and_check_commands_decide() {
+    let server = stub().await;
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.json").display().to_string();
+    let out = verify(
+        &server,
+        dir.path(),
+        &[
+            "--to",
+            "1.30",
+            "--check-cmd",
+            "true",
+            "--save-baseline",
+            &baseline,
+        ],
+    )
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(ids(&out).is_empty(), "{:?}", ids(&out));
+    let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&baseline).unwrap()).unwrap();
+    assert_eq!(saved["nodes"], 2);
+
+    let out = verify(
+        &server,
+        dir.path(),
+        &[
+            "--to",
+            "1.30",
+            "--baseline",
+            &baseline,
+            "--check-cmd",
+            "echo 5xx rate 9%; exit 4",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(ids(&out), ["KUP-POST-003"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = v["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("exited with 4") && message.contains("5xx rate 9%"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nodes_behind_the_target_block() {
+    let server = stub().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = verify(&server, dir.path(), &["--to", "1.31"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(ids(&out), ["KUP-POST-002", "KUP-POST-002"]);
+}
