@@ -88,6 +88,45 @@ fn json_state_files_and_blue_green_work() {
 }
 
 #[test]
+fn canary_new_pool_adds_a_one_node_pool_before_the_real_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = write(dir.path(), "state.yaml", EKS_STATE);
+    let out = kupgrade(&[
+        "plan",
+        "--state",
+        &state,
+        "--to",
+        "1.30",
+        "--strategy",
+        "canary",
+        "--canary-new-pool",
+        "--output",
+        "json",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions: Vec<&str> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "upgrade-control-plane",
+            "create-node-pool",
+            "gate",
+            "delete-node-pool",
+            "upgrade-node-pool",
+            "upgrade-node-pool"
+        ]
+    );
+    assert_eq!(json["steps"][1]["nodes"], 1);
+    assert_eq!(json["node_rollouts"], 2);
+}
+
+#[test]
 fn impossible_requests_exit_1_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let state = write(dir.path(), "state.yaml", EKS_STATE);

@@ -170,11 +170,6 @@ impl Step {
         }
     }
 
-    /// Whether the step replaces a pool's nodes.
-    pub fn is_rollout(&self) -> bool {
-        matches!(self, Step::UpgradeNodePool { .. } | Step::CreateNodePool { .. })
-    }
-
     /// Whether the step removes capacity for good (needs `--allow-delete` style consent in
     /// front ends that ask for it).
     pub fn is_destructive(&self) -> bool {
@@ -193,7 +188,10 @@ impl Step {
                 nodes,
                 ..
             } => {
-                format!("upgrade node pool {node_pool} {from} -> {to} in place ({nodes} nodes)")
+                format!(
+                    "upgrade node pool {node_pool} {from} -> {to} in place ({})",
+                    count(*nodes, "node")
+                )
             }
             Step::CreateNodePool {
                 node_pool,
@@ -202,7 +200,10 @@ impl Step {
                 nodes,
                 ..
             } => {
-                format!("create node pool {node_pool} at {to} ({nodes} nodes, copy of {clone_of})")
+                format!(
+                    "create node pool {node_pool} at {to} ({}, copy of {clone_of})",
+                    count(*nodes, "node")
+                )
             }
             Step::CordonNodePool { node_pool } => format!("cordon node pool {node_pool}"),
             Step::DrainNodePool { node_pool } => {
@@ -212,10 +213,19 @@ impl Step {
                 node_pool,
                 replaced_by,
             } => {
-                format!("delete node pool {node_pool} (replaced by {replaced_by})")
+                format!("delete node pool {node_pool} (workloads continue on {replaced_by})")
             }
             Step::Gate { check, .. } => format!("gate: {check}"),
         }
+    }
+}
+
+/// `1 node`, `3 nodes`.
+fn count(n: u32, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 
@@ -354,6 +364,10 @@ pub struct PlanOptions {
     /// Add an `update-addons` step after every control-plane hop (providers with managed
     /// add-ons, such as EKS).
     pub managed_addons: bool,
+    /// For canary: try the new version on a new one-node pool (a copy of the canary pool),
+    /// gate, delete it, and only then move the real pools. A failed gate is undone by deleting
+    /// the small pool; nothing else was touched.
+    pub canary_new_pool: bool,
 }
 
 impl PlanOptions {
@@ -365,6 +379,7 @@ impl PlanOptions {
             calendar: Calendar::embedded(provider),
             canary_pool: None,
             managed_addons: false,
+            canary_new_pool: false,
         }
     }
 
@@ -377,6 +392,12 @@ impl PlanOptions {
     /// Uses `calendar` instead of the embedded one.
     pub fn with_calendar(mut self, calendar: Calendar) -> Self {
         self.calendar = calendar;
+        self
+    }
+
+    /// For canary: try each round on a new one-node pool first.
+    pub fn with_canary_new_pool(mut self, canary_new_pool: bool) -> Self {
+        self.canary_new_pool = canary_new_pool;
         self
     }
 
@@ -422,6 +443,7 @@ pub fn plan_with(
         pools: snapshot.node_pools.clone(),
         names: snapshot.node_pools.iter().map(|p| p.name.clone()).collect(),
         steps: Vec::new(),
+        rollouts: 0,
     };
     let mut control_plane = snapshot.control_plane.clone();
     while control_plane.minor() < target.minor() {
@@ -456,7 +478,7 @@ pub fn plan_with(
         .collect();
     builder.move_pools(&behind, &target, &format!("reach the target {target}"));
 
-    let node_rollouts = builder.steps.iter().filter(|s| s.is_rollout()).count() as u32;
+    let node_rollouts = builder.rollouts;
     let mut warnings = Vec::new();
     if let Some(auto) = &snapshot.auto_upgrade {
         warnings.push(format!(
@@ -522,6 +544,8 @@ struct Builder<'a> {
     pools: Vec<NodePool>,
     names: BTreeSet<String>,
     steps: Vec<Step>,
+    /// Pool rollouts so far (a canary pool is extra capacity, not a rollout).
+    rollouts: u32,
 }
 
 impl Builder<'_> {
@@ -535,6 +559,9 @@ impl Builder<'_> {
             let canary = self.canary_of(indices);
             order.retain(|&i| i != canary);
             order.insert(0, canary);
+            if self.options.canary_new_pool {
+                self.canary_pool_round(canary, to);
+            }
         }
         for (n, &i) in order.iter().enumerate() {
             match self.options.strategy {
@@ -548,7 +575,9 @@ impl Builder<'_> {
                         reason: reason.to_string(),
                     });
                     pool.version = to.clone();
-                    if self.options.strategy == Strategy::Canary && n == 0 && order.len() > 1 {
+                    self.rollouts += 1;
+                    let gate_here = !self.options.canary_new_pool && n == 0 && order.len() > 1;
+                    if self.options.strategy == Strategy::Canary && gate_here {
                         self.steps.push(Step::Gate {
                             node_pool: Some(pool.name.clone()),
                             check: format!(
@@ -563,7 +592,35 @@ impl Builder<'_> {
         }
     }
 
+    /// A one-node copy of pool `i` at `to`, gated, then deleted: the new version meets real
+    /// nodes before any existing pool moves.
+    fn canary_pool_round(&mut self, i: usize, to: &KubeVersion) {
+        let source = self.pools[i].clone();
+        let name = successor_name(self.provider, "canary", to, &self.names);
+        self.names.insert(name.clone());
+        self.steps.push(Step::CreateNodePool {
+            node_pool: name.clone(),
+            clone_of: source.name.clone(),
+            to: to.clone(),
+            nodes: 1,
+            labels: source.labels.clone(),
+            taints: source.taints.clone(),
+            reason: format!("canary: one new node at {to} before any pool moves"),
+        });
+        self.steps.push(Step::Gate {
+            node_pool: Some(name.clone()),
+            check: format!(
+                "canary pool {name} healthy at {to}: node Ready, workloads available, soak passed"
+            ),
+        });
+        self.steps.push(Step::DeleteNodePool {
+            node_pool: name,
+            replaced_by: source.name,
+        });
+    }
+
     fn blue_green(&mut self, i: usize, to: &KubeVersion, reason: &str) {
+        self.rollouts += 1;
         let old = self.pools[i].clone();
         let new_name = successor_name(self.provider, &old.name, to, &self.names);
         self.names.insert(new_name.clone());

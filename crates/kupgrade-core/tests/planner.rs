@@ -390,3 +390,32 @@ fn managed_addons_follow_every_control_plane_hop() {
     let json = serde_json::to_value(&p).unwrap();
     assert_eq!(json["steps"][1]["to"], "1.31");
 }
+
+#[test]
+fn canary_new_pool_tries_one_new_node_before_any_pool_moves() {
+    let c = cluster(
+        Provider::Aks,
+        "1.31",
+        &[("system", "1.31", 3), ("user", "1.31", 5)],
+    );
+    let opts = PlanOptions::new(Provider::Aks, Strategy::Canary).with_canary_new_pool(true);
+    let p = plan_with(&c, &v("1.32"), &opts).unwrap();
+    assert_eq!(
+        actions(&p),
+        [
+            "upgrade-control-plane",
+            "create-node-pool canary132",
+            "gate canary132",
+            "delete-node-pool canary132",
+            "upgrade-node-pool system",
+            "upgrade-node-pool user"
+        ]
+    );
+    assert!(matches!(&p.steps[1], Step::CreateNodePool { nodes: 1, clone_of, .. } if clone_of == "system"));
+    assert_eq!(
+        p.node_rollouts, 2,
+        "the canary pool is extra capacity, not a rollout"
+    );
+    let last = p.states().pop().unwrap();
+    assert_eq!(last.node_pools.len(), 2);
+}

@@ -274,7 +274,7 @@ impl ManagedCluster for SimCluster {
 #[async_trait]
 impl ClusterWorkloads for SimCluster {
     async fn nodes(&self, pool: &str) -> Result<Vec<Node>> {
-        Ok(self.call()?.nodes_of(pool))
+        Ok(self.call()?.nodes_of(pool, self.now()))
     }
 
     async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> Result<()> {

@@ -58,6 +58,9 @@ pub struct Faults {
     pub crash_pods_from: Option<KubeVersion>,
     /// Only one operation may run on the cluster at a time (true for every provider today).
     pub one_operation_at_a_time: bool,
+    /// Nodes at this version or newer join Ready, then turn NotReady two minutes later (a bad
+    /// node image).
+    pub unstable_nodes_from: Option<KubeVersion>,
 }
 
 impl Default for Faults {
@@ -67,6 +70,7 @@ impl Default for Faults {
             fail_operations: Vec::new(),
             crash_pods_from: None,
             one_operation_at_a_time: true,
+            unstable_nodes_from: None,
         }
     }
 }
@@ -109,6 +113,9 @@ pub struct SimNode {
     /// Cordoned.
     #[serde(default)]
     pub unschedulable: bool,
+    /// When it joined (virtual seconds).
+    #[serde(default)]
+    pub created_at: u64,
 }
 
 /// What owns a set of pods.

@@ -102,7 +102,7 @@ impl SimState {
                     } else {
                         format!("{name}-{:05x}", (i as u64 + 1) * 7919 % 0xfffff)
                     };
-                    let node = self.pick_node(None);
+                    let node = self.pick_node(None, now);
                     self.pods.push(SimPod {
                         namespace: namespace.into(),
                         name: pod_name,
@@ -155,6 +155,7 @@ impl SimState {
                 pool: pool.to_string(),
                 kubelet: version.clone(),
                 unschedulable: false,
+                created_at: now,
             });
         }
     }
@@ -192,11 +193,20 @@ impl SimState {
         self.node_pools.iter().find(|p| p.name == pool).map(|p| p.status)
     }
 
-    /// The least-loaded schedulable node, other than `except`.
-    fn pick_node(&self, except: Option<&str>) -> Option<String> {
+    /// Whether a node reports Ready at `now` (the unstable-node fault turns new nodes at a bad
+    /// version NotReady two minutes after they join).
+    fn node_ready(&self, node: &SimNode, now: u64) -> bool {
+        match &self.faults.unstable_nodes_from {
+            Some(bad) => node.kubelet.minor() < bad.minor() || now < node.created_at + 120,
+            None => true,
+        }
+    }
+
+    /// The least-loaded Ready, schedulable node, other than `except`.
+    fn pick_node(&self, except: Option<&str>, now: u64) -> Option<String> {
         self.nodes
             .iter()
-            .filter(|n| !n.unschedulable && Some(n.name.as_str()) != except)
+            .filter(|n| !n.unschedulable && Some(n.name.as_str()) != except && self.node_ready(n, now))
             .filter(|n| {
                 self.pool_status(&n.pool) == Some(ResourceStatus::Ready)
                     || self.pool_status(&n.pool) == Some(ResourceStatus::Updating)
@@ -217,7 +227,7 @@ impl SimState {
     fn schedule_pending(&mut self, now: u64) {
         for i in 0..self.pods.len() {
             if self.pods[i].node.is_none()
-                && let Some(node) = self.pick_node(None)
+                && let Some(node) = self.pick_node(None, now)
             {
                 self.pods[i].node = Some(node);
                 self.pods[i].ready_at = self.pods[i].ready_at.max(now + self.timings.pod_start_secs);
@@ -243,7 +253,12 @@ impl SimState {
     }
 
     fn pod_ready(&self, pod: &SimPod, now: u64) -> bool {
-        pod.node.is_some() && now >= pod.ready_at && !self.crashes(pod)
+        let node_ready = pod
+            .node
+            .as_deref()
+            .and_then(|n| self.node(n))
+            .is_some_and(|n| self.node_ready(n, now));
+        node_ready && now >= pod.ready_at && !self.crashes(pod)
     }
 
     fn ready_replicas(&self, workload: &str, now: u64) -> u32 {
@@ -341,7 +356,7 @@ impl SimState {
 
     fn reschedule(&mut self, i: usize, now: u64) {
         let from = self.pods[i].node.clone();
-        self.pods[i].node = self.pick_node(from.as_deref());
+        self.pods[i].node = self.pick_node(from.as_deref(), now);
         self.pods[i].ready_at = now + self.timings.pod_start_secs;
     }
 
@@ -402,7 +417,12 @@ impl SimState {
             .collect();
         HealthSnapshot {
             nodes: self.nodes.len() as u32,
-            nodes_not_ready: Vec::new(),
+            nodes_not_ready: self
+                .nodes
+                .iter()
+                .filter(|n| !self.node_ready(n, now))
+                .map(|n| n.name.clone())
+                .collect(),
             pods: self.pods.len() as u32,
             pods_failing,
             workloads_unavailable,
@@ -806,7 +826,7 @@ impl SimState {
     }
 
     /// The pool's nodes, as core sees them.
-    pub fn nodes_of(&self, pool: &str) -> Vec<kupgrade_core::Node> {
+    pub fn nodes_of(&self, pool: &str, now: u64) -> Vec<kupgrade_core::Node> {
         self.nodes
             .iter()
             .filter(|n| n.pool == pool)
@@ -814,7 +834,7 @@ impl SimState {
                 name: n.name.clone(),
                 pool: n.pool.clone(),
                 kubelet: n.kubelet.clone(),
-                ready: true,
+                ready: self.node_ready(n, now),
                 unschedulable: n.unschedulable,
             })
             .collect()

@@ -426,3 +426,50 @@ async fn crash_after_every_mutation_then_resume_in_place() {
 async fn crash_after_every_mutation_then_resume_blue_green() {
     crash_and_resume_at_every_mutation(Strategy::BlueGreen).await;
 }
+
+fn canary_pool_journal(sim: &SimCluster) -> Journal {
+    let snapshot = sim.state().snapshot();
+    let opts = PlanOptions::new(snapshot.provider, Strategy::Canary).with_canary_new_pool(true);
+    Journal::new(plan_with(&snapshot, &v(32), &opts).unwrap())
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_canary_pool_proves_the_version_then_goes() {
+    let sim = SimCluster::new(SimState::generate(Provider::Eks, "c", v(31), 2, 9));
+    let report = executor(&sim).run(&mut canary_pool_journal(&sim)).await.unwrap();
+    assert_eq!(report.result, RunResult::Succeeded, "{:?}", report.error);
+    let state = sim.state();
+    assert_at(&state, 32);
+    let names: Vec<&str> = state.node_pools.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["system", "general"], "the canary pool is gone");
+    assert_no_operation_repeats(&state);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_canary_pool_gate_is_rolled_back_and_no_real_pool_moves() {
+    let sim = SimCluster::new(SimState::generate(Provider::Eks, "c", v(31), 2, 9));
+    sim.edit(|s| s.faults.unstable_nodes_from = Some(v(32))).unwrap();
+    let report = executor(&sim).run(&mut canary_pool_journal(&sim)).await.unwrap();
+    assert_eq!(report.result, RunResult::RolledBack, "{:?}", report.error);
+    assert!(
+        report.error.as_deref().unwrap().contains("NotReady"),
+        "{:?}",
+        report.error
+    );
+    let state = sim.state();
+    let pools: Vec<(&str, u32)> = state
+        .node_pools
+        .iter()
+        .map(|p| (p.name.as_str(), p.version.minor()))
+        .collect();
+    assert_eq!(
+        pools,
+        [("system", 31), ("general", 31)],
+        "canary pool deleted, real pools untouched"
+    );
+    assert!(
+        state.health(sim.now()).is_healthy(),
+        "{:?}",
+        state.health(sim.now())
+    );
+}

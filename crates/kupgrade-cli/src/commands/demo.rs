@@ -37,6 +37,9 @@ pub struct DemoArgs {
     /// Target minor version.
     #[arg(long = "to", default_value = "1.32", value_parser = parse_version)]
     to: KubeVersion,
+    /// With canary: try the new version on a new one-node pool first.
+    #[arg(long)]
+    canary_new_pool: bool,
     /// With blue-green-cluster: delete the blue cluster at the end.
     #[arg(long)]
     decommission_blue: bool,
@@ -80,7 +83,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         let sim = SimCluster::new(state);
         let clock = sim.clone();
         let settings = RunSettings {
-            plan: PlanFlags::new(args.to, strategy),
+            plan: PlanFlags {
+                canary_new_pool: args.canary_new_pool,
+                ..PlanFlags::new(args.to, strategy)
+            },
             dry_run: false,
             yes: true,
             output: args.output,

@@ -56,6 +56,10 @@ pub struct PlanFlags {
     /// For canary: the pool to move first.
     #[arg(long)]
     pub canary_pool: Option<String>,
+    /// For canary: try the new version on a new one-node copy of the canary pool first, and
+    /// delete it after its gate (a failed gate is rolled back by deleting it).
+    #[arg(long)]
+    pub canary_new_pool: bool,
 }
 
 impl PlanFlags {
@@ -66,6 +70,7 @@ impl PlanFlags {
             strategy,
             lag_limit: None,
             canary_pool: None,
+            canary_new_pool: false,
         }
     }
 
@@ -75,7 +80,9 @@ impl PlanFlags {
         if let Some(limit) = self.lag_limit {
             policy = policy.with_lag_limit(limit);
         }
-        let mut opts = PlanOptions::new(provider, self.strategy).with_policy(policy);
+        let mut opts = PlanOptions::new(provider, self.strategy)
+            .with_policy(policy)
+            .with_canary_new_pool(self.canary_new_pool);
         if let Some(pool) = &self.canary_pool {
             opts = opts.with_canary_pool(pool.clone());
         }
