@@ -25,10 +25,7 @@ pub fn findings_text(findings: &[Finding]) -> String {
         findings.len()
     );
     for f in findings {
-        let subject = match &f.subject.namespace {
-            Some(ns) => format!("{} {ns}/{}", f.subject.kind, f.subject.name),
-            None => format!("{} {}", f.subject.kind, f.subject.name),
-        };
+        let subject = f.subject.to_string();
         let hop = f
             .hop
             .as_ref()

@@ -58,6 +58,16 @@ impl Subject {
     }
 }
 
+impl fmt::Display for Subject {
+    /// `PodDisruptionBudget shop/web-pdb`, `Node ip-10-0-1-5`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
 /// One result of one check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {

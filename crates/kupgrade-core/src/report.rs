@@ -82,10 +82,7 @@ pub fn markdown(input: &ReportInput<'_>) -> String {
                 .iter()
                 .filter(|f| f.hop.as_ref().map(ToString::to_string) == hop)
             {
-                let subject = match &f.subject.namespace {
-                    Some(ns) => format!("{} {ns}/{}", f.subject.kind, f.subject.name),
-                    None => format!("{} {}", f.subject.kind, f.subject.name),
-                };
+                let subject = f.subject.to_string();
                 let _ = writeln!(
                     out,
                     "| {} | {} | {subject} | {} |",
@@ -216,10 +213,7 @@ pub fn junit(suite: &str, checks: &[(&'static str, &'static str)], findings: &[F
         }
     }
     for f in findings {
-        let subject = match &f.subject.namespace {
-            Some(ns) => format!("{} {ns}/{}", f.subject.kind, f.subject.name),
-            None => format!("{} {}", f.subject.kind, f.subject.name),
-        };
+        let subject = f.subject.to_string();
         let hop = f
             .hop
             .as_ref()
