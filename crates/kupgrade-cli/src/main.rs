@@ -45,6 +45,8 @@ enum Command {
     Check(commands::check::CheckArgs),
     /// Run the post-upgrade checks through a kubeconfig (exit 0 clear, 3 blocked).
     Verify(commands::verify::VerifyArgs),
+    /// Replace a cluster with a new one at the target (blue/green cluster), with your commands as hooks.
+    Swap(Box<commands::swap::SwapArgs>),
     /// Manage simulator state files.
     Sim {
         #[command(subcommand)]
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => commands::scan::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Sim { command } => commands::sim::run(command),
+        Command::Swap(args) => commands::swap::run(*args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Fleet { command } => commands::fleet::run(command),
     };

@@ -251,3 +251,99 @@ fn upgrade_and_plan_write_markdown_and_junit_reports() {
         "{xml}"
     );
 }
+
+/// `kupgrade swap` on the simulator with shell commands as hooks: the provision command
+/// creates the green cluster's state, the traffic command records each weight.
+fn swap(dir: &Path, check: Option<&str>) -> (std::process::Output, String) {
+    let blue = dir.join("blue.json").display().to_string();
+    let green = dir.join("green.json").display().to_string();
+    let weights = dir.join("weights.txt").display().to_string();
+    let exe = env!("CARGO_BIN_EXE_kupgrade");
+    assert!(
+        kupgrade(
+            &[
+                "sim",
+                "init",
+                &blue,
+                "--provider",
+                "aks",
+                "--control-plane",
+                "1.30",
+                "--name",
+                "shop"
+            ],
+            None
+        )
+        .status
+        .success()
+    );
+    let provision =
+        format!("{exe} sim init {green} --provider aks --control-plane $KUPGRADE_TO --name $KUPGRADE_GREEN");
+    let traffic = format!("echo $KUPGRADE_GREEN_PERCENT >> {weights}");
+    let mut args = vec![
+        "swap",
+        "--provider",
+        "sim",
+        "--sim-state",
+        &blue,
+        "--to",
+        "1.31",
+        "--green-sim-state",
+        &green,
+        "--provision-cmd",
+        &provision,
+        "--deploy-cmd",
+        "true",
+        "--traffic-cmd",
+        &traffic,
+        "--yes",
+        "--output",
+        "json",
+    ];
+    if let Some(check) = check {
+        args.extend(["--traffic-check-cmd", check]);
+    }
+    let out = kupgrade(&args, None);
+    (out, std::fs::read_to_string(&weights).unwrap_or_default())
+}
+
+#[test]
+fn swap_runs_the_users_commands_and_moves_all_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, weights) = swap(dir.path(), None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["result"], "succeeded");
+    assert_eq!(report["green"], "shop-v1-31");
+    assert_eq!(
+        weights.split_whitespace().collect::<Vec<_>>(),
+        ["10", "50", "100"]
+    );
+    assert_eq!(read_json(&dir.path().join("green.json"))["control_plane"], "1.31");
+}
+
+#[test]
+fn a_failing_traffic_check_shifts_everything_back_to_blue() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, weights) = swap(
+        dir.path(),
+        Some("test $KUPGRADE_GREEN_PERCENT -lt 50 || { echo 5xx rate 7%; exit 1; }"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["result"], "rolled-back");
+    assert_eq!(report["green_percent"], 0);
+    assert!(
+        report["error"].as_str().unwrap().contains("5xx rate 7%"),
+        "{report}"
+    );
+    assert_eq!(weights.split_whitespace().collect::<Vec<_>>(), ["10", "50", "0"]);
+    assert_eq!(
+        read_json(&dir.path().join("blue.json"))["operations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0,
+        "blue untouched"
+    );
+}

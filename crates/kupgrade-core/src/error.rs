@@ -98,6 +98,9 @@ pub enum Error {
     /// A drain stopped because PodDisruptionBudgets would be violated.
     #[error("drain blocked: {}", describe_blockers(.0))]
     DrainBlocked(Vec<crate::workloads::DrainBlocker>),
+    /// A user-supplied hook command failed (its own words follow).
+    #[error("{0}")]
+    HookFailed(String),
     /// A health gate did not pass.
     #[error("gate failed: {0}")]
     GateFailed(String),

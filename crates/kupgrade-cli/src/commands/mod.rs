@@ -6,6 +6,7 @@ pub mod fleet;
 pub mod plan;
 pub mod scan;
 pub mod sim;
+pub mod swap;
 pub mod upgrade;
 pub mod verify;
 pub mod versions;
