@@ -308,6 +308,43 @@ async fn check_exit_codes_and_json_contract_against_an_api_stub() {
     assert_eq!(f["subject"]["name"], "ip-10-0-1-5");
     assert!(f["subject"].get("namespace").is_some());
     assert!(f["message"].as_str().unwrap().contains("1.34"));
+    // Node user data that still passes a kubelet flag 1.31 removed blocks the 1.33 target.
+    let user_data = write(
+        dir.path(),
+        "user-data.sh",
+        "#!/bin/bash\n/etc/eks/bootstrap.sh prod \\\n  --kubelet-extra-args '--keep-terminated-pod-volumes'\n",
+    );
+    let with_user_data = {
+        let (kubeconfig, user_data) = (kubeconfig.clone(), user_data.clone());
+        tokio::task::spawn_blocking(move || {
+            kupgrade(&[
+                "check",
+                "--kubeconfig",
+                &kubeconfig,
+                "--to",
+                "1.33",
+                "--node-config",
+                &user_data,
+                "--output",
+                "json",
+            ])
+        })
+    };
+    let out = with_user_data.await.unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v = json(&out);
+    let f = &v["findings"][0];
+    assert_eq!(f["id"], "KUP-KUBE-014");
+    assert_eq!(f["subject"]["kind"], "File");
+    assert_eq!(f["subject"]["name"], user_data.as_str());
+    assert_eq!(f["hop"], "1.31");
+    assert!(f["message"].as_str().unwrap().contains("(line 3)"), "{f}");
+    // A node-config path that does not exist: one line, exit 1, before any cluster call.
+    let out = kupgrade(&["check", "--to", "1.33", "--node-config", "/no/such/user-data"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("/no/such/user-data"), "{err}");
     // An unknown context fails in one line with exit 1.
     let out = tokio::task::spawn_blocking(move || {
         kupgrade(&[

@@ -21,6 +21,7 @@ use kupgrade_core::{KubeVersion, Result};
 use serde::de::DeserializeOwned;
 
 use crate::kube_error;
+use crate::kubelet_flags::{KubeletFlagTable, NodeConfigSource};
 use crate::workloads::{node_ready, pdb_block_reason, pdb_selects, pod_failing, selector_matches};
 
 /// Everything the checks look at, read once. Also loadable from JSON (each field a list of
@@ -48,6 +49,10 @@ pub struct ClusterFacts {
     pub csi_drivers: Vec<CSIDriver>,
     /// PersistentVolumes.
     pub pvs: Vec<PersistentVolume>,
+    /// Node bootstrap configuration to search for kubelet flags: objects read from the cluster
+    /// (Karpenter `EC2NodeClass` user data, Cluster API kubeadm configs) plus files the user
+    /// names (`kupgrade check --node-config`).
+    pub node_configs: Vec<NodeConfigSource>,
 }
 
 async fn list_all<K>(client: &Client) -> Result<Vec<K>>
@@ -81,6 +86,7 @@ impl ClusterFacts {
             storage_classes: list_all(client).await?,
             csi_drivers: list_all(client).await?,
             pvs: list_all(client).await?,
+            node_configs: NodeConfigSource::gather(client).await?,
         })
     }
 }
@@ -111,8 +117,10 @@ impl KubeCheck {
             return Vec::new();
         }
         let mut found = (self.run)(facts, hop);
-        for f in &mut found {
-            f.hop = self.per_hop.then(|| hop.clone());
+        if self.per_hop {
+            for f in &mut found {
+                f.hop = Some(hop.clone());
+            }
         }
         found
     }
@@ -233,6 +241,14 @@ pub fn all() -> Vec<KubeCheck> {
             false,
             true,
             default_storage_class,
+        ),
+        c(
+            "KUP-KUBE-014",
+            "node configuration passes no kubelet flag the target deprecates or removes",
+            Severity::Blocker,
+            false,
+            true,
+            kubelet_flags,
         ),
     ]
 }
@@ -633,6 +649,60 @@ fn removed_runtime(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
             })
         })
         .collect()
+}
+
+/// Kubelet flags in node configuration that the target release removes (the kubelet exits with
+/// `unknown flag`: blocker) or deprecates (warning). The finding's hop is the release that
+/// removes (or deprecates) the flag.
+fn kubelet_flags(facts: &ClusterFacts, target: &KubeVersion) -> Vec<Finding> {
+    let table = KubeletFlagTable::builtin();
+    let mut out = Vec::new();
+    for source in &facts.node_configs {
+        let place = if source.kind == "File" {
+            source.name.clone()
+        } else {
+            format!("{} {}", source.kind, source.name)
+        };
+        for (flag, line) in source.kubelet_flags() {
+            let Some(entry) = table.get(&flag) else {
+                continue;
+            };
+            let (severity, hop, verdict) = match &entry.removed_in {
+                Some(removed) if entry.removed_at(target) => (
+                    Severity::Blocker,
+                    removed,
+                    format!(
+                        "removed in {removed}: a kubelet at {removed} or later exits with \"unknown flag\" and the node never joins"
+                    ),
+                ),
+                _ if entry.deprecated_at(target) => (
+                    Severity::Warning,
+                    &entry.deprecated_in,
+                    match &entry.removed_in {
+                        Some(removed) => {
+                            format!("deprecated since {}, removed in {removed}", entry.deprecated_in)
+                        }
+                        None => format!("deprecated since {}", entry.deprecated_in),
+                    },
+                ),
+                _ => continue,
+            };
+            let mut f = finding(
+                "KUP-KUBE-014",
+                severity,
+                &source.kind,
+                source.namespace.as_deref(),
+                &source.name,
+                format!(
+                    "{place} (line {line}) passes kubelet flag --{flag}, {verdict}; {}",
+                    entry.advice
+                ),
+            );
+            f.hop = Some(hop.clone());
+            out.push(f);
+        }
+    }
+    out
 }
 
 /// In-tree volume plugins: (PV field, in-tree provisioner, CSI driver, release from which CSI

@@ -11,7 +11,9 @@
 //!   metric, deployed Helm releases).
 //! - **Check the cluster before each hop**: [`checks::register`] adds the in-cluster checks
 //!   (`KUP-KUBE-*`: skew of kubelets and kube-proxy, PDBs that block drains naming the pod, pods
-//!   without a controller, single replicas, in-tree volumes, ...) to core's `CheckRegistry`.
+//!   without a controller, single replicas, in-tree volumes, ...) to core's `CheckRegistry`;
+//!   [`kubelet_flags`] finds kubelet flags the target removes in node configuration (EKS user
+//!   data, nodeadm, kubeadm, Karpenter, systemd units).
 //! - **Drain through the Eviction API**: [`workloads::KubeWorkloads`] implements core's
 //!   `ClusterWorkloads`, so core's PDB-aware drain (cordon, evict, retry 429, report the
 //!   blocker) runs against a real cluster.
@@ -43,6 +45,7 @@ pub mod deprecations;
 #[cfg(feature = "eks-token")]
 pub mod eks_token;
 pub mod helm;
+pub mod kubelet_flags;
 pub mod live;
 pub mod manifests;
 pub mod scan;

@@ -517,3 +517,107 @@ async fn kube_bench_runs_as_a_job_and_its_results_become_findings() {
         findings[1].message
     );
 }
+
+/// Node configuration held in the cluster: Karpenter `EC2NodeClass` user data (v1), Cluster API
+/// kubeadm configs (v1beta2 not served, so v1beta1), and a kind the caller may not list (skipped).
+/// The removed kubelet flag they pass becomes a KUP-KUBE-014 blocker naming the object.
+#[tokio::test]
+async fn node_configuration_in_the_cluster_is_searched_for_kubelet_flags() {
+    let (server, kube) = stub().await;
+    let user_data = "#!/bin/bash\n/etc/eks/bootstrap.sh prod --kubelet-extra-args '--keep-terminated-pod-volumes --node-labels=a=b'\n";
+    Mock::given(method("GET"))
+        .and(path("/apis/karpenter.k8s.aws/v1/ec2nodeclasses"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(list(
+            "EC2NodeClassList",
+            vec![
+                json!({"apiVersion": "karpenter.k8s.aws/v1", "kind": "EC2NodeClass",
+                "metadata": {"name": "default"}, "spec": {"amiFamily": "AL2", "userData": user_data}}),
+            ],
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(
+            "/apis/bootstrap.cluster.x-k8s.io/v1beta1/kubeadmconfigtemplates",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(list(
+            "KubeadmConfigTemplateList",
+            vec![
+                json!({"apiVersion": "bootstrap.cluster.x-k8s.io/v1beta1", "kind": "KubeadmConfigTemplate",
+                "metadata": {"name": "workers", "namespace": "capi"},
+                "spec": {"template": {"spec": {"joinConfiguration": {"nodeRegistration": {
+                    "kubeletExtraArgs": {"container-runtime": "remote", "cloud-provider": "external"}}}}}}}),
+            ],
+        )))
+        .mount(&server)
+        .await;
+    for version in ["v1beta2", "v1beta1"] {
+        Mock::given(method("GET"))
+            .and(path(format!(
+                "/apis/controlplane.cluster.x-k8s.io/{version}/kubeadmcontrolplanes"
+            )))
+            .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+                "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden",
+                "message": "kubeadmcontrolplanes is forbidden", "code": 403})))
+            .mount(&server)
+            .await;
+    }
+    let sources = kupgrade_kube::kubelet_flags::NodeConfigSource::gather(kube.client())
+        .await
+        .unwrap();
+    let names: Vec<_> = sources
+        .iter()
+        .map(|s| (s.kind.as_str(), s.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("EC2NodeClass", "default"), ("KubeadmConfigTemplate", "workers")]
+    );
+    assert_eq!(sources[1].namespace.as_deref(), Some("capi"));
+
+    let facts = kupgrade_kube::checks::ClusterFacts {
+        node_configs: sources,
+        ..Default::default()
+    };
+    let findings: Vec<_> =
+        kupgrade_kube::checks::run_checks(&facts, &"1.30".parse().unwrap(), &"1.31".parse().unwrap())
+            .into_iter()
+            .filter(|f| f.id == "KUP-KUBE-014")
+            .collect();
+    let flags: Vec<_> = findings
+        .iter()
+        .map(|f| {
+            (
+                f.id.as_str(),
+                f.subject.kind.as_str(),
+                f.subject.name.as_str(),
+                f.severity,
+            )
+        })
+        .collect();
+    assert_eq!(
+        flags,
+        vec![
+            (
+                "KUP-KUBE-014",
+                "EC2NodeClass",
+                "default",
+                kupgrade_core::checks::Severity::Blocker
+            ),
+            (
+                "KUP-KUBE-014",
+                "KubeadmConfigTemplate",
+                "workers",
+                kupgrade_core::checks::Severity::Blocker
+            ),
+        ]
+    );
+    assert!(
+        findings[0]
+            .message
+            .contains("--keep-terminated-pod-volumes, removed in 1.31"),
+        "{}",
+        findings[0].message
+    );
+    assert_eq!(findings[0].hop, Some("1.31".parse().unwrap()));
+}

@@ -237,3 +237,43 @@ async fn facts_are_read_through_the_api_and_checks_register_in_core() {
         "{described:?}"
     );
 }
+
+#[test]
+fn kubelet_flags_in_node_configuration_warn_when_deprecated_and_block_when_removed() {
+    let mut h = healthy();
+    h["node_configs"] = json!([{
+        "kind": "File",
+        "name": "nodegroups/user-data.sh",
+        "text": "#!/bin/bash\n/etc/eks/bootstrap.sh prod --container-runtime containerd \\\n  --kubelet-extra-args '--pod-infra-container-image=registry/pause:3.9 --node-labels=a=b'\n"
+    }]);
+    let f = facts(h);
+    let flag_findings = |to: &str| -> Vec<Finding> {
+        run_checks(&f, &v("1.30"), &v(to))
+            .into_iter()
+            .filter(|f| f.id == "KUP-KUBE-014")
+            .collect()
+    };
+    // Deprecated since 1.24, removed in 1.35: a warning up to 1.34, a blocker at 1.35.
+    let at_134 = flag_findings("1.34");
+    assert_eq!(at_134.len(), 1, "{at_134:?}");
+    assert_eq!(at_134[0].severity, Severity::Warning);
+    assert!(
+        at_134[0]
+            .message
+            .contains("--pod-infra-container-image, deprecated since 1.24, removed in 1.35"),
+        "{}",
+        at_134[0].message
+    );
+    let at_135 = flag_findings("1.35");
+    assert_eq!(at_135[0].severity, Severity::Blocker);
+    assert_eq!(at_135[0].hop, Some(v("1.35")));
+    assert_eq!(at_135[0].subject.kind, "File");
+    assert_eq!(at_135[0].subject.name, "nodegroups/user-data.sh");
+    assert!(
+        at_135[0].message.contains("(line 3)") && at_135[0].message.contains("sandbox (pause) image"),
+        "{}",
+        at_135[0].message
+    );
+    // bootstrap.sh's own --container-runtime option is not the removed kubelet flag.
+    assert!(at_135.iter().all(|f| !f.message.contains("--container-runtime")));
+}

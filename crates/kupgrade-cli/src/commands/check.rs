@@ -11,6 +11,7 @@ use kupgrade_core::KubeVersion;
 use kupgrade_core::checks::{Finding, Severity, Subject};
 use kupgrade_kube::KubeWorkloads;
 use kupgrade_kube::checks::{ClusterFacts, run_checks};
+use kupgrade_kube::kubelet_flags::NodeConfigSource;
 use serde::Serialize;
 
 use crate::commands::plan::parse_version;
@@ -29,6 +30,11 @@ pub struct CheckArgs {
     /// Target minor version, e.g. 1.32.
     #[arg(long = "to", value_parser = parse_version)]
     to: KubeVersion,
+    /// Node bootstrap configuration to search for deprecated and removed kubelet flags
+    /// (KUP-KUBE-014), a file or a folder, repeatable: EKS user data (also base64 as EC2 returns
+    /// it), nodeadm NodeConfig, kubeadm configs, systemd units, Terraform and eksctl files.
+    #[arg(long = "node-config", value_name = "PATH")]
+    node_config: Vec<PathBuf>,
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t)]
     output: Output,
@@ -51,11 +57,13 @@ pub(crate) struct JsonReport<'a> {
 
 /// Runs the checks.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let node_configs = NodeConfigSource::read_paths(&args.node_config)?;
     let (current, findings) = crate::runner::live_runtime()?.block_on(async {
         let kube =
             KubeWorkloads::from_kubeconfig(args.kubeconfig.as_deref(), args.context.as_deref(), None).await?;
         let current = kube.server_version().await?;
-        let facts = ClusterFacts::gather(kube.client()).await?;
+        let mut facts = ClusterFacts::gather(kube.client()).await?;
+        facts.node_configs.extend(node_configs);
         anyhow::Ok((current.clone(), run_checks(&facts, &current, &args.to)))
     })?;
     if args.to.minor_version() < current.minor_version() {
