@@ -11,8 +11,8 @@ use anyhow::{Context, bail};
 use kupgrade_core::checks::blockers;
 use kupgrade_core::render::render_text;
 use kupgrade_core::{
-    Calendar, CheckRegistry, ClusterWorkloads, Executor, ExecutorConfig, Journal, ManagedCluster, RunResult,
-    plan_with,
+    Calendar, CheckRegistry, ClusterWorkloads, Executor, ExecutorConfig, Finding, Journal, ManagedCluster,
+    RunResult, UpgradePlan, plan_with,
 };
 
 use crate::commands::plan::PlanFlags;
@@ -43,10 +43,12 @@ pub struct RunSettings {
     pub report: Option<PathBuf>,
 }
 
-/// Runs the flow on an already connected cluster.
+/// Runs the flow on an already connected cluster, with `registry` (plus the cluster's own
+/// checks) as the pre-flight checks.
 pub async fn run(
     cluster: Arc<dyn ManagedCluster>,
     workloads: Arc<dyn ClusterWorkloads>,
+    mut registry: CheckRegistry,
     settings: RunSettings,
 ) -> anyhow::Result<ExitCode> {
     let started_at = settings.clock.as_ref().map_or(0, |c| c());
@@ -92,16 +94,7 @@ pub async fn run(
         None => executor,
     };
     let today = chrono::Utc::now().date_naive();
-    // Live support dates (EKS DescribeClusterVersions, ...) override the embedded calendar.
-    let live_windows = match cluster.offered_versions().await {
-        Ok(offered) => offered.into_iter().filter_map(|o| o.support).collect(),
-        Err(e) => {
-            tracing::debug!(%e, "no live support dates; using the embedded calendar");
-            Vec::new()
-        }
-    };
-    let calendar = Calendar::embedded(snapshot.provider).with_override(live_windows);
-    let mut registry = CheckRegistry::builtin();
+    let calendar = calendar(cluster.as_ref(), snapshot.provider).await;
     registry.extend(cluster.extra_checks());
     let findings = executor
         .preflight(&journal.plan, &registry, &calendar, today)
@@ -194,6 +187,59 @@ pub async fn run(
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// The support calendar: live support dates (EKS DescribeClusterVersions, ...) override the
+/// embedded one.
+async fn calendar(cluster: &dyn ManagedCluster, provider: kupgrade_core::Provider) -> Calendar {
+    let live_windows = match cluster.offered_versions().await {
+        Ok(offered) => offered.into_iter().filter_map(|o| o.support).collect(),
+        Err(e) => {
+            tracing::debug!(%e, "no live support dates; using the embedded calendar");
+            Vec::new()
+        }
+    };
+    Calendar::embedded(provider).with_override(live_windows)
+}
+
+/// What `kupgrade check --provider` found: the plan it checked and the findings.
+pub struct Checked {
+    /// The plan to the target.
+    pub plan: UpgradePlan,
+    /// Every finding, blockers first.
+    pub findings: Vec<Finding>,
+    /// The ids and descriptions of the checks that ran.
+    pub checks: Vec<(&'static str, &'static str)>,
+}
+
+/// Plans the upgrade and runs the pre-flight checks of `registry` (plus the cluster's own)
+/// for every hop; changes nothing.
+pub async fn check(
+    cluster: Arc<dyn ManagedCluster>,
+    workloads: Arc<dyn ClusterWorkloads>,
+    mut registry: CheckRegistry,
+    flags: &PlanFlags,
+) -> anyhow::Result<Checked> {
+    let snapshot = cluster.describe().await?;
+    let plan = plan_with(
+        &snapshot,
+        &flags.to,
+        &flags
+            .options(snapshot.provider)
+            .with_managed_addons(cluster.capabilities().managed_addons),
+    )?;
+    let calendar = calendar(cluster.as_ref(), snapshot.provider).await;
+    registry.extend(cluster.extra_checks());
+    let today = chrono::Utc::now().date_naive();
+    let mut findings = Executor::new(cluster, workloads)
+        .preflight(&plan, &registry, &calendar, today)
+        .await?;
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+    Ok(Checked {
+        plan,
+        findings,
+        checks: registry.describe(),
+    })
 }
 
 fn confirm(journal: &Journal) -> anyhow::Result<bool> {

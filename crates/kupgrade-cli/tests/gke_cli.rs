@@ -144,3 +144,82 @@ fn missing_flags_are_named() {
     ]);
     assert_one_line_failure(&out, "--project");
 }
+
+/// `kupgrade check --provider gke`: the plan's pre-flight checks (the provider's own included)
+/// plus the in-cluster checks through the kubeconfig, and kubelet flags in node configuration
+/// files; only reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_runs_provider_and_in_cluster_checks_and_only_reads() {
+    let server = server_with_prod().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/projects/p/locations/europe-west1/operations"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"operations": []})))
+        .mount(&server)
+        .await;
+    common::mount_kube_api(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = common::write_kubeconfig(dir.path(), &server.uri());
+    let out = run(gke_args(
+        "check",
+        &server,
+        "prod",
+        &["--kubeconfig", &kubeconfig, "--to", "1.32", "--output", "json"],
+    ))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"KUP-AUTO-001"), "GKE's own check ran: {ids:?}");
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        requests.iter().all(|r| r.method.as_str() == "GET"),
+        "check writes nothing"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.url.path() == "/apis/storage.k8s.io/v1/csidrivers"),
+        "the in-cluster checks read the cluster"
+    );
+
+    let user_data = dir.path().join("kubelet.env");
+    std::fs::write(&user_data, "KUBELET_EXTRA_ARGS=--keep-terminated-pod-volumes\n").unwrap();
+    let report = dir.path().join("check.md");
+    let out = run(gke_args(
+        "check",
+        &server,
+        "prod",
+        &[
+            "--kubeconfig",
+            &kubeconfig,
+            "--to",
+            "1.32",
+            "--node-config",
+            user_data.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    ))
+    .await;
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Cluster prod (gke) at 1.30"), "{text}");
+    assert!(text.contains("KUP-KUBE-014"), "{text}");
+    let report = std::fs::read_to_string(report).unwrap();
+    assert!(report.contains("KUP-KUBE-014"), "{report}");
+}

@@ -1,6 +1,8 @@
 //! The `kupgrade scan` contract (ARCHITECTURE.md): JSON fields, exit codes 0/2/3, skipped
 //! files, malformed documents naming file and index; and `kupgrade check` failing cleanly.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -237,49 +239,11 @@ fn bad_input_is_one_line_and_exit_1() {
 /// cluster at 1.30: clear up to 1.33 (exit 0), blocked by skew at the 1.34 hop (exit 3).
 #[tokio::test(flavor = "multi_thread")]
 async fn check_exit_codes_and_json_contract_against_an_api_stub() {
-    use serde_json::json;
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
+    use wiremock::MockServer;
     let server = MockServer::start().await;
-    let facts: serde_json::Value =
-        serde_json::from_str(include_str!("../../kupgrade-kube/tests/fixtures/healthy.json")).unwrap();
-    Mock::given(method("GET"))
-        .and(path("/version"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "major": "1", "minor": "30", "gitVersion": "v1.30.4-eks-a737599", "gitCommit": "", "gitTreeState": "",
-            "buildDate": "", "goVersion": "", "compiler": "", "platform": ""
-        })))
-        .mount(&server)
-        .await;
-    let lists = [
-        ("/api/v1/nodes", "nodes"),
-        ("/api/v1/pods", "pods"),
-        ("/apis/policy/v1/poddisruptionbudgets", "pdbs"),
-        ("/apis/apps/v1/deployments", "deployments"),
-        ("/apis/apps/v1/statefulsets", "statefulsets"),
-        ("/apis/apps/v1/daemonsets", "daemonsets"),
-        ("/apis/autoscaling/v2/horizontalpodautoscalers", "hpas"),
-        ("/apis/storage.k8s.io/v1/storageclasses", "storage_classes"),
-        ("/apis/storage.k8s.io/v1/csidrivers", "csi_drivers"),
-        ("/api/v1/persistentvolumes", "pvs"),
-    ];
-    for (p, key) in lists {
-        let items = facts.get(key).cloned().unwrap_or(json!([]));
-        Mock::given(method("GET"))
-            .and(path(p))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"metadata": {}, "items": items})))
-            .mount(&server)
-            .await;
-    }
+    common::mount_kube_api(&server).await;
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = write(
-        dir.path(),
-        "kubeconfig",
-        &format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster: {{server: \"{}\"}}\nusers:\n- name: anon\n  user: {{}}\ncontexts:\n- name: stub\n  context: {{cluster: stub, user: anon}}\ncurrent-context: stub\n",
-            server.uri()
-        ),
-    );
+    let kubeconfig = common::write_kubeconfig(dir.path(), &server.uri());
     let run = |to: &'static str, kubeconfig: String| {
         tokio::task::spawn_blocking(move || {
             kupgrade(&[

@@ -226,3 +226,64 @@ fn a_crash_after_any_mutation_resumes_without_repeating_an_operation() {
         assert!(crashed_at >= 10, "{strategy}: crashed at {crashed_at} points");
     }
 }
+
+/// `kupgrade check --provider sim`: the same pre-flight checks as `upgrade`, the check JSON
+/// shape, exit 3 on a blocker, a JUnit report, and the state file left untouched.
+#[test]
+fn check_on_the_simulator_reports_blockers_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = init(dir.path(), "eks", "1");
+    let check = |extra: &[&str]| {
+        let args = [
+            &[
+                "check",
+                "--provider",
+                "sim",
+                "--sim-state",
+                &state,
+                "--to",
+                "1.30",
+                "--output",
+                "json",
+            ][..],
+            extra,
+        ]
+        .concat();
+        kupgrade(&args, None)
+    };
+    let out = check(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = std::fs::read(&state).unwrap();
+    let mut json = read_json(Path::new(&state));
+    json["pdbs"][0]["min_available"] = serde_json::json!(3);
+    json["pdbs"][0].as_object_mut().unwrap().remove("max_unavailable");
+    std::fs::write(&state, serde_json::to_vec(&json).unwrap()).unwrap();
+    let junit = dir.path().join("checks.xml").display().to_string();
+    let out = check(&["--report", &junit]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &report["findings"][0];
+    assert_eq!(first["id"], "KUP-PDB-001");
+    assert_eq!(first["severity"], "blocker");
+    assert!(first["subject"]["kind"].is_string() && first["message"].is_string());
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<failure") && xml.contains("KUP-PDB-001"), "{xml}");
+    // Nothing was changed: no operation recorded, and the file is only what the test wrote.
+    assert_eq!(read_json(Path::new(&state))["operations"], serde_json::json!([]));
+    assert_ne!(
+        std::fs::read(&state).unwrap(),
+        before,
+        "the test's own edit is there"
+    );
+    assert_eq!(read_json(Path::new(&state)), json);
+}

@@ -282,20 +282,51 @@ pub fn run_checks(facts: &ClusterFacts, current: &KubeVersion, target: &KubeVers
 /// Adds the in-cluster checks that core's built-in checks do not already cover to `registry`;
 /// they read the cluster through `client` once, on first use.
 pub fn register(registry: &mut CheckRegistry, client: Client) {
-    let facts = Arc::new(tokio::sync::OnceCell::new());
+    register_with_node_configs(registry, client, Vec::new());
+}
+
+/// [`register`], with node configuration read from files (`kupgrade check --node-config`)
+/// searched for kubelet flags along with what the cluster holds.
+pub fn register_with_node_configs(
+    registry: &mut CheckRegistry,
+    client: Client,
+    node_configs: Vec<NodeConfigSource>,
+) {
+    let shared = Arc::new(SharedFacts {
+        client,
+        node_configs,
+        facts: tokio::sync::OnceCell::new(),
+    });
     for check in all().into_iter().filter(|c| c.in_registry) {
         registry.register(RegistryCheck {
             check,
-            client: client.clone(),
-            facts: facts.clone(),
+            shared: shared.clone(),
         });
+    }
+}
+
+/// The cluster read once for every registered check.
+struct SharedFacts {
+    client: Client,
+    node_configs: Vec<NodeConfigSource>,
+    facts: tokio::sync::OnceCell<ClusterFacts>,
+}
+
+impl SharedFacts {
+    async fn get(&self) -> Result<&ClusterFacts> {
+        self.facts
+            .get_or_try_init(|| async {
+                let mut facts = ClusterFacts::gather(&self.client).await?;
+                facts.node_configs.extend(self.node_configs.iter().cloned());
+                Ok(facts)
+            })
+            .await
     }
 }
 
 struct RegistryCheck {
     check: KubeCheck,
-    client: Client,
-    facts: Arc<tokio::sync::OnceCell<ClusterFacts>>,
+    shared: Arc<SharedFacts>,
 }
 
 #[async_trait]
@@ -313,11 +344,7 @@ impl Check for RegistryCheck {
         self.check.from.as_ref().is_none_or(|f| hop >= f)
     }
     async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
-        let facts = self
-            .facts
-            .get_or_try_init(|| ClusterFacts::gather(&self.client))
-            .await?;
-        Ok(self.check.run(facts, ctx.hop))
+        Ok(self.check.run(self.shared.get().await?, ctx.hop))
     }
 }
 

@@ -1,35 +1,42 @@
-//! `kupgrade check`: the in-cluster pre-upgrade checks (`KUP-KUBE-*`) against a live cluster
-//! reached through a kubeconfig, for every hop from its version to `--to`.
+//! `kupgrade check`: the pre-upgrade checks for every hop from the cluster's version to `--to`;
+//! changes nothing.
+//!
+//! With a kubeconfig only, the in-cluster checks (`KUP-KUBE-*`). With `--provider` and its
+//! flags, the upgrade is planned as `kupgrade upgrade` would plan it and every pre-flight check
+//! runs: versions, skew and support (`KUP-SKEW-*`, `KUP-CAL-*`, ...), the provider's own
+//! (EKS upgrade insights, GKE auto-upgrade, AKS blockers), drains and health through the
+//! kubeconfig, and the in-cluster checks.
 //!
 //! Exit codes: 0 nothing blocks, 3 something blocks, 1 the checks could not run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
-use kupgrade_core::KubeVersion;
 use kupgrade_core::checks::{Finding, Severity, Subject};
+use kupgrade_core::{CheckRegistry, KubeVersion};
 use kupgrade_kube::KubeWorkloads;
-use kupgrade_kube::checks::{ClusterFacts, run_checks};
+use kupgrade_kube::checks::{ClusterFacts, register_with_node_configs, run_checks};
 use kupgrade_kube::kubelet_flags::NodeConfigSource;
+use kupgrade_sim::{SimCluster, SimStore};
 use serde::Serialize;
 
-use crate::commands::plan::parse_version;
+use crate::commands::plan::PlanFlags;
 use crate::output::{Output, json};
+use crate::providers::{self, ClusterArgs, ProviderArg};
 use crate::report::findings_text;
+use crate::runner::{Checked, live_runtime, simulated_runtime};
 
 /// Arguments of `kupgrade check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Kubeconfig (default: $KUBECONFIG or ~/.kube/config).
-    #[arg(long)]
-    kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context (default: the current context).
-    #[arg(long)]
-    context: Option<String>,
-    /// Target minor version, e.g. 1.32.
-    #[arg(long = "to", value_parser = parse_version)]
-    to: KubeVersion,
+    /// The cluster: --kubeconfig/--context alone for the in-cluster checks, or --provider and
+    /// its flags for every pre-flight check of the planned upgrade.
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    #[command(flatten)]
+    plan: PlanFlags,
     /// Node bootstrap configuration to search for deprecated and removed kubelet flags
     /// (KUP-KUBE-014), a file or a folder, repeatable: EKS user data (also base64 as EC2 returns
     /// it), nodeadm NodeConfig, kubeadm configs, systemd units, Terraform and eksctl files.
@@ -38,6 +45,9 @@ pub struct CheckArgs {
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t)]
     output: Output,
+    /// Also write a report: Markdown, or JUnit XML of the checks when FILE ends in .xml.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -58,29 +68,136 @@ pub(crate) struct JsonReport<'a> {
 /// Runs the checks.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let node_configs = NodeConfigSource::read_paths(&args.node_config)?;
-    let (current, findings) = crate::runner::live_runtime()?.block_on(async {
-        let kube =
-            KubeWorkloads::from_kubeconfig(args.kubeconfig.as_deref(), args.context.as_deref(), None).await?;
-        let current = kube.server_version().await?;
-        let mut facts = ClusterFacts::gather(kube.client()).await?;
-        facts.node_configs.extend(node_configs);
-        anyhow::Ok((current.clone(), run_checks(&facts, &current, &args.to)))
-    })?;
-    if args.to.minor_version() < current.minor_version() {
-        anyhow::bail!(
-            "cannot check a downgrade: the cluster runs {current}, --to {} is older",
-            args.to
-        );
-    }
+    let to = &args.plan.to;
+    let findings = match args.cluster.provider {
+        None => {
+            let (current, findings) = in_cluster(&args, node_configs)?;
+            if args.output != Output::Json {
+                println!("Cluster at {current}, checking every hop to {to}");
+            }
+            if let Some(path) = &args.report {
+                let checks: Vec<_> = kupgrade_kube::checks::all()
+                    .into_iter()
+                    .map(|c| (c.id, c.description))
+                    .collect();
+                let title = format!("Pre-upgrade checks from {current} to {to}");
+                crate::report_file::write(
+                    path,
+                    || {
+                        kupgrade_core::report::markdown(&kupgrade_core::report::ReportInput {
+                            title: &title,
+                            plan: None,
+                            findings: &findings,
+                            checks: &checks,
+                            run: None,
+                        })
+                    },
+                    || kupgrade_core::report::junit("kupgrade-check", &checks, &findings),
+                )?;
+            }
+            findings
+        }
+        Some(provider) => {
+            let checked = planned(&args, provider, node_configs)?;
+            if args.output != Output::Json {
+                println!(
+                    "Cluster {} ({}) at {}, checking every hop to {to}",
+                    checked.plan.cluster, checked.plan.provider, checked.plan.initial.control_plane
+                );
+            }
+            if let Some(path) = &args.report {
+                crate::report_file::write_upgrade_report(
+                    path,
+                    &checked.plan,
+                    &checked.findings,
+                    &checked.checks,
+                    None,
+                )?;
+            }
+            checked.findings
+        }
+    };
     match args.output {
         Output::Json => print!("{}", json(&to_json(&findings))?),
-        Output::Text | Output::Markdown => {
-            println!("Cluster at {current}, checking every hop to {}", args.to);
-            print!("{}", findings_text(&findings));
-        }
+        Output::Text | Output::Markdown => print!("{}", findings_text(&findings)),
     }
     let blocked = findings.iter().any(|f| f.severity == Severity::Blocker);
     Ok(ExitCode::from(if blocked { 3 } else { 0 }))
+}
+
+/// The in-cluster checks through the kubeconfig.
+fn in_cluster(
+    args: &CheckArgs,
+    node_configs: Vec<NodeConfigSource>,
+) -> anyhow::Result<(KubeVersion, Vec<Finding>)> {
+    let (current, findings) = live_runtime()?.block_on(async {
+        let kube = KubeWorkloads::from_kubeconfig(
+            args.cluster.kubeconfig.as_deref(),
+            args.cluster.context.as_deref(),
+            None,
+        )
+        .await?;
+        let current = kube.server_version().await?;
+        let mut facts = ClusterFacts::gather(kube.client()).await?;
+        facts.node_configs.extend(node_configs);
+        anyhow::Ok((current.clone(), run_checks(&facts, &current, &args.plan.to)))
+    })?;
+    if args.plan.to.minor_version() < current.minor_version() {
+        anyhow::bail!(
+            "cannot check a downgrade: the cluster runs {current}, --to {} is older",
+            args.plan.to
+        );
+    }
+    Ok((current, findings))
+}
+
+/// Every pre-flight check of the planned upgrade of the cluster `--provider` names.
+fn planned(
+    args: &CheckArgs,
+    provider: ProviderArg,
+    node_configs: Vec<NodeConfigSource>,
+) -> anyhow::Result<Checked> {
+    if provider == ProviderArg::Sim {
+        let Some(path) = args.cluster.sim_state.clone() else {
+            anyhow::bail!("--provider sim needs --sim-state FILE (create one with `kupgrade sim init FILE`)");
+        };
+        return simulated_runtime()?.block_on(async {
+            let state = SimStore::File(path.clone())
+                .load()?
+                .ok_or_else(|| anyhow::anyhow!("simulator state file {} not found", path.display()))?;
+            // Read-only: the simulator is not given the file to write back to.
+            let sim = SimCluster::new(state);
+            let mut checked = crate::runner::check(
+                Arc::new(sim.clone()),
+                Arc::new(sim),
+                CheckRegistry::builtin(),
+                &args.plan,
+            )
+            .await?;
+            // The simulator has no node configuration of its own; files given are still searched.
+            let facts = ClusterFacts {
+                node_configs,
+                ..Default::default()
+            };
+            let flags = kupgrade_kube::checks::all()
+                .into_iter()
+                .find(|c| c.id == "KUP-KUBE-014")
+                .expect("the kubelet flag check exists");
+            checked.findings.extend(flags.run(&facts, &args.plan.to));
+            checked.checks.push((flags.id, flags.description));
+            checked
+                .findings
+                .sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+            anyhow::Ok(checked)
+        });
+    }
+    live_runtime()?.block_on(async {
+        let cluster = providers::connect(&args.cluster).await?;
+        let workloads = providers::workloads(&args.cluster).await?;
+        let mut registry = CheckRegistry::builtin();
+        register_with_node_configs(&mut registry, workloads.client().clone(), node_configs);
+        crate::runner::check(cluster, workloads, registry, &args.plan).await
+    })
 }
 
 /// The `check` JSON shape of findings, shared with `verify`.

@@ -97,7 +97,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             clock: Some(Box::new(move || clock.now())),
             report: None,
         };
-        run_flow(Arc::new(sim.clone()), Arc::new(sim), settings).await
+        run_flow(
+            Arc::new(sim.clone()),
+            Arc::new(sim),
+            kupgrade_core::CheckRegistry::builtin(),
+            settings,
+        )
+        .await
     })
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::Args;
+use kupgrade_core::CheckRegistry;
 use kupgrade_sim::{SimCluster, SimStore};
 
 use crate::commands::plan::PlanFlags;
@@ -65,7 +66,9 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
         _ => live_runtime()?.block_on(async move {
             let cluster = providers::connect(&args.cluster).await?;
             let workloads = providers::workloads(&args.cluster).await?;
-            run_flow(cluster, workloads, args.settings(false, None)).await
+            let mut registry = CheckRegistry::builtin();
+            kupgrade_kube::checks::register(&mut registry, workloads.client().clone());
+            run_flow(cluster, workloads, registry, args.settings(false, None)).await
         }),
     }
 }
@@ -105,6 +108,12 @@ fn run_simulated(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
         };
         let clock = sim.clone();
         let settings = args.settings(true, Some(Box::new(move || clock.now())));
-        run_flow(Arc::new(sim.clone()), Arc::new(sim), settings).await
+        run_flow(
+            Arc::new(sim.clone()),
+            Arc::new(sim),
+            CheckRegistry::builtin(),
+            settings,
+        )
+        .await
     })
 }

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use clap::{Args, ValueEnum};
-use kupgrade_core::{ClusterWorkloads, ManagedCluster};
+use kupgrade_core::ManagedCluster;
+use kupgrade_kube::KubeWorkloads;
 
 /// Where the cluster lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,18 +116,14 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ManagedCluste
 }
 
 /// Connects to the in-cluster side through the kubeconfig.
-pub async fn workloads(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ClusterWorkloads>> {
+pub async fn workloads(args: &ClusterArgs) -> anyhow::Result<Arc<KubeWorkloads>> {
     let provider = match args.provider {
         Some(ProviderArg::Eks) => Some(kupgrade_core::Provider::Eks),
         Some(ProviderArg::Aks) => Some(kupgrade_core::Provider::Aks),
         Some(ProviderArg::Gke) => Some(kupgrade_core::Provider::Gke),
         Some(ProviderArg::Sim) | None => None,
     };
-    let kube = kupgrade_kube::KubeWorkloads::from_kubeconfig(
-        args.kubeconfig.as_deref(),
-        args.context.as_deref(),
-        provider,
-    )
-    .await?;
+    let kube =
+        KubeWorkloads::from_kubeconfig(args.kubeconfig.as_deref(), args.context.as_deref(), provider).await?;
     Ok(Arc::new(kube))
 }

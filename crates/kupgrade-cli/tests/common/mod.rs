@@ -37,3 +37,54 @@ pub fn assert_one_line_failure(out: &Output, needle: &str) {
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
     assert!(err.contains(needle), "{err}");
 }
+
+/// Serves a Kubernetes API on `server` at version 1.30 whose lists come from the "healthy"
+/// fixture of kupgrade-kube (nodes, pods, PDBs, workloads, storage); anything else is 404.
+pub async fn mount_kube_api(server: &wiremock::MockServer) {
+    use serde_json::json;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let facts: serde_json::Value =
+        serde_json::from_str(include_str!("../../../kupgrade-kube/tests/fixtures/healthy.json")).unwrap();
+    Mock::given(method("GET"))
+        .and(path("/version"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "major": "1", "minor": "30", "gitVersion": "v1.30.4-eks-a737599", "gitCommit": "", "gitTreeState": "",
+            "buildDate": "", "goVersion": "", "compiler": "", "platform": ""
+        })))
+        .mount(server)
+        .await;
+    let lists = [
+        ("/api/v1/nodes", "nodes"),
+        ("/api/v1/pods", "pods"),
+        ("/apis/policy/v1/poddisruptionbudgets", "pdbs"),
+        ("/apis/apps/v1/deployments", "deployments"),
+        ("/apis/apps/v1/statefulsets", "statefulsets"),
+        ("/apis/apps/v1/daemonsets", "daemonsets"),
+        ("/apis/autoscaling/v2/horizontalpodautoscalers", "hpas"),
+        ("/apis/storage.k8s.io/v1/storageclasses", "storage_classes"),
+        ("/apis/storage.k8s.io/v1/csidrivers", "csi_drivers"),
+        ("/api/v1/persistentvolumes", "pvs"),
+    ];
+    for (p, key) in lists {
+        let items = facts.get(key).cloned().unwrap_or(json!([]));
+        Mock::given(method("GET"))
+            .and(path(p))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"metadata": {}, "items": items})))
+            .mount(server)
+            .await;
+    }
+}
+
+/// Writes a kubeconfig whose context `stub` reaches `server_uri` with no credentials.
+pub fn write_kubeconfig(dir: &Path, server_uri: &str) -> String {
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster: {{server: \"{server_uri}\"}}\nusers:\n- name: anon\n  user: {{}}\ncontexts:\n- name: stub\n  context: {{cluster: stub, user: anon}}\ncurrent-context: stub\n"
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
