@@ -3,48 +3,22 @@
 
 use std::process::Output;
 
-use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 mod common;
 
 async fn stub() -> MockServer {
     let server = MockServer::start().await;
-    let facts: serde_json::Value =
-        serde_json::from_str(include_str!("../../kupgrade-kube/tests/fixtures/healthy.json")).unwrap();
-    let lists = [
-        ("/api/v1/nodes", "nodes"),
-        ("/api/v1/pods", "pods"),
-        ("/apis/apps/v1/deployments", "deployments"),
-        ("/apis/apps/v1/statefulsets", "statefulsets"),
-        ("/apis/apps/v1/daemonsets", "daemonsets"),
-    ];
-    for (p, key) in lists {
-        let items = facts.get(key).cloned().unwrap_or(json!([]));
-        Mock::given(method("GET"))
-            .and(path(p))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"metadata": {}, "items": items})))
-            .mount(&server)
-            .await;
-    }
+    common::mount_kube_api(&server).await;
     server
 }
 
 async fn verify(server: &MockServer, dir: &std::path::Path, extra: &[&str]) -> Output {
-    let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: stub\n  cluster: {{server: \"{}\"}}\nusers:\n- name: anon\n  user: {{}}\ncontexts:\n- name: stub\n  context: {{cluster: stub, user: anon}}\ncurrent-context: stub\n",
-            server.uri()
-        ),
-    )
-    .unwrap();
+    let kubeconfig = common::write_kubeconfig(dir, &server.uri());
     let mut args: Vec<String> = vec![
         "verify".into(),
         "--kubeconfig".into(),
-        kubeconfig.display().to_string(),
+        kubeconfig,
         "--output".into(),
         "json".into(),
     ];
