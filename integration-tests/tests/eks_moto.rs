@@ -8,7 +8,8 @@
 //! moto implements the EKS cluster and node-group calls (create, describe, list, delete,
 //! update-config) but not the version updates, `DescribeUpdate`, `ListUpdates`, insights,
 //! add-ons or `DescribeClusterVersions` (it answers HTTP 404): those are covered by the
-//! `aws-smithy-mocks` tests in `crates/kupgrade-eks/tests`.
+//! `aws-smithy-mocks` tests in `crates/kupgrade-eks/tests`. Its EC2 side serves the launch
+//! templates whose user data `EksCluster::node_configs` reads.
 
 use std::io::Write;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -377,4 +378,76 @@ async fn rollout_settings_reach_moto_and_version_updates_are_not_emulated() {
         .unwrap_err();
     assert!(err.to_string().contains("does not implement"), "{err}");
     assert!(!err.is_retryable());
+}
+
+/// A node group booting from a launch template whose user data passes a kubelet flag 1.31
+/// removed: `node_configs` reads the user data through EC2 on moto, and kupgrade-kube finds the
+/// flag in it.
+#[tokio::test]
+async fn launch_template_user_data_is_read_through_ec2() {
+    use base64::Engine;
+    let Some(moto) = start_moto("launch_template_user_data_is_read_through_ec2") else {
+        return;
+    };
+    let client = client(&moto);
+    let spec = conformance::spec(Provider::Eks, 30, &[]);
+    create(&client, "shop", &spec).await;
+    let ec2 = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::Config::builder()
+            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
+            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
+            .endpoint_url(&moto.url)
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "moto", "moto", None, None, "moto",
+            ))
+            .build(),
+    );
+    let user_data = "#!/bin/bash\nset -ex\n/etc/eks/bootstrap.sh shop \\\n  --kubelet-extra-args '--keep-terminated-pod-volumes --node-labels=team=web'\n";
+    let template = ec2
+        .create_launch_template()
+        .launch_template_name("shop-web")
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .user_data(base64::engine::general_purpose::STANDARD.encode(user_data))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create launch template on moto");
+    let template_id = template
+        .launch_template()
+        .and_then(|t| t.launch_template_id())
+        .expect("a template id")
+        .to_string();
+    client
+        .create_nodegroup()
+        .cluster_name("shop")
+        .nodegroup_name("web")
+        .node_role(NODE_ROLE)
+        .subnets("subnet-a")
+        .launch_template(
+            aws_sdk_eks::types::LaunchTemplateSpecification::builder()
+                .id(&template_id)
+                .version("1")
+                .build(),
+        )
+        .scaling_config(
+            NodegroupScalingConfig::builder()
+                .min_size(1)
+                .max_size(3)
+                .desired_size(2)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create node group on moto");
+
+    let eks = EksCluster::new(client, "shop").with_ec2_client(ec2);
+    let sources = eks.node_configs().await.unwrap();
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert_eq!(sources[0].kind, "LaunchTemplate");
+    assert_eq!(sources[0].name, "shop-web:1 (node group web)");
+    let flags = kupgrade_kube::kubelet_flags::flags_in(&sources[0]);
+    assert_eq!(flags.get("keep-terminated-pod-volumes"), Some(&4), "{flags:?}");
+    assert!(flags.contains_key("node-labels"));
 }

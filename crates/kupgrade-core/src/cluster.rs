@@ -316,6 +316,12 @@ pub trait ManagedCluster: Debug + Send + Sync {
     /// starting another.
     async fn operations_in_flight(&self) -> Result<Vec<Operation>>;
 
+    /// Node bootstrap configuration the provider holds, searched for kubelet flags an upgrade
+    /// removes (EKS: the user data of node groups' launch templates). None by default.
+    async fn node_configs(&self) -> Result<Vec<crate::NodeConfigSource>> {
+        Ok(Vec::new())
+    }
+
     /// Provider-specific pre-flight checks to run beside the built-in ones (EKS upgrade
     /// insights, for example). None by default.
     fn extra_checks(&self) -> Vec<Box<dyn crate::checks::Check>> {

@@ -23,6 +23,7 @@ pub struct EksClusterBuilder {
     cluster: Option<String>,
     endpoint_url: Option<String>,
     client: Option<Client>,
+    ec2_client: Option<aws_sdk_ec2::Client>,
 }
 
 impl EksClusterBuilder {
@@ -58,7 +59,7 @@ impl EksClusterBuilder {
         self
     }
 
-    /// Sends EKS calls to this endpoint instead of AWS, e.g. `http://127.0.0.1:5000` for
+    /// Sends EKS (and EC2) calls to this endpoint instead of AWS, e.g. `http://127.0.0.1:5000` for
     /// `moto_server`.
     pub fn with_endpoint_url(mut self, url: impl Into<String>) -> Self {
         self.endpoint_url = Some(url.into());
@@ -69,6 +70,14 @@ impl EksClusterBuilder {
     /// settings are then ignored.
     pub fn with_client(mut self, client: Client) -> Self {
         self.client = Some(client);
+        self
+    }
+
+    /// Uses this EC2 client to read node groups' launch templates (tests inject mocked
+    /// clients). Built from the same AWS configuration as the EKS client otherwise; with an
+    /// injected EKS client and no EC2 client, launch templates are not read.
+    pub fn with_ec2_client(mut self, client: aws_sdk_ec2::Client) -> Self {
+        self.ec2_client = Some(client);
         self
     }
 
@@ -83,7 +92,11 @@ impl EksClusterBuilder {
             }
         };
         if let Some(client) = self.client {
-            return Ok(EksCluster::new(client, cluster));
+            let eks = EksCluster::new(client, cluster);
+            return Ok(match self.ec2_client {
+                Some(ec2) => eks.with_ec2_client(ec2),
+                None => eks,
+            });
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(region) = self.region.filter(|r| !r.trim().is_empty()) {
@@ -107,7 +120,10 @@ impl EksClusterBuilder {
                     .into(),
             ));
         }
-        Ok(EksCluster::new(Client::new(&config), cluster))
+        let ec2 = self
+            .ec2_client
+            .unwrap_or_else(|| aws_sdk_ec2::Client::new(&config));
+        Ok(EksCluster::new(Client::new(&config), cluster).with_ec2_client(ec2))
     }
 }
 

@@ -21,6 +21,7 @@ use crate::insights::EksInsightsCheck;
 #[derive(Debug, Clone)]
 pub struct EksCluster {
     client: Client,
+    ec2: Option<aws_sdk_ec2::Client>,
     cluster: String,
 }
 
@@ -48,8 +49,21 @@ impl EksCluster {
     pub fn new(client: Client, cluster: impl Into<String>) -> Self {
         Self {
             client,
+            ec2: None,
             cluster: cluster.into(),
         }
+    }
+
+    /// Reads node groups' launch templates through this EC2 client (for
+    /// [`ManagedCluster::node_configs`]); without one, launch templates are not read.
+    pub fn with_ec2_client(mut self, ec2: aws_sdk_ec2::Client) -> Self {
+        self.ec2 = Some(ec2);
+        self
+    }
+
+    /// The EC2 client launch templates are read with, if any.
+    pub(crate) fn ec2_client(&self) -> Option<&aws_sdk_ec2::Client> {
+        self.ec2.as_ref()
     }
 
     /// The cluster's name.
@@ -129,7 +143,7 @@ impl EksCluster {
         }
     }
 
-    async fn nodegroups(&self) -> Result<Vec<Nodegroup>> {
+    pub(crate) async fn nodegroups(&self) -> Result<Vec<Nodegroup>> {
         let names: Vec<String> = self
             .client
             .list_nodegroups()
@@ -615,6 +629,10 @@ impl ManagedCluster for EksCluster {
             });
         }
         Ok(ops)
+    }
+
+    async fn node_configs(&self) -> Result<Vec<kupgrade_core::NodeConfigSource>> {
+        self.launch_template_user_data().await
     }
 
     fn extra_checks(&self) -> Vec<Box<dyn kupgrade_core::Check>> {

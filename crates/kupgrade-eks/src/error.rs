@@ -28,13 +28,24 @@ pub(crate) enum Target<'a> {
         /// The add-on.
         addon: &'a str,
     },
+    /// The EC2 launch template a node group boots from.
+    LaunchTemplate {
+        /// The cluster.
+        cluster: &'a str,
+        /// The node group.
+        nodegroup: &'a str,
+        /// The launch template's id or name.
+        template: &'a str,
+    },
 }
 
 impl Target<'_> {
     fn cluster(&self) -> &str {
         match self {
             Target::Cluster(c) => c,
-            Target::NodeGroup { cluster, .. } | Target::Addon { cluster, .. } => cluster,
+            Target::NodeGroup { cluster, .. }
+            | Target::Addon { cluster, .. }
+            | Target::LaunchTemplate { cluster, .. } => cluster,
         }
     }
 }
@@ -47,6 +58,14 @@ impl fmt::Display for Target<'_> {
                 write!(f, "node group {nodegroup} of cluster {cluster}")
             }
             Target::Addon { cluster, addon } => write!(f, "add-on {addon} of cluster {cluster}"),
+            Target::LaunchTemplate {
+                cluster,
+                nodegroup,
+                template,
+            } => write!(
+                f,
+                "launch template {template} of node group {nodegroup} of cluster {cluster}"
+            ),
         }
     }
 }
@@ -133,6 +152,10 @@ pub(crate) fn from_code(
             with_message(code)
         )),
         Some("ResourceNotFoundException" | "NotFoundException") => not_found(target, &message),
+        // EC2 (launch templates): `InvalidLaunchTemplateId.NotFound`, `.VersionNotFound`, ...
+        Some(code) if code.starts_with("InvalidLaunchTemplate") && code.contains("NotFound") => {
+            not_found(target, &message)
+        }
         Some(code @ ("ServerException" | "ServiceUnavailableException" | "InternalFailure")) => {
             Error::Transient(format!("{op}: {}", with_message(code)))
         }
@@ -142,7 +165,8 @@ pub(crate) fn from_code(
             | "UnrecognizedClientException"
             | "ExpiredTokenException"
             | "InvalidClientTokenId"
-            | "InvalidSignatureException"),
+            | "InvalidSignatureException"
+            | "UnauthorizedOperation"),
         ) => Error::Permission(format!("{op} on {target}: {}", with_message(code))),
         Some(code @ ("ClientException" | "BadRequestException" | "ResourceLimitExceededException")) => {
             Error::InvalidTransition(format!("{op} on {target}: {}", with_message(code)))
@@ -188,6 +212,13 @@ fn not_found(target: Target<'_>, message: &str) -> Error {
                 Error::not_found("add-on", addon, format!("cluster {cluster} has no such add-on"))
             }
         }
+        Target::LaunchTemplate {
+            nodegroup, template, ..
+        } => Error::not_found(
+            "launch template",
+            template,
+            format!("node group {nodegroup} names it; it was deleted, or is in another account or region"),
+        ),
     }
 }
 

@@ -9,7 +9,9 @@
 //!   chains, with optional region, profile and endpoint overrides (for emulators such as
 //!   `moto_server`), or an injected SDK client (for tests).
 //! - **Read**: `describe` (cluster, node groups with versions, sizes, labels, taints, update
-//!   config), `offered_versions` (with live support dates from `DescribeClusterVersions`).
+//!   config), `offered_versions` (with live support dates from `DescribeClusterVersions`),
+//!   `node_configs` (the user data of node groups' launch templates, through EC2
+//!   `DescribeLaunchTemplateVersions`, so `kupgrade-kube` can find kubelet flags a hop removes).
 //! - **Change**: control-plane and node-group version updates with idempotency tokens,
 //!   node-group creation as a clone of an existing group, deletion, add-on updates to the
 //!   default version of each new minor; failed updates report EKS's errors, including the
@@ -54,6 +56,7 @@ mod cluster;
 mod convert;
 mod error;
 mod insights;
+mod launch_templates;
 
 pub use addons::{AddonVersion, pick_target};
 pub use builder::{CLUSTER_ENV, EksClusterBuilder};

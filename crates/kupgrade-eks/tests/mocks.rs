@@ -566,3 +566,101 @@ async fn insights_error_blocks_and_warning_warns() {
         "{pools_only:?}"
     );
 }
+
+/// Node groups' launch-template user data comes from EC2 `DescribeLaunchTemplateVersions` at
+/// the version the group boots from; groups without a launch template are skipped, and a
+/// template that is gone is named.
+#[tokio::test]
+async fn launch_template_user_data_is_read_from_ec2() {
+    use aws_sdk_ec2::operation::describe_launch_template_versions::DescribeLaunchTemplateVersionsOutput;
+    use aws_sdk_ec2::types::{LaunchTemplateVersion, ResponseLaunchTemplateData};
+    use aws_sdk_eks::types::LaunchTemplateSpecification;
+
+    let list = mock!(Client::list_nodegroups).then_output(|| {
+        ListNodegroupsOutput::builder()
+            .nodegroups("web")
+            .nodegroups("plain")
+            .build()
+    });
+    let web = mock!(Client::describe_nodegroup)
+        .match_requests(|r| r.nodegroup_name() == Some("web"))
+        .then_output(|| {
+            let mut ng = nodegroup("web", "1.30", NodegroupStatus::Active);
+            ng.launch_template = Some(
+                LaunchTemplateSpecification::builder()
+                    .id("lt-0abc")
+                    .name("web-nodes")
+                    .version("3")
+                    .build(),
+            );
+            DescribeNodegroupOutput::builder().nodegroup(ng).build()
+        });
+    let plain = mock!(Client::describe_nodegroup)
+        .match_requests(|r| r.nodegroup_name() == Some("plain"))
+        .then_output(|| {
+            DescribeNodegroupOutput::builder()
+                .nodegroup(nodegroup("plain", "1.30", NodegroupStatus::Active))
+                .build()
+        });
+    let user_data = "IyEvYmluL2Jhc2gKL2V0Yy9la3MvYm9vdHN0cmFwLnNoIHByb2QK";
+    let versions = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
+        .match_requests(|r| r.launch_template_id() == Some("lt-0abc") && r.versions() == ["3".to_string()])
+        .then_output(move || {
+            DescribeLaunchTemplateVersionsOutput::builder()
+                .launch_template_versions(
+                    LaunchTemplateVersion::builder()
+                        .launch_template_name("web-nodes")
+                        .version_number(3)
+                        .launch_template_data(
+                            ResponseLaunchTemplateData::builder().user_data(user_data).build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&versions]);
+    let cluster = eks(&[&list, &web, &plain]).with_ec2_client(ec2);
+    let sources = cluster.node_configs().await.unwrap();
+    assert_eq!(sources.len(), 1, "{sources:?}");
+    assert_eq!(sources[0].kind, "LaunchTemplate");
+    assert_eq!(sources[0].name, "web-nodes:3 (node group web)");
+    assert_eq!(sources[0].text, user_data);
+
+    // Without an EC2 client nothing is read.
+    assert!(
+        eks(&[&list, &web, &plain])
+            .node_configs()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let gone = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
+        .sequence()
+        .http_status(
+            400,
+            Some(
+                "<Response><Errors><Error><Code>InvalidLaunchTemplateId.NotFound</Code><Message>The specified launch template, with template ID lt-0abc, does not exist.</Message></Error></Errors><RequestID>r</RequestID></Response>"
+                    .to_string(),
+            ),
+        )
+        .build();
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&gone], |c| c
+        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled()));
+    let err = eks(&[&list, &web, &plain])
+        .with_ec2_client(ec2)
+        .node_configs()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::NotFound {
+                kind: "launch template",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("lt-0abc"), "{err}");
+}

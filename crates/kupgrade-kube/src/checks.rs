@@ -17,11 +17,11 @@ use k8s_openapi::api::storage::v1::{CSIDriver, StorageClass};
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource};
 use kupgrade_core::checks::{Check, CheckContext, CheckRegistry, Finding, Severity, Subject};
-use kupgrade_core::{KubeVersion, Result};
+use kupgrade_core::{KubeVersion, ManagedCluster, NodeConfigSource, Result};
 use serde::de::DeserializeOwned;
 
 use crate::kube_error;
-use crate::kubelet_flags::{KubeletFlagTable, NodeConfigSource};
+use crate::kubelet_flags::{self, KubeletFlagTable};
 use crate::workloads::{node_ready, pdb_block_reason, pdb_selects, pod_failing, selector_matches};
 
 /// Everything the checks look at, read once. Also loadable from JSON (each field a list of
@@ -53,6 +53,9 @@ pub struct ClusterFacts {
     /// (Karpenter `EC2NodeClass` user data, Cluster API kubeadm configs) plus files the user
     /// names (`kupgrade check --node-config`).
     pub node_configs: Vec<NodeConfigSource>,
+    /// Node configuration that could not be read (what, and why), reported so that "no
+    /// finding" is never mistaken for "nothing read".
+    pub unread_node_configs: Vec<String>,
 }
 
 async fn list_all<K>(client: &Client) -> Result<Vec<K>>
@@ -86,7 +89,8 @@ impl ClusterFacts {
             storage_classes: list_all(client).await?,
             csi_drivers: list_all(client).await?,
             pvs: list_all(client).await?,
-            node_configs: NodeConfigSource::gather(client).await?,
+            node_configs: kubelet_flags::gather(client).await?,
+            unread_node_configs: Vec::new(),
         })
     }
 }
@@ -282,19 +286,22 @@ pub fn run_checks(facts: &ClusterFacts, current: &KubeVersion, target: &KubeVers
 /// Adds the in-cluster checks that core's built-in checks do not already cover to `registry`;
 /// they read the cluster through `client` once, on first use.
 pub fn register(registry: &mut CheckRegistry, client: Client) {
-    register_with_node_configs(registry, client, Vec::new());
+    register_with_node_configs(registry, client, Vec::new(), None);
 }
 
-/// [`register`], with node configuration read from files (`kupgrade check --node-config`)
-/// searched for kubelet flags along with what the cluster holds.
+/// [`register`], with more node configuration searched for kubelet flags along with what the
+/// cluster holds: `files` (`kupgrade check --node-config`) and what `provider` holds (EKS
+/// launch templates, read on first use; if that fails, the check says so as a warning).
 pub fn register_with_node_configs(
     registry: &mut CheckRegistry,
     client: Client,
-    node_configs: Vec<NodeConfigSource>,
+    files: Vec<NodeConfigSource>,
+    provider: Option<Arc<dyn ManagedCluster>>,
 ) {
     let shared = Arc::new(SharedFacts {
         client,
-        node_configs,
+        files,
+        provider,
         facts: tokio::sync::OnceCell::new(),
     });
     for check in all().into_iter().filter(|c| c.in_registry) {
@@ -308,7 +315,8 @@ pub fn register_with_node_configs(
 /// The cluster read once for every registered check.
 struct SharedFacts {
     client: Client,
-    node_configs: Vec<NodeConfigSource>,
+    files: Vec<NodeConfigSource>,
+    provider: Option<Arc<dyn ManagedCluster>>,
     facts: tokio::sync::OnceCell<ClusterFacts>,
 }
 
@@ -317,7 +325,16 @@ impl SharedFacts {
         self.facts
             .get_or_try_init(|| async {
                 let mut facts = ClusterFacts::gather(&self.client).await?;
-                facts.node_configs.extend(self.node_configs.iter().cloned());
+                facts.node_configs.extend(self.files.iter().cloned());
+                if let Some(provider) = &self.provider {
+                    match provider.node_configs().await {
+                        Ok(found) => facts.node_configs.extend(found),
+                        Err(e) => facts.unread_node_configs.push(format!(
+                            "the {} provider's node configuration (e.g. launch templates): {e}",
+                            provider.provider()
+                        )),
+                    }
+                }
                 Ok(facts)
             })
             .await
@@ -683,14 +700,27 @@ fn removed_runtime(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
 /// removes (or deprecates) the flag.
 fn kubelet_flags(facts: &ClusterFacts, target: &KubeVersion) -> Vec<Finding> {
     let table = KubeletFlagTable::builtin();
-    let mut out = Vec::new();
+    let mut out: Vec<Finding> = facts
+        .unread_node_configs
+        .iter()
+        .map(|what| {
+            finding(
+                "KUP-KUBE-014",
+                Severity::Warning,
+                "NodeConfig",
+                None,
+                "unread",
+                format!("kubelet flags not checked in {what}; pass it with --node-config instead"),
+            )
+        })
+        .collect();
     for source in &facts.node_configs {
         let place = if source.kind == "File" {
             source.name.clone()
         } else {
             format!("{} {}", source.kind, source.name)
         };
-        for (flag, line) in source.kubelet_flags() {
+        for (flag, line) in kubelet_flags::flags_in(source) {
             let Some(entry) = table.get(&flag) else {
                 continue;
             };

@@ -8,7 +8,8 @@
 //!
 //! - EKS user data: `bootstrap.sh --kubelet-extra-args '...'` (AL2), nodeadm `NodeConfig`
 //!   `spec.kubelet.flags` (AL2023), MIME multi-part user data, and user data exactly as the EC2 API
-//!   returns it (base64);
+//!   returns it (base64), e.g. node groups' launch templates read by `kupgrade-eks`;
+//! - Karpenter `EC2NodeClass` user data and Cluster API kubeadm configs in the cluster ([`gather`]);
 //! - systemd units and environment files: `KUBELET_EXTRA_ARGS=...`, `ExecStart=/usr/bin/kubelet ...`;
 //! - kubeadm and Cluster API: `nodeRegistration.kubeletExtraArgs` (map or `name`/`value` list);
 //! - Terraform and eksctl files that embed any of the above (`bootstrap_extra_args`,
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use kupgrade_core::{Error, KubeVersion, Result};
+use kupgrade_core::{Error, KubeVersion, NodeConfigSource, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -129,90 +130,75 @@ impl KubeletFlagTable {
     }
 }
 
-/// Node configuration to look in for kubelet flags: a file, or an object read from the cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeConfigSource {
-    /// `File` for a file, else the object's kind (e.g. `EC2NodeClass`).
-    pub kind: String,
-    /// The object's namespace, if it has one.
-    #[serde(default)]
-    pub namespace: Option<String>,
-    /// The file's path or the object's name.
-    pub name: String,
-    /// The text: the file, or the object's `spec` as YAML.
-    pub text: String,
+/// Reads files, and every file under folders (hidden entries skipped), as node configuration;
+/// files that are not UTF-8 text or are larger than 4 MiB are not node configuration and are
+/// skipped.
+pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<NodeConfigSource>> {
+    let mut out = Vec::new();
+    for path in paths {
+        read_path(path, &mut out)?;
+    }
+    Ok(out)
 }
 
-impl NodeConfigSource {
-    /// Reads files, and every file under folders (hidden entries skipped); files that are not
-    /// UTF-8 text or are larger than 4 MiB are not node configuration and are skipped.
-    pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<Self>> {
-        let mut out = Vec::new();
-        for path in paths {
-            read_path(path, &mut out)?;
-        }
-        Ok(out)
-    }
-
-    /// Reads the node configuration a cluster holds: Karpenter `EC2NodeClass` objects (their
-    /// user data) and Cluster API `KubeadmConfigTemplate` / `KubeadmControlPlane` objects (their
-    /// `kubeletExtraArgs`). Kinds the cluster does not serve are skipped, as are kinds the
-    /// caller may not list (with a warning in the log).
-    pub async fn gather(client: &kube::Client) -> Result<Vec<Self>> {
-        let mut out = Vec::new();
-        for (group, versions, kind, plural) in LIVE_KINDS {
-            for version in versions {
-                let gvk = GroupVersionKind::gvk(group, version, kind);
-                let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
-                let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-                match api.list(&ListParams::default()).await {
-                    Ok(list) => {
-                        out.extend(list.items.into_iter().map(|o| Self::from_object(kind, &o)));
-                        break;
-                    }
-                    Err(kube::Error::Api(status)) if status.code == 404 => continue,
-                    Err(kube::Error::Api(status)) if status.code == 403 => {
-                        tracing::warn!(
-                            "cannot list {plural}.{group} ({}); its kubelet flags are not checked",
-                            status.message
-                        );
-                        break;
-                    }
-                    Err(e) => return Err(crate::kube_error(e)),
+/// Reads the node configuration a cluster holds: Karpenter `EC2NodeClass` objects (their user
+/// data) and Cluster API `KubeadmConfigTemplate` / `KubeadmControlPlane` objects (their
+/// `kubeletExtraArgs`). Kinds the cluster does not serve are skipped, as are kinds the caller
+/// may not list (with a warning in the log).
+pub async fn gather(client: &kube::Client) -> Result<Vec<NodeConfigSource>> {
+    let mut out = Vec::new();
+    for (group, versions, kind, plural) in LIVE_KINDS {
+        for version in versions {
+            let gvk = GroupVersionKind::gvk(group, version, kind);
+            let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+            match api.list(&ListParams::default()).await {
+                Ok(list) => {
+                    out.extend(list.items.into_iter().map(|o| from_object(kind, &o)));
+                    break;
                 }
+                Err(kube::Error::Api(status)) if status.code == 404 => continue,
+                Err(kube::Error::Api(status)) if status.code == 403 => {
+                    tracing::warn!(
+                        "cannot list {plural}.{group} ({}); its kubelet flags are not checked",
+                        status.message
+                    );
+                    break;
+                }
+                Err(e) => return Err(crate::kube_error(e)),
             }
         }
-        Ok(out)
     }
+    Ok(out)
+}
 
-    fn from_object(kind: &str, object: &DynamicObject) -> Self {
-        let spec = object.data.get("spec").cloned().unwrap_or(Value::Null);
-        NodeConfigSource {
-            kind: kind.to_string(),
-            namespace: object.metadata.namespace.clone(),
-            name: object.metadata.name.clone().unwrap_or_default(),
-            text: serde_norway::to_string(&spec).unwrap_or_default(),
+fn from_object(kind: &str, object: &DynamicObject) -> NodeConfigSource {
+    let spec = object.data.get("spec").cloned().unwrap_or(Value::Null);
+    NodeConfigSource {
+        kind: kind.to_string(),
+        namespace: object.metadata.namespace.clone(),
+        name: object.metadata.name.clone().unwrap_or_default(),
+        text: serde_norway::to_string(&spec).unwrap_or_default(),
+    }
+}
+
+/// Every kubelet flag `source` passes, with the 1-based line of its first mention.
+pub fn flags_in(source: &NodeConfigSource) -> BTreeMap<String, usize> {
+    let text = decode_base64_user_data(&source.text).unwrap_or_else(|| source.text.clone());
+    let mut flags = Vec::new();
+    flags_in_text(&text, &mut flags);
+    for doc in crate::manifests::split_documents(&text) {
+        if let Ok(value) = serde_norway::from_str::<Value>(doc.1) {
+            flags_in_value(&value, &mut flags);
         }
     }
-
-    /// Every kubelet flag this source passes, with the 1-based line of its first mention.
-    pub fn kubelet_flags(&self) -> BTreeMap<String, usize> {
-        let text = decode_base64_user_data(&self.text).unwrap_or_else(|| self.text.clone());
-        let mut flags = Vec::new();
-        flags_in_text(&text, &mut flags);
-        for doc in crate::manifests::split_documents(&text) {
-            if let Ok(value) = serde_norway::from_str::<Value>(doc.1) {
-                flags_in_value(&value, &mut flags);
-            }
-        }
-        flags
-            .into_iter()
-            .map(|flag| {
-                let line = line_of(&text, &flag);
-                (flag, line)
-            })
-            .collect()
-    }
+    flags
+        .into_iter()
+        .map(|flag| {
+            let line = line_of(&text, &flag);
+            (flag, line)
+        })
+        .collect()
 }
 
 fn read_path(path: &Path, out: &mut Vec<NodeConfigSource>) -> Result<()> {
@@ -434,13 +420,12 @@ mod tests {
     use super::*;
 
     fn flags(text: &str) -> Vec<(String, usize)> {
-        NodeConfigSource {
+        flags_in(&NodeConfigSource {
             kind: "File".into(),
             namespace: None,
             name: "t".into(),
             text: text.into(),
-        }
-        .kubelet_flags()
+        })
         .into_iter()
         .collect()
     }
@@ -547,10 +532,10 @@ mod tests {
         std::fs::write(dir.path().join("blob.bin"), [0xff_u8, 0xfe, 0x00]).unwrap();
         std::fs::create_dir(dir.path().join(".git")).unwrap();
         std::fs::write(dir.path().join(".git/config"), "KUBELET_EXTRA_ARGS=--x").unwrap();
-        let sources = NodeConfigSource::read_paths(&[dir.path().to_path_buf()]).unwrap();
+        let sources = read_paths(&[dir.path().to_path_buf()]).unwrap();
         assert_eq!(sources.len(), 1);
         assert!(sources[0].name.ends_with("user-data.sh"));
-        let err = NodeConfigSource::read_paths(&[dir.path().join("missing")]).unwrap_err();
+        let err = read_paths(&[dir.path().join("missing")]).unwrap_err();
         assert!(err.to_string().contains("missing"), "{err}");
     }
 }

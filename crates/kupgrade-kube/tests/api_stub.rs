@@ -562,9 +562,7 @@ async fn node_configuration_in_the_cluster_is_searched_for_kubelet_flags() {
             .mount(&server)
             .await;
     }
-    let sources = kupgrade_kube::kubelet_flags::NodeConfigSource::gather(kube.client())
-        .await
-        .unwrap();
+    let sources = kupgrade_kube::kubelet_flags::gather(kube.client()).await.unwrap();
     let names: Vec<_> = sources
         .iter()
         .map(|s| (s.kind.as_str(), s.name.as_str()))

@@ -277,3 +277,24 @@ fn kubelet_flags_in_node_configuration_warn_when_deprecated_and_block_when_remov
     // bootstrap.sh's own --container-runtime option is not the removed kubelet flag.
     assert!(at_135.iter().all(|f| !f.message.contains("--container-runtime")));
 }
+
+#[test]
+fn node_configuration_that_could_not_be_read_is_a_warning_not_silence() {
+    let mut h = healthy();
+    h["unread_node_configs"] =
+        json!(["the eks provider's node configuration (e.g. launch templates): permission denied"]);
+    let findings: Vec<Finding> = run_checks(&facts(h), &v("1.30"), &v("1.31"))
+        .into_iter()
+        .filter(|f| f.id == "KUP-KUBE-014")
+        .collect();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].severity, Severity::Warning);
+    assert!(
+        findings[0]
+            .message
+            .contains("kubelet flags not checked in the eks provider's node configuration")
+            && findings[0].message.contains("--node-config"),
+        "{}",
+        findings[0].message
+    );
+}

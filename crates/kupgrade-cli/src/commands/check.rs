@@ -3,9 +3,10 @@
 //!
 //! With a kubeconfig only, the in-cluster checks (`KUP-KUBE-*`). With `--provider` and its
 //! flags, the upgrade is planned as `kupgrade upgrade` would plan it and every pre-flight check
-//! runs: versions, skew and support (`KUP-SKEW-*`, `KUP-CAL-*`, ...), the provider's own
+//! runs: versions, skew and support (`KUP-SKEW-*`, `KUP-EOS-*`, ...), the provider's own
 //! (EKS upgrade insights, GKE auto-upgrade, AKS blockers), drains and health through the
-//! kubeconfig, and the in-cluster checks.
+//! kubeconfig, and the in-cluster checks, with kubelet flags also searched in the provider's
+//! node configuration (EKS launch-template user data).
 //!
 //! Exit codes: 0 nothing blocks, 3 something blocks, 1 the checks could not run.
 
@@ -15,10 +16,10 @@ use std::sync::Arc;
 
 use clap::Args;
 use kupgrade_core::checks::{Finding, Severity, Subject};
-use kupgrade_core::{CheckRegistry, KubeVersion};
+use kupgrade_core::{CheckRegistry, KubeVersion, NodeConfigSource};
 use kupgrade_kube::KubeWorkloads;
 use kupgrade_kube::checks::{ClusterFacts, register_with_node_configs, run_checks};
-use kupgrade_kube::kubelet_flags::NodeConfigSource;
+use kupgrade_kube::kubelet_flags;
 use kupgrade_sim::{SimCluster, SimStore};
 use serde::Serialize;
 
@@ -67,7 +68,7 @@ pub(crate) struct JsonReport<'a> {
 
 /// Runs the checks.
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let node_configs = NodeConfigSource::read_paths(&args.node_config)?;
+    let node_configs = kubelet_flags::read_paths(&args.node_config)?;
     let to = &args.plan.to;
     let findings = match args.cluster.provider {
         None => {
@@ -195,7 +196,12 @@ fn planned(
         let cluster = providers::connect(&args.cluster).await?;
         let workloads = providers::workloads(&args.cluster).await?;
         let mut registry = CheckRegistry::builtin();
-        register_with_node_configs(&mut registry, workloads.client().clone(), node_configs);
+        register_with_node_configs(
+            &mut registry,
+            workloads.client().clone(),
+            node_configs,
+            Some(cluster.clone()),
+        );
         crate::runner::check(cluster, workloads, registry, &args.plan).await
     })
 }

@@ -67,7 +67,12 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
             let cluster = providers::connect(&args.cluster).await?;
             let workloads = providers::workloads(&args.cluster).await?;
             let mut registry = CheckRegistry::builtin();
-            kupgrade_kube::checks::register(&mut registry, workloads.client().clone());
+            kupgrade_kube::checks::register_with_node_configs(
+                &mut registry,
+                workloads.client().clone(),
+                Vec::new(),
+                Some(cluster.clone()),
+            );
             run_flow(cluster, workloads, registry, args.settings(false, None)).await
         }),
     }
