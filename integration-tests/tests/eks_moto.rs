@@ -443,7 +443,9 @@ async fn launch_template_user_data_is_read_through_ec2() {
         .expect("create node group on moto");
 
     let eks = EksCluster::new(client, "shop").with_ec2_client(ec2);
-    let sources = eks.node_configs().await.unwrap();
+    let read = eks.node_configs().await.unwrap();
+    assert!(read.unread.is_empty(), "{:?}", read.unread);
+    let sources = read.sources;
     assert_eq!(sources.len(), 1, "{sources:?}");
     assert_eq!(sources[0].kind, "LaunchTemplate");
     assert_eq!(sources[0].name, "shop-web:1 (node group web)");

@@ -318,8 +318,8 @@ pub trait ManagedCluster: Debug + Send + Sync {
 
     /// Node bootstrap configuration the provider holds, searched for kubelet flags an upgrade
     /// removes (EKS: the user data of node groups' launch templates). None by default.
-    async fn node_configs(&self) -> Result<Vec<crate::NodeConfigSource>> {
-        Ok(Vec::new())
+    async fn node_configs(&self) -> Result<crate::NodeConfigs> {
+        Ok(crate::NodeConfigs::default())
     }
 
     /// Provider-specific pre-flight checks to run beside the built-in ones (EKS upgrade

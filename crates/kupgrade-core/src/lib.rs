@@ -56,7 +56,7 @@ pub use error::{Error, Result};
 pub use events::{Event, EventSink};
 pub use executor::{Executor, ExecutorConfig, RunReport, RunResult, StepOutcome};
 pub use journal::Journal;
-pub use node_config::NodeConfigSource;
+pub use node_config::{NodeConfigSource, NodeConfigs};
 pub use plan::{PlanOptions, Step, Strategy, UpgradePlan, VersionState, plan, plan_with};
 pub use poll::PollPolicy;
 pub use provider::Provider;

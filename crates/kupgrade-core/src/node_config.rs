@@ -17,3 +17,12 @@ pub struct NodeConfigSource {
     /// The text: a file, user data (plain or base64), or an object's `spec` as YAML.
     pub text: String,
 }
+
+/// Node configuration read from one place, and what could not be read there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeConfigs {
+    /// What was read.
+    pub sources: Vec<NodeConfigSource>,
+    /// What could not be read, one line each: `<what>: <why>`.
+    pub unread: Vec<String>,
+}

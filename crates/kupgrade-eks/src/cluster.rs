@@ -631,7 +631,7 @@ impl ManagedCluster for EksCluster {
         Ok(ops)
     }
 
-    async fn node_configs(&self) -> Result<Vec<kupgrade_core::NodeConfigSource>> {
+    async fn node_configs(&self) -> Result<kupgrade_core::NodeConfigs> {
         self.launch_template_user_data().await
     }
 

@@ -81,7 +81,7 @@ where
             from_code(op, target, service.err().code(), service.err().message(), status)
         }
         SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => {
-            Error::Transient(format!("{op}: cannot reach the EKS endpoint: {}", chain(&err)))
+            Error::Transient(format!("{op}: cannot reach the AWS endpoint: {}", chain(&err)))
         }
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             Error::Transient(format!("{op}: {}", chain(&err)))
@@ -113,12 +113,17 @@ fn chain(err: &dyn std::error::Error) -> String {
         next = e.source();
     }
     let mut line = parts.join(": ");
-    if line.len() > 300 {
-        let cut = (0..=300).rev().find(|i| line.is_char_boundary(*i)).unwrap_or(0);
-        line.truncate(cut);
-        line.push_str("...");
-    }
+    shorten(&mut line);
     line
+}
+
+/// Cuts `text` to about 300 characters, marking the cut.
+fn shorten(text: &mut String) {
+    if text.len() > 300 {
+        let cut = (0..=300).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        text.truncate(cut);
+        text.push_str("...");
+    }
 }
 
 /// Maps an EKS error code and message into the core error. `status` is the HTTP status.
@@ -129,7 +134,9 @@ pub(crate) fn from_code(
     message: Option<&str>,
     status: u16,
 ) -> Error {
-    let message = message.unwrap_or("").trim().to_string();
+    // EC2's `UnauthorizedOperation` carries a long encoded authorization message: keep it short.
+    let mut message = message.unwrap_or("").trim().to_string();
+    shorten(&mut message);
     let with_message = |code: &str| {
         if message.is_empty() {
             code.to_string()

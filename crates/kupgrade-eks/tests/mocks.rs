@@ -620,21 +620,21 @@ async fn launch_template_user_data_is_read_from_ec2() {
         });
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&versions]);
     let cluster = eks(&[&list, &web, &plain]).with_ec2_client(ec2);
-    let sources = cluster.node_configs().await.unwrap();
+    let read = cluster.node_configs().await.unwrap();
+    assert!(read.unread.is_empty(), "{:?}", read.unread);
+    let sources = read.sources;
     assert_eq!(sources.len(), 1, "{sources:?}");
     assert_eq!(sources[0].kind, "LaunchTemplate");
     assert_eq!(sources[0].name, "web-nodes:3 (node group web)");
     assert_eq!(sources[0].text, user_data);
 
     // Without an EC2 client nothing is read.
-    assert!(
-        eks(&[&list, &web, &plain])
-            .node_configs()
-            .await
-            .unwrap()
-            .is_empty()
+    assert_eq!(
+        eks(&[&list, &web, &plain]).node_configs().await.unwrap(),
+        kupgrade_core::NodeConfigs::default()
     );
 
+    // A template that is gone is named as unread; the other groups are still read.
     let gone = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
         .sequence()
         .http_status(
@@ -647,20 +647,17 @@ async fn launch_template_user_data_is_read_from_ec2() {
         .build();
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&gone], |c| c
         .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled()));
-    let err = eks(&[&list, &web, &plain])
+    let read = eks(&[&list, &web, &plain])
         .with_ec2_client(ec2)
         .node_configs()
         .await
-        .unwrap_err();
+        .unwrap();
+    assert!(read.sources.is_empty());
+    assert_eq!(read.unread.len(), 1);
     assert!(
-        matches!(
-            &err,
-            Error::NotFound {
-                kind: "launch template",
-                ..
-            }
-        ),
-        "{err:?}"
+        read.unread[0].starts_with("launch template lt-0abc of node group web of cluster prod: ")
+            && read.unread[0].contains("not found"),
+        "{}",
+        read.unread[0]
     );
-    assert!(err.to_string().contains("lt-0abc"), "{err}");
 }

@@ -78,6 +78,7 @@ where
 impl ClusterFacts {
     /// Reads the cluster (read-only: lists only).
     pub async fn gather(client: &Client) -> Result<Self> {
+        let node_configs = kubelet_flags::gather(client).await;
         Ok(Self {
             nodes: list_all(client).await?,
             pods: list_all(client).await?,
@@ -89,8 +90,8 @@ impl ClusterFacts {
             storage_classes: list_all(client).await?,
             csi_drivers: list_all(client).await?,
             pvs: list_all(client).await?,
-            node_configs: kubelet_flags::gather(client).await?,
-            unread_node_configs: Vec::new(),
+            node_configs: node_configs.sources,
+            unread_node_configs: node_configs.unread,
         })
     }
 }
@@ -328,9 +329,12 @@ impl SharedFacts {
                 facts.node_configs.extend(self.files.iter().cloned());
                 if let Some(provider) = &self.provider {
                     match provider.node_configs().await {
-                        Ok(found) => facts.node_configs.extend(found),
+                        Ok(found) => {
+                            facts.node_configs.extend(found.sources);
+                            facts.unread_node_configs.extend(found.unread);
+                        }
                         Err(e) => facts.unread_node_configs.push(format!(
-                            "the {} provider's node configuration (e.g. launch templates): {e}",
+                            "the {} node configuration (launch templates): {e}",
                             provider.provider()
                         )),
                     }
@@ -696,21 +700,24 @@ fn removed_runtime(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
 }
 
 /// Kubelet flags in node configuration that the target release removes (the kubelet exits with
-/// `unknown flag`: blocker) or deprecates (warning). The finding's hop is the release that
-/// removes (or deprecates) the flag.
+/// `unknown flag`: blocker) or deprecates (warning); the message names the release. Node
+/// configuration that could not be read is a warning.
 fn kubelet_flags(facts: &ClusterFacts, target: &KubeVersion) -> Vec<Finding> {
     let table = KubeletFlagTable::builtin();
     let mut out: Vec<Finding> = facts
         .unread_node_configs
         .iter()
-        .map(|what| {
+        .map(|unread| {
+            let what = unread.split(": ").next().unwrap_or(unread);
             finding(
                 "KUP-KUBE-014",
                 Severity::Warning,
                 "NodeConfig",
                 None,
-                "unread",
-                format!("kubelet flags not checked in {what}; pass it with --node-config instead"),
+                what,
+                format!(
+                    "kubelet flags not checked in {unread}; save it to a file and run `kupgrade check --node-config FILE`"
+                ),
             )
         })
         .collect();
@@ -724,17 +731,15 @@ fn kubelet_flags(facts: &ClusterFacts, target: &KubeVersion) -> Vec<Finding> {
             let Some(entry) = table.get(&flag) else {
                 continue;
             };
-            let (severity, hop, verdict) = match &entry.removed_in {
+            let (severity, verdict) = match &entry.removed_in {
                 Some(removed) if entry.removed_at(target) => (
                     Severity::Blocker,
-                    removed,
                     format!(
                         "removed in {removed}: a kubelet at {removed} or later exits with \"unknown flag\" and the node never joins"
                     ),
                 ),
                 _ if entry.deprecated_at(target) => (
                     Severity::Warning,
-                    &entry.deprecated_in,
                     match &entry.removed_in {
                         Some(removed) => {
                             format!("deprecated since {}, removed in {removed}", entry.deprecated_in)
@@ -744,7 +749,7 @@ fn kubelet_flags(facts: &ClusterFacts, target: &KubeVersion) -> Vec<Finding> {
                 ),
                 _ => continue,
             };
-            let mut f = finding(
+            out.push(finding(
                 "KUP-KUBE-014",
                 severity,
                 &source.kind,
@@ -754,9 +759,7 @@ fn kubelet_flags(facts: &ClusterFacts, target: &KubeVersion) -> Vec<Finding> {
                     "{place} (line {line}) passes kubelet flag --{flag}, {verdict}; {}",
                     entry.advice
                 ),
-            );
-            f.hop = Some(hop.clone());
-            out.push(f);
+            ));
         }
     }
     out

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use kupgrade_core::{Error, KubeVersion, NodeConfigSource, Result};
+use kupgrade_core::{Error, KubeVersion, NodeConfigSource, NodeConfigs, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -130,23 +130,23 @@ impl KubeletFlagTable {
     }
 }
 
-/// Reads files, and every file under folders (hidden entries skipped), as node configuration;
-/// files that are not UTF-8 text or are larger than 4 MiB are not node configuration and are
-/// skipped.
+/// Reads files, and every file under folders (hidden entries skipped), as node configuration
+/// (gzip is decompressed). A file named here that is not UTF-8 text or is larger than 4 MiB is
+/// an error; such files found in folders are skipped.
 pub fn read_paths(paths: &[PathBuf]) -> Result<Vec<NodeConfigSource>> {
     let mut out = Vec::new();
     for path in paths {
-        read_path(path, &mut out)?;
+        read_path(path, &mut out, true)?;
     }
     Ok(out)
 }
 
 /// Reads the node configuration a cluster holds: Karpenter `EC2NodeClass` objects (their user
 /// data) and Cluster API `KubeadmConfigTemplate` / `KubeadmControlPlane` objects (their
-/// `kubeletExtraArgs`). Kinds the cluster does not serve are skipped, as are kinds the caller
-/// may not list (with a warning in the log).
-pub async fn gather(client: &kube::Client) -> Result<Vec<NodeConfigSource>> {
-    let mut out = Vec::new();
+/// `kubeletExtraArgs`). Kinds the cluster does not serve are skipped; kinds it serves but that
+/// cannot be listed (forbidden, a failing conversion webhook, ...) are reported as unread.
+pub async fn gather(client: &kube::Client) -> NodeConfigs {
+    let mut out = NodeConfigs::default();
     for (group, versions, kind, plural) in LIVE_KINDS {
         for version in versions {
             let gvk = GroupVersionKind::gvk(group, version, kind);
@@ -154,22 +154,20 @@ pub async fn gather(client: &kube::Client) -> Result<Vec<NodeConfigSource>> {
             let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
             match api.list(&ListParams::default()).await {
                 Ok(list) => {
-                    out.extend(list.items.into_iter().map(|o| from_object(kind, &o)));
+                    out.sources
+                        .extend(list.items.into_iter().map(|o| from_object(kind, &o)));
                     break;
                 }
                 Err(kube::Error::Api(status)) if status.code == 404 => continue,
-                Err(kube::Error::Api(status)) if status.code == 403 => {
-                    tracing::warn!(
-                        "cannot list {plural}.{group} ({}); its kubelet flags are not checked",
-                        status.message
-                    );
+                Err(e) => {
+                    out.unread
+                        .push(format!("{plural}.{group}: {}", crate::kube_error(e)));
                     break;
                 }
-                Err(e) => return Err(crate::kube_error(e)),
             }
         }
     }
-    Ok(out)
+    out
 }
 
 fn from_object(kind: &str, object: &DynamicObject) -> NodeConfigSource {
@@ -184,13 +182,16 @@ fn from_object(kind: &str, object: &DynamicObject) -> NodeConfigSource {
 
 /// Every kubelet flag `source` passes, with the 1-based line of its first mention.
 pub fn flags_in(source: &NodeConfigSource) -> BTreeMap<String, usize> {
-    let text = decode_base64_user_data(&source.text).unwrap_or_else(|| source.text.clone());
+    let text = decode_user_data(&source.text).unwrap_or_else(|| source.text.clone());
     let mut flags = Vec::new();
     flags_in_text(&text, &mut flags);
     for doc in crate::manifests::split_documents(&text) {
         if let Ok(value) = serde_norway::from_str::<Value>(doc.1) {
             flags_in_value(&value, &mut flags);
         }
+    }
+    for part in mime_base64_parts(&text) {
+        flags_in_text(&part, &mut flags);
     }
     flags
         .into_iter()
@@ -201,7 +202,9 @@ pub fn flags_in(source: &NodeConfigSource) -> BTreeMap<String, usize> {
         .collect()
 }
 
-fn read_path(path: &Path, out: &mut Vec<NodeConfigSource>) -> Result<()> {
+/// Reads one path; a file named on the command line must be readable text (or gzip of it),
+/// files found in folders that are not are skipped.
+fn read_path(path: &Path, out: &mut Vec<NodeConfigSource>, named: bool) -> Result<()> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.is_dir() {
         let mut children: Vec<PathBuf> = std::fs::read_dir(path)
@@ -214,15 +217,26 @@ fn read_path(path: &Path, out: &mut Vec<NodeConfigSource>) -> Result<()> {
             .collect();
         children.sort();
         for child in children {
-            read_path(&child, out)?;
+            read_path(&child, out, false)?;
         }
         return Ok(());
     }
+    let unreadable = |why: &str| -> Result<()> {
+        if named {
+            Err(Error::InvalidInput(format!(
+                "{}: {why}; --node-config takes user data, kubeadm or nodeadm configs, systemd units or folders of them",
+                path.display()
+            )))
+        } else {
+            tracing::debug!(path = %path.display(), "skipped: {why}");
+            Ok(())
+        }
+    };
     if meta.len() > MAX_FILE_BYTES {
-        tracing::debug!(path = %path.display(), "skipped: larger than 4 MiB");
-        return Ok(());
+        return unreadable("larger than 4 MiB, not node configuration");
     }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = gunzip(&bytes).unwrap_or(bytes);
     match String::from_utf8(bytes) {
         Ok(text) => out.push(NodeConfigSource {
             kind: "File".into(),
@@ -230,13 +244,28 @@ fn read_path(path: &Path, out: &mut Vec<NodeConfigSource>) -> Result<()> {
             name: path.display().to_string(),
             text,
         }),
-        Err(_) => tracing::debug!(path = %path.display(), "skipped: not UTF-8 text"),
+        Err(_) => return unreadable("not UTF-8 text"),
     }
     Ok(())
 }
 
-/// User data as the EC2 API returns it: one base64 blob that decodes to UTF-8 text.
-fn decode_base64_user_data(text: &str) -> Option<String> {
+/// The bytes gzip-decompressed, when they are gzip.
+fn gunzip(bytes: &[u8]) -> Option<Vec<u8>> {
+    use std::io::Read;
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return None;
+    }
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(MAX_FILE_BYTES)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
+}
+
+/// User data as the EC2 API returns it: one base64 blob that decodes to UTF-8 text, or to gzip
+/// of it (Terraform's `cloudinit_config` gzips by default).
+fn decode_user_data(text: &str) -> Option<String> {
     let compact: String = text.split_whitespace().collect();
     if compact.len() < 16
         || !compact
@@ -246,7 +275,37 @@ fn decode_base64_user_data(text: &str) -> Option<String> {
         return None;
     }
     let bytes = base64::engine::general_purpose::STANDARD.decode(compact).ok()?;
+    let bytes = gunzip(&bytes).unwrap_or(bytes);
     String::from_utf8(bytes).ok()
+}
+
+/// The decoded bodies of MIME parts sent with `Content-Transfer-Encoding: base64`.
+fn mime_base64_parts(text: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if !line
+            .to_ascii_lowercase()
+            .starts_with("content-transfer-encoding: base64")
+        {
+            continue;
+        }
+        // The rest of the part's headers, then its body up to the next boundary.
+        for header in lines.by_ref() {
+            if header.trim().is_empty() {
+                break;
+            }
+        }
+        let body: String = lines
+            .by_ref()
+            .take_while(|l| !l.starts_with("--"))
+            .collect::<Vec<_>>()
+            .concat();
+        if let Some(decoded) = decode_user_data(&body) {
+            parts.push(decoded);
+        }
+    }
+    parts
 }
 
 /// Environment variables whose value is a kubelet command line (systemd units, env files).
@@ -271,19 +330,12 @@ fn flags_in_text(text: &str, out: &mut Vec<String>) {
             flags_in_command_line(&value, out);
         }
         for var in KUBELET_ENV_VARS {
-            if let Some(pos) = line.find(&format!("{var}=")) {
-                let value = &line[pos + var.len() + 1..];
-                let value = value.trim_end_matches(['"', '\'']);
+            if let Some(value) = env_var_value(line, var) {
                 flags_in_command_line(value, out);
             }
         }
-        let command = trimmed.strip_prefix("ExecStart=").unwrap_or(trimmed);
-        let mut words = command.split_whitespace();
-        if words
-            .next()
-            .is_some_and(|w| w.rsplit('/').next() == Some("kubelet"))
-        {
-            flags_in_command_line(&words.collect::<Vec<_>>().join(" "), out);
+        if let Some(args) = kubelet_command_args(trimmed) {
+            flags_in_command_line(args, out);
         }
         // nodeadm's NodeConfig (`kubelet:` then `flags:`), also inside MIME user data.
         if trimmed.starts_with("flags:") && under_kubelet_key(&lines[..i], indent(line)) {
@@ -306,14 +358,100 @@ fn indent(line: &str) -> usize {
     line.len() - line.trim_start().len()
 }
 
-/// Whether the nearest less-indented key above is `kubelet:`.
+/// Whether the nearest less-indented key above is `kubelet:` (a comment after it allowed).
 fn under_kubelet_key(above: &[&str], own_indent: usize) -> bool {
     above
         .iter()
         .rev()
         .filter(|l| !l.trim().is_empty())
         .find(|l| indent(l) < own_indent)
-        .is_some_and(|l| l.trim() == "kubelet:")
+        .is_some_and(|l| l.split('#').next().unwrap_or_default().trim() == "kubelet:")
+}
+
+/// The value of `var=` on a line, as the shell or systemd would see it: a whole env-file line
+/// (`KUBELET_EXTRA_ARGS=--a --b`), the inside of the quotes around the assignment
+/// (`Environment="KUBELET_ARGS=--a --b"`, `echo 'KUBELET_EXTRA_ARGS=--a' >> file`), or one
+/// shell word elsewhere (`KUBELET_EXTRA_ARGS="--a --b" cmd`).
+fn env_var_value<'a>(line: &'a str, var: &str) -> Option<&'a str> {
+    let needle = format!("{var}=");
+    let pos = line.match_indices(&needle).map(|(p, _)| p).find(|&p| {
+        !line[..p]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    })?;
+    let before = line[..pos].trim();
+    let after = &line[pos + needle.len()..];
+    match before.chars().next_back() {
+        // Inside quotes that open before the variable: up to the matching quote.
+        Some(q @ ('"' | '\'')) => Some(after.split(q).next().unwrap_or_default()),
+        // An env file or `export` line: the rest of the line, up to a shell operator.
+        _ if before.is_empty() || before == "export" => {
+            if after.starts_with(['"', '\'']) {
+                Some(shell_word(after).0)
+            } else {
+                Some(up_to_operator(after))
+            }
+        }
+        _ => Some(shell_word(after).0),
+    }
+}
+
+/// `text` up to the first shell operator or comment outside quotes.
+fn up_to_operator(text: &str) -> &str {
+    let mut quote = None;
+    let mut prev = ' ';
+    for (i, c) in text.char_indices() {
+        match quote {
+            Some(q) if c == q && prev != '\\' => quote = None,
+            Some(_) => {}
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if matches!(c, ';' | '&' | '|' | '>' | '<') => return &text[..i],
+            None if c == '#' && prev.is_whitespace() => return &text[..i],
+            None => {}
+        }
+        prev = c;
+    }
+    text
+}
+
+/// The first shell word of `text` without its quotes (`"..."`, `'...'` or `\"...\"` as
+/// written inside another double-quoted string), and what follows it.
+fn shell_word(text: &str) -> (&str, &str) {
+    if let Some(body) = text.strip_prefix("\\\"") {
+        return match body.find("\\\"") {
+            Some(end) => (&body[..end], &body[end + 2..]),
+            None => (body, ""),
+        };
+    }
+    if let Some(q @ ('"' | '\'')) = text.chars().next() {
+        let body = &text[1..];
+        let mut prev = ' ';
+        for (i, c) in body.char_indices() {
+            if c == q && !(q == '"' && prev == '\\') {
+                return (&body[..i], &body[i + 1..]);
+            }
+            prev = c;
+        }
+        return (body, "");
+    }
+    let end = text
+        .find(|c: char| c.is_whitespace() || matches!(c, ';' | '&' | '|' | '>' | '<' | ',' | ']'))
+        .unwrap_or(text.len());
+    (&text[..end], &text[end..])
+}
+
+/// The arguments of a kubelet command line: `kubelet ...`, `/usr/bin/kubelet ...`,
+/// `exec kubelet ...`, or a systemd `ExecStart=` line (with its `-@+!` prefixes).
+fn kubelet_command_args(line: &str) -> Option<&str> {
+    let mut command = line.strip_prefix("ExecStart=").unwrap_or(line);
+    command = command.trim_start_matches(['-', '@', '+', '!', ':']);
+    if let Some(rest) = command.strip_prefix("exec ") {
+        command = rest.trim_start();
+    }
+    let program_end = command.find(char::is_whitespace).unwrap_or(command.len());
+    (command[..program_end].rsplit('/').next() == Some("kubelet"))
+        .then(|| up_to_operator(&command[program_end..]))
 }
 
 /// The values given to `--kubelet-extra-args` on a line (quoted or a single word).
@@ -323,21 +461,17 @@ fn extra_args_values(line: &str) -> Vec<String> {
     let mut rest = line;
     while let Some(pos) = rest.find(OPTION) {
         rest = &rest[pos + OPTION.len()..];
-        let after = rest.strip_prefix('=').unwrap_or(rest).trim_start();
-        let after = after.strip_prefix("\\\"").map_or(after, |s| s);
-        let (value, tail) = match after.chars().next() {
-            Some(q @ ('\'' | '"')) => {
-                let body = &after[1..];
-                match body.find(q) {
-                    Some(end) => (&body[..end], &body[end + 1..]),
-                    None => (body, ""),
-                }
-            }
-            _ => {
-                let end = after.find(char::is_whitespace).unwrap_or(after.len());
-                (&after[..end], &after[end..])
-            }
-        };
+        let mut after = rest.strip_prefix('=').unwrap_or(rest);
+        // In a YAML or JSON list (`[bootstrap.sh, --kubelet-extra-args, '--a']`,
+        // `["--kubelet-extra-args", "--a"]`) the value is the next item.
+        if let Some(next) = after
+            .strip_prefix(['"', '\''])
+            .filter(|a| a.trim_start().starts_with(','))
+        {
+            after = next;
+        }
+        let after = after.trim_start().trim_start_matches(',').trim_start();
+        let (value, tail) = shell_word(after);
         out.push(value.trim_end_matches('\\').to_string());
         rest = tail;
     }
@@ -392,8 +526,15 @@ fn flags_in_value(value: &Value, out: &mut Vec<String>) {
         }
         Value::Array(items) => items.iter().for_each(|i| flags_in_value(i, out)),
         Value::String(text) if text.contains('\n') || text.len() >= 16 => {
-            let decoded = decode_base64_user_data(text);
-            flags_in_text(decoded.as_deref().unwrap_or(text), out);
+            let decoded = decode_user_data(text);
+            let text = decoded.as_deref().unwrap_or(text);
+            flags_in_text(text, out);
+            // YAML held as text (kubeadm or nodeadm config in cloud-init `write_files`).
+            if text.contains('\n')
+                && let Ok(inner @ Value::Object(_)) = serde_norway::from_str::<Value>(text)
+            {
+                flags_in_value(&inner, out);
+            }
         }
         _ => {}
     }
@@ -405,13 +546,25 @@ fn push_unique(out: &mut Vec<String>, name: &str) {
     }
 }
 
-/// The 1-based line that first mentions `flag` (as `--flag` or as a kubeadm key), else 1.
+/// The 1-based line that first mentions `flag` as a whole word (as `--flag` or as a kubeadm
+/// key), comments skipped; else 1.
 fn line_of(text: &str, flag: &str) -> usize {
     let dashed = format!("--{flag}");
     let key = format!("{flag}:");
     let named = format!("name: {flag}");
+    let whole_word = |line: &str, word: &str| {
+        line.match_indices(word).any(|(p, _)| {
+            !line[p + word.len()..]
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        })
+    };
     text.lines()
-        .position(|l| l.contains(&dashed) || l.trim_start().starts_with(&key) || l.contains(&named))
+        .position(|l| {
+            !l.trim_start().starts_with('#')
+                && (whole_word(l, &dashed) || l.trim_start().starts_with(&key) || whole_word(l, &named))
+        })
         .map_or(1, |i| i + 1)
 }
 
@@ -506,6 +659,91 @@ mod tests {
     }
 
     #[test]
+    fn only_the_kubelet_part_of_a_shell_line_counts() {
+        // The assignment is one quoted word; bootstrap.sh's own option after `&&` is not the
+        // kubelet flag.
+        assert_eq!(
+            names(
+                "echo 'KUBELET_EXTRA_ARGS=--node-labels=a' >> /etc/sysconfig/kubelet && /etc/eks/bootstrap.sh prod --container-runtime containerd\n"
+            ),
+            vec!["node-labels"]
+        );
+        assert_eq!(
+            names(
+                "KUBELET_EXTRA_ARGS=\"--max-pods=20\" /etc/eks/bootstrap.sh prod --container-runtime containerd\n"
+            ),
+            vec!["max-pods"]
+        );
+        assert_eq!(
+            names(
+                "export KUBELET_EXTRA_ARGS=--register-schedulable=false; bootstrap --container-runtime x\n"
+            ),
+            vec!["register-schedulable"]
+        );
+        assert!(names("MY_KUBELET_ARGS=--network-plugin=cni\n").is_empty());
+        assert_eq!(
+            names("ExecStart=-/usr/bin/kubelet --cni-bin-dir=/opt/cni/bin\nexec kubelet --runonce\n"),
+            vec!["cni-bin-dir", "runonce"]
+        );
+    }
+
+    #[test]
+    fn escaped_quotes_and_list_forms_of_extra_args() {
+        assert_eq!(
+            names(
+                "bootstrap_extra_args = \"--kubelet-extra-args \\\"--max-pods=20 --cni-bin-dir=/opt\\\"\"\n"
+            ),
+            vec!["cni-bin-dir", "max-pods"]
+        );
+        assert_eq!(
+            names(
+                "/etc/eks/bootstrap.sh c --kubelet-extra-args \"--node-labels=\\\"a\\\" --network-plugin=cni\"\n"
+            ),
+            vec!["network-plugin", "node-labels"]
+        );
+        assert_eq!(
+            names(
+                "runcmd:\n  - [/etc/eks/bootstrap.sh, prod, --kubelet-extra-args, '--max-pods=20 --log-dir=/x']\n"
+            ),
+            vec!["log-dir", "max-pods"]
+        );
+        assert_eq!(
+            names("{\"args\": [\"--kubelet-extra-args\", \"--seccomp-profile-root=/x\"]}\n"),
+            vec!["seccomp-profile-root"]
+        );
+    }
+
+    #[test]
+    fn gzip_user_data_base64_mime_parts_and_yaml_inside_cloud_init() {
+        use std::io::Write;
+        let script =
+            "#!/bin/bash\n/etc/eks/bootstrap.sh prod --kubelet-extra-args '--keep-terminated-pod-volumes'\n";
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(script.as_bytes()).unwrap();
+        let gzipped = base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap());
+        assert_eq!(names(&gzipped), vec!["keep-terminated-pod-volumes"]);
+        let mime = format!(
+            "Content-Type: multipart/mixed; boundary=\"B\"\nMIME-Version: 1.0\n\n--B\nContent-Type: text/x-shellscript\nContent-Transfer-Encoding: base64\n\n{}\n--B--\n",
+            base64::engine::general_purpose::STANDARD.encode(script)
+        );
+        assert_eq!(names(&mime), vec!["keep-terminated-pod-volumes"]);
+        let cloud_config = "#cloud-config\nwrite_files:\n  - path: /etc/kubeadm/join.yaml\n    content: |\n      apiVersion: kubeadm.k8s.io/v1beta3\n      kind: JoinConfiguration\n      nodeRegistration:\n        kubeletExtraArgs:\n          container-runtime: remote\n";
+        assert_eq!(names(cloud_config), vec!["container-runtime"]);
+    }
+
+    #[test]
+    fn lines_match_whole_flags_outside_comments() {
+        let text =
+            "# --log-file is gone\nKUBELET_EXTRA_ARGS=--log-file-max-size=1 \nKUBELET_ARGS=--log-file=/x\n";
+        assert_eq!(
+            flags(text),
+            vec![("log-file".to_string(), 3), ("log-file-max-size".to_string(), 2)]
+        );
+        let nodeadm = "spec:\n  kubelet:   # kubelet settings\n    flags:\n      - --runonce\n";
+        assert_eq!(names(nodeadm), vec!["runonce"]);
+    }
+
+    #[test]
     fn the_table_parses_and_is_consistent() {
         let table = KubeletFlagTable::builtin();
         assert!(table.entries().len() >= 10);
@@ -530,6 +768,9 @@ mod tests {
         )
         .unwrap();
         std::fs::write(dir.path().join("blob.bin"), [0xff_u8, 0xfe, 0x00]).unwrap();
+        // A file named on the command line must be text.
+        let err = read_paths(&[dir.path().join("blob.bin")]).unwrap_err();
+        assert!(err.to_string().contains("blob.bin: not UTF-8 text"), "{err}");
         std::fs::create_dir(dir.path().join(".git")).unwrap();
         std::fs::write(dir.path().join(".git/config"), "KUBELET_EXTRA_ARGS=--x").unwrap();
         let sources = read_paths(&[dir.path().to_path_buf()]).unwrap();

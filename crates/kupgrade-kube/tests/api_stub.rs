@@ -519,8 +519,9 @@ async fn kube_bench_runs_as_a_job_and_its_results_become_findings() {
 }
 
 /// Node configuration held in the cluster: Karpenter `EC2NodeClass` user data (v1), Cluster API
-/// kubeadm configs (v1beta2 not served, so v1beta1), and a kind the caller may not list (skipped).
-/// The removed kubelet flag they pass becomes a KUP-KUBE-014 blocker naming the object.
+/// kubeadm configs (v1beta2 not served, so v1beta1), and a kind the caller may not list
+/// (reported as unread, a warning). The removed kubelet flags they pass become KUP-KUBE-014
+/// blockers naming the object.
 #[tokio::test]
 async fn node_configuration_in_the_cluster_is_searched_for_kubelet_flags() {
     let (server, kube) = stub().await;
@@ -562,7 +563,14 @@ async fn node_configuration_in_the_cluster_is_searched_for_kubelet_flags() {
             .mount(&server)
             .await;
     }
-    let sources = kupgrade_kube::kubelet_flags::gather(kube.client()).await.unwrap();
+    let gathered = kupgrade_kube::kubelet_flags::gather(kube.client()).await;
+    assert_eq!(gathered.unread.len(), 1, "{:?}", gathered.unread);
+    assert!(
+        gathered.unread[0].starts_with("kubeadmcontrolplanes.controlplane.cluster.x-k8s.io: "),
+        "{}",
+        gathered.unread[0]
+    );
+    let sources = gathered.sources;
     let names: Vec<_> = sources
         .iter()
         .map(|s| (s.kind.as_str(), s.name.as_str()))
@@ -575,6 +583,7 @@ async fn node_configuration_in_the_cluster_is_searched_for_kubelet_flags() {
 
     let facts = kupgrade_kube::checks::ClusterFacts {
         node_configs: sources,
+        unread_node_configs: gathered.unread,
         ..Default::default()
     };
     let findings: Vec<_> =
@@ -608,6 +617,12 @@ async fn node_configuration_in_the_cluster_is_searched_for_kubelet_flags() {
                 "workers",
                 kupgrade_core::checks::Severity::Blocker
             ),
+            (
+                "KUP-KUBE-014",
+                "NodeConfig",
+                "kubeadmcontrolplanes.controlplane.cluster.x-k8s.io",
+                kupgrade_core::checks::Severity::Warning
+            ),
         ]
     );
     assert!(
@@ -617,5 +632,5 @@ async fn node_configuration_in_the_cluster_is_searched_for_kubelet_flags() {
         "{}",
         findings[0].message
     );
-    assert_eq!(findings[0].hop, Some("1.31".parse().unwrap()));
+    assert_eq!(findings[0].hop, None, "the release is in the message");
 }

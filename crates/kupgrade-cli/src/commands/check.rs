@@ -39,8 +39,9 @@ pub struct CheckArgs {
     #[command(flatten)]
     plan: PlanFlags,
     /// Node bootstrap configuration to search for deprecated and removed kubelet flags
-    /// (KUP-KUBE-014), a file or a folder, repeatable: EKS user data (also base64 as EC2 returns
-    /// it), nodeadm NodeConfig, kubeadm configs, systemd units, Terraform and eksctl files.
+    /// (KUP-KUBE-014), a file or a folder, repeatable: EKS user data (also base64 or gzip, as EC2
+    /// and Terraform store it), nodeadm NodeConfig, kubeadm configs, systemd units, Terraform and
+    /// eksctl files.
     #[arg(long = "node-config", value_name = "PATH")]
     node_config: Vec<PathBuf>,
     /// Output format (text or json).
