@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use kupgrade_core::checks::blockers;
+use kupgrade_core::checks::{blockers, sort_findings};
 use kupgrade_core::render::render_text;
 use kupgrade_core::{
     Calendar, CheckRegistry, ClusterWorkloads, Executor, ExecutorConfig, Finding, Journal, ManagedCluster,
@@ -75,14 +75,7 @@ pub async fn run(
             eprintln!("Resuming the run recorded in {}.", path.display());
             j
         }
-        None => Journal::new(plan_with(
-            &snapshot,
-            &settings.plan.to,
-            &settings
-                .plan
-                .options(snapshot.provider)
-                .with_managed_addons(cluster.capabilities().managed_addons),
-        )?),
+        None => Journal::new(plan_for(cluster.as_ref(), &snapshot, &settings.plan)?),
     };
     let mut config = ExecutorConfig::default();
     config.drain.force = settings.force_drain;
@@ -189,6 +182,22 @@ pub async fn run(
     }
 }
 
+/// The plan the flags ask for; live clusters whose provider manages add-ons (EKS) get an
+/// add-on step after each hop.
+fn plan_for(
+    cluster: &dyn ManagedCluster,
+    snapshot: &kupgrade_core::ClusterSnapshot,
+    flags: &PlanFlags,
+) -> kupgrade_core::Result<UpgradePlan> {
+    plan_with(
+        snapshot,
+        &flags.to,
+        &flags
+            .options(snapshot.provider)
+            .with_managed_addons(cluster.capabilities().managed_addons),
+    )
+}
+
 /// The support calendar: live support dates (EKS DescribeClusterVersions, ...) override the
 /// embedded one.
 async fn calendar(cluster: &dyn ManagedCluster, provider: kupgrade_core::Provider) -> Calendar {
@@ -221,20 +230,14 @@ pub async fn check(
     flags: &PlanFlags,
 ) -> anyhow::Result<Checked> {
     let snapshot = cluster.describe().await?;
-    let plan = plan_with(
-        &snapshot,
-        &flags.to,
-        &flags
-            .options(snapshot.provider)
-            .with_managed_addons(cluster.capabilities().managed_addons),
-    )?;
+    let plan = plan_for(cluster.as_ref(), &snapshot, flags)?;
     let calendar = calendar(cluster.as_ref(), snapshot.provider).await;
     registry.extend(cluster.extra_checks());
     let today = chrono::Utc::now().date_naive();
     let mut findings = Executor::new(cluster, workloads)
         .preflight(&plan, &registry, &calendar, today)
         .await?;
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+    sort_findings(&mut findings);
     Ok(Checked {
         plan,
         findings,

@@ -248,6 +248,11 @@ impl CheckRegistry {
     }
 }
 
+/// Orders findings for people: blockers first, then warnings, then info; by id within each.
+pub fn sort_findings(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+}
+
 /// Whether any finding blocks.
 pub fn blockers(findings: &[Finding]) -> usize {
     findings

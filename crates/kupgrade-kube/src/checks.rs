@@ -16,7 +16,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::{CSIDriver, StorageClass};
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource};
-use kupgrade_core::checks::{Check, CheckContext, CheckRegistry, Finding, Severity, Subject};
+use kupgrade_core::checks::{Check, CheckContext, CheckRegistry, Finding, Severity, Subject, sort_findings};
 use kupgrade_core::{KubeVersion, ManagedCluster, NodeConfigSource, Result};
 use serde::de::DeserializeOwned;
 
@@ -130,6 +130,9 @@ impl KubeCheck {
         found
     }
 }
+
+/// The id of the kubelet flag check.
+const KUBELET_FLAG_CHECK: &str = "KUP-KUBE-014";
 
 /// Every in-cluster check, in id order.
 pub fn all() -> Vec<KubeCheck> {
@@ -248,7 +251,7 @@ pub fn all() -> Vec<KubeCheck> {
             default_storage_class,
         ),
         c(
-            "KUP-KUBE-014",
+            KUBELET_FLAG_CHECK,
             "node configuration passes no kubelet flag the target deprecates or removes",
             Severity::Blocker,
             false,
@@ -280,7 +283,7 @@ pub fn run_checks(facts: &ClusterFacts, current: &KubeVersion, target: &KubeVers
             out.extend(check.run(facts, &target.minor_version()));
         }
     }
-    out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+    sort_findings(&mut out);
     out
 }
 
@@ -300,7 +303,7 @@ pub fn register_with_node_configs(
     provider: Option<Arc<dyn ManagedCluster>>,
 ) {
     let shared = Arc::new(SharedFacts {
-        client,
+        client: Some(client),
         files,
         provider,
         facts: tokio::sync::OnceCell::new(),
@@ -313,9 +316,27 @@ pub fn register_with_node_configs(
     }
 }
 
+/// Adds only the kubelet flag check (KUP-KUBE-014) over `files`, for a cluster with no
+/// Kubernetes API to read (the simulator).
+pub fn register_kubelet_flag_check(registry: &mut CheckRegistry, files: Vec<NodeConfigSource>) {
+    let shared = Arc::new(SharedFacts {
+        client: None,
+        files,
+        provider: None,
+        facts: tokio::sync::OnceCell::new(),
+    });
+    for check in all().into_iter().filter(|c| c.id == KUBELET_FLAG_CHECK) {
+        registry.register(RegistryCheck {
+            check,
+            shared: shared.clone(),
+        });
+    }
+}
+
 /// The cluster read once for every registered check.
 struct SharedFacts {
-    client: Client,
+    /// The cluster to read, if there is one; without it the facts are the files alone.
+    client: Option<Client>,
     files: Vec<NodeConfigSource>,
     provider: Option<Arc<dyn ManagedCluster>>,
     facts: tokio::sync::OnceCell<ClusterFacts>,
@@ -325,7 +346,10 @@ impl SharedFacts {
     async fn get(&self) -> Result<&ClusterFacts> {
         self.facts
             .get_or_try_init(|| async {
-                let mut facts = ClusterFacts::gather(&self.client).await?;
+                let mut facts = match &self.client {
+                    Some(client) => ClusterFacts::gather(client).await?,
+                    None => ClusterFacts::default(),
+                };
                 facts.node_configs.extend(self.files.iter().cloned());
                 if let Some(provider) = &self.provider {
                     match provider.node_configs().await {
@@ -710,7 +734,7 @@ fn kubelet_flags(facts: &ClusterFacts, target: &KubeVersion) -> Vec<Finding> {
         .map(|unread| {
             let what = unread.split(": ").next().unwrap_or(unread);
             finding(
-                "KUP-KUBE-014",
+                KUBELET_FLAG_CHECK,
                 Severity::Warning,
                 "NodeConfig",
                 None,
@@ -750,7 +774,7 @@ fn kubelet_flags(facts: &ClusterFacts, target: &KubeVersion) -> Vec<Finding> {
                 _ => continue,
             };
             out.push(finding(
-                "KUP-KUBE-014",
+                KUBELET_FLAG_CHECK,
                 severity,
                 &source.kind,
                 source.namespace.as_deref(),

@@ -18,7 +18,9 @@ use clap::Args;
 use kupgrade_core::checks::{Finding, Severity, Subject};
 use kupgrade_core::{CheckRegistry, KubeVersion, NodeConfigSource};
 use kupgrade_kube::KubeWorkloads;
-use kupgrade_kube::checks::{ClusterFacts, register_with_node_configs, run_checks};
+use kupgrade_kube::checks::{
+    ClusterFacts, register_kubelet_flag_check, register_with_node_configs, run_checks,
+};
 use kupgrade_kube::kubelet_flags;
 use kupgrade_sim::{SimCluster, SimStore};
 use serde::Serialize;
@@ -169,28 +171,10 @@ fn planned(
                 .ok_or_else(|| anyhow::anyhow!("simulator state file {} not found", path.display()))?;
             // Read-only: the simulator is not given the file to write back to.
             let sim = SimCluster::new(state);
-            let mut checked = crate::runner::check(
-                Arc::new(sim.clone()),
-                Arc::new(sim),
-                CheckRegistry::builtin(),
-                &args.plan,
-            )
-            .await?;
             // The simulator has no node configuration of its own; files given are still searched.
-            let facts = ClusterFacts {
-                node_configs,
-                ..Default::default()
-            };
-            let flags = kupgrade_kube::checks::all()
-                .into_iter()
-                .find(|c| c.id == "KUP-KUBE-014")
-                .expect("the kubelet flag check exists");
-            checked.findings.extend(flags.run(&facts, &args.plan.to));
-            checked.checks.push((flags.id, flags.description));
-            checked
-                .findings
-                .sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
-            anyhow::Ok(checked)
+            let mut registry = CheckRegistry::builtin();
+            register_kubelet_flag_check(&mut registry, node_configs);
+            crate::runner::check(Arc::new(sim.clone()), Arc::new(sim), registry, &args.plan).await
         });
     }
     live_runtime()?.block_on(async {
