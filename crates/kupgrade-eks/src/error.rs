@@ -86,18 +86,28 @@ where
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             Error::Transient(format!("{op}: {}", chain(&err)))
         }
-        _ => {
-            let text = chain(&err);
-            if text.contains("no credentials found") || text.contains("credential provider") {
-                Error::Permission(format!(
-                    "{op}: no usable AWS credentials; set --profile or AWS_PROFILE, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`"
-                ))
-            } else {
-                Error::InvalidInput(format!(
-                    "{op}: {text} (check the AWS region and credentials: --region, --profile, AWS_PROFILE)"
-                ))
-            }
-        }
+        _ => from_local_failure(op, &chain(&err)),
+    }
+}
+
+/// Maps a failure before any request reached AWS (credentials, region, configuration), given
+/// as its one-line error chain.
+fn from_local_failure(op: &'static str, text: &str) -> Error {
+    // The credential chain's failures: none found, or every provider failed (e.g. no instance
+    // metadata outside EC2, an expired SSO session).
+    let credentials = [
+        "no credentials found",
+        "credential provider",
+        "loading credentials",
+    ];
+    if credentials.iter().any(|needle| text.contains(needle)) {
+        Error::Permission(format!(
+            "{op}: no usable AWS credentials ({text}); set --profile or AWS_PROFILE, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`"
+        ))
+    } else {
+        Error::InvalidInput(format!(
+            "{op}: {text} (check the AWS region and credentials: --region, --profile, AWS_PROFILE)"
+        ))
     }
 }
 
@@ -344,6 +354,22 @@ mod tests {
         );
         let long = Outer(std::io::Error::other("x".repeat(400)));
         assert!(chain(&long).len() <= 303 && chain(&long).ends_with("..."));
+    }
+
+    #[test]
+    fn credential_chain_failures_say_how_to_log_in() {
+        let e = from_local_failure(
+            "DescribeCluster",
+            "dispatch failure: other: an error occurred while loading credentials: failed to load IMDS session token",
+        );
+        assert!(matches!(e, Error::Permission(_)), "{e:?}");
+        let text = e.to_string();
+        assert!(text.contains("no usable AWS credentials"), "{text}");
+        assert!(text.contains("failed to load IMDS session token"), "{text}");
+        assert!(text.contains("aws sso login"), "{text}");
+        let e = from_local_failure("DescribeCluster", "invalid region 'moon-1'");
+        assert!(matches!(e, Error::InvalidInput(_)), "{e:?}");
+        assert!(e.to_string().contains("--region"), "{e}");
     }
 
     #[test]
