@@ -16,18 +16,27 @@ pub fn write_upgrade_report(
         "Upgrade of {} cluster {} to {}",
         plan.provider, plan.cluster, plan.target
     );
+    let input = kupgrade_core::report::ReportInput {
+        title: &title,
+        plan: Some(plan),
+        findings,
+        checks,
+        run,
+    };
+    write_report(path, &input, &plan.cluster)
+}
+
+/// Writes `input` as a Markdown report, or its checks as JUnit XML with `suite` as the test
+/// suite's name.
+pub fn write_report(
+    path: &Path,
+    input: &kupgrade_core::report::ReportInput<'_>,
+    suite: &str,
+) -> anyhow::Result<()> {
     write(
         path,
-        || {
-            kupgrade_core::report::markdown(&kupgrade_core::report::ReportInput {
-                title: &title,
-                plan: Some(plan),
-                findings,
-                checks,
-                run,
-            })
-        },
-        || kupgrade_core::report::junit(&plan.cluster, checks, findings),
+        || kupgrade_core::report::markdown(input),
+        || kupgrade_core::report::junit(suite, input.checks, input.findings),
     )
 }
 

@@ -2,17 +2,8 @@
 
 mod common;
 
-use common::{assert_one_line_failure, kupgrade};
+use common::{assert_one_line_failure, kupgrade_async as run};
 use kupgrade_aks::mock::{MockArm, RESOURCE_GROUP, SUBSCRIPTION};
-
-async fn run(args: Vec<String>) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        kupgrade(&refs)
-    })
-    .await
-    .unwrap()
-}
 
 fn aks_args(cmd: &str, arm: &MockArm, cluster: &str, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = [
@@ -49,12 +40,7 @@ async fn plans_a_live_aks_cluster_through_arm() {
         &["--to", "1.32", "--output", "json"],
     ))
     .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_exit(&out, 0);
     let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let actions: Vec<&str> = plan["steps"]
         .as_array()

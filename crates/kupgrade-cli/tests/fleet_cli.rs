@@ -72,12 +72,7 @@ fn a_fleet_halts_at_the_failing_production_cluster_and_reports_it() {
         ],
         None,
     );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_exit(&out, 1);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["succeeded"], false);
     assert_eq!(report["waves"][2]["status"], "failed");

@@ -126,21 +126,11 @@ fn a_blocker_stops_the_run_before_any_change() {
         "json",
     ];
     let out = kupgrade(&args, None);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_exit(&out, 3);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["result"], "blocked");
-    let ids: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["id"].as_str().unwrap())
-        .collect();
-    assert!(ids.contains(&"KUP-PDB-001"), "{ids:?}");
+    let ids = common::finding_ids(&out);
+    assert!(ids.iter().any(|id| id == "KUP-PDB-001"), "{ids:?}");
     assert_eq!(
         read_json(Path::new(&state))["operations"]
             .as_array()
@@ -252,12 +242,7 @@ fn check_on_the_simulator_reports_blockers_and_changes_nothing() {
         kupgrade(&args, None)
     };
     let out = check(&[]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_exit(&out, 0);
     let before = std::fs::read(&state).unwrap();
     let mut json = read_json(Path::new(&state));
     json["pdbs"][0]["min_available"] = serde_json::json!(3);
@@ -265,12 +250,7 @@ fn check_on_the_simulator_reports_blockers_and_changes_nothing() {
     std::fs::write(&state, serde_json::to_vec(&json).unwrap()).unwrap();
     let junit = dir.path().join("checks.xml").display().to_string();
     let out = check(&["--report", &junit]);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_exit(&out, 3);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let first = &report["findings"][0];
     assert_eq!(first["id"], "KUP-PDB-001");

@@ -23,22 +23,7 @@ async fn verify(server: &MockServer, dir: &std::path::Path, extra: &[&str]) -> O
         "json".into(),
     ];
     args.extend(extra.iter().map(|s| s.to_string()));
-    tokio::task::spawn_blocking(move || {
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        common::kupgrade(&refs)
-    })
-    .await
-    .unwrap()
-}
-
-fn ids(out: &Output) -> Vec<String> {
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["id"].as_str().unwrap().to_string())
-        .collect()
+    common::kupgrade_async(args).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -59,13 +44,12 @@ async fn a_healthy_cluster_at_the_target_passes_and_check_commands_decide() {
         ],
     )
     .await;
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::assert_exit(&out, 0);
+    assert!(
+        common::finding_ids(&out).is_empty(),
+        "{:?}",
+        common::finding_ids(&out)
     );
-    assert!(ids(&out).is_empty(), "{:?}", ids(&out));
     let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&baseline).unwrap()).unwrap();
     assert_eq!(saved["nodes"], 2);
 
@@ -83,7 +67,7 @@ async fn a_healthy_cluster_at_the_target_passes_and_check_commands_decide() {
     )
     .await;
     assert_eq!(out.status.code(), Some(3));
-    assert_eq!(ids(&out), ["KUP-POST-003"]);
+    assert_eq!(common::finding_ids(&out), ["KUP-POST-003"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let message = v["findings"][0]["message"].as_str().unwrap();
     assert!(
@@ -97,11 +81,6 @@ async fn nodes_behind_the_target_block() {
     let server = stub().await;
     let dir = tempfile::tempdir().unwrap();
     let out = verify(&server, dir.path(), &["--to", "1.31"]).await;
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(ids(&out), ["KUP-POST-002", "KUP-POST-002"]);
+    common::assert_exit(&out, 3);
+    assert_eq!(common::finding_ids(&out), ["KUP-POST-002", "KUP-POST-002"]);
 }

@@ -302,30 +302,24 @@ pub fn register_with_node_configs(
     files: Vec<NodeConfigSource>,
     provider: Option<Arc<dyn ManagedCluster>>,
 ) {
-    let shared = Arc::new(SharedFacts {
-        client: Some(client),
-        files,
-        provider,
-        facts: tokio::sync::OnceCell::new(),
-    });
-    for check in all().into_iter().filter(|c| c.in_registry) {
-        registry.register(RegistryCheck {
-            check,
-            shared: shared.clone(),
-        });
-    }
+    let shared = SharedFacts::new(Some(client), files, provider);
+    register_where(registry, &shared, |c| c.in_registry);
 }
 
 /// Adds only the kubelet flag check (KUP-KUBE-014) over `files`, for a cluster with no
 /// Kubernetes API to read (the simulator).
 pub fn register_kubelet_flag_check(registry: &mut CheckRegistry, files: Vec<NodeConfigSource>) {
-    let shared = Arc::new(SharedFacts {
-        client: None,
-        files,
-        provider: None,
-        facts: tokio::sync::OnceCell::new(),
-    });
-    for check in all().into_iter().filter(|c| c.id == KUBELET_FLAG_CHECK) {
+    let shared = SharedFacts::new(None, files, None);
+    register_where(registry, &shared, |c| c.id == KUBELET_FLAG_CHECK);
+}
+
+/// Registers the checks `keep` selects, all reading the facts through `shared`.
+fn register_where(
+    registry: &mut CheckRegistry,
+    shared: &Arc<SharedFacts>,
+    keep: impl Fn(&KubeCheck) -> bool,
+) {
+    for check in all().into_iter().filter(|c| keep(c)) {
         registry.register(RegistryCheck {
             check,
             shared: shared.clone(),
@@ -343,6 +337,19 @@ struct SharedFacts {
 }
 
 impl SharedFacts {
+    fn new(
+        client: Option<Client>,
+        files: Vec<NodeConfigSource>,
+        provider: Option<Arc<dyn ManagedCluster>>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            files,
+            provider,
+            facts: tokio::sync::OnceCell::new(),
+        })
+    }
+
     async fn get(&self) -> Result<&ClusterFacts> {
         self.facts
             .get_or_try_init(|| async {

@@ -85,19 +85,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                     .map(|c| (c.id, c.description))
                     .collect();
                 let title = format!("Pre-upgrade checks from {current} to {to}");
-                crate::report_file::write(
-                    path,
-                    || {
-                        kupgrade_core::report::markdown(&kupgrade_core::report::ReportInput {
-                            title: &title,
-                            plan: None,
-                            findings: &findings,
-                            checks: &checks,
-                            run: None,
-                        })
-                    },
-                    || kupgrade_core::report::junit("kupgrade-check", &checks, &findings),
-                )?;
+                let input = kupgrade_core::report::ReportInput {
+                    title: &title,
+                    plan: None,
+                    findings: &findings,
+                    checks: &checks,
+                    run: None,
+                };
+                crate::report_file::write_report(path, &input, "kupgrade-check")?;
             }
             findings
         }
@@ -142,16 +137,17 @@ fn in_cluster(
         )
         .await?;
         let current = kube.server_version().await?;
+        if args.plan.to.minor_version() < current.minor_version() {
+            anyhow::bail!(
+                "cannot check a downgrade: the cluster runs {current}, --to {} is older",
+                args.plan.to
+            );
+        }
         let mut facts = ClusterFacts::gather(kube.client()).await?;
         facts.node_configs.extend(node_configs);
-        anyhow::Ok((current.clone(), run_checks(&facts, &current, &args.plan.to)))
+        let findings = run_checks(&facts, &current, &args.plan.to);
+        anyhow::Ok((current, findings))
     })?;
-    if args.plan.to.minor_version() < current.minor_version() {
-        anyhow::bail!(
-            "cannot check a downgrade: the cluster runs {current}, --to {} is older",
-            args.plan.to
-        );
-    }
     Ok((current, findings))
 }
 

@@ -20,6 +20,38 @@ pub fn kupgrade(args: &[&str]) -> Output {
     kupgrade_crashing(args, None)
 }
 
+/// Runs the real binary from an async test, off the runtime's threads, so that the test's
+/// wiremock servers keep answering while it runs.
+pub async fn kupgrade_async(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        kupgrade(&refs)
+    })
+    .await
+    .unwrap()
+}
+
+/// Asserts the exit code, showing stderr when it differs.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The ids of the findings in JSON output on stdout (`check`, `verify`, `upgrade`).
+pub fn finding_ids(out: &Output) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Reads a JSON file.
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
