@@ -212,6 +212,7 @@ pub(crate) fn snapshot(
         status: resource_status(props.provisioning_state.as_deref()),
         node_pools: pools.iter().map(node_pool).collect::<Result<_>>()?,
         auto_upgrade: auto_upgrade_channel(c),
+        id: c.id.clone(),
     })
 }
 

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ManagedClusterModel {
+    /// The ARM resource id (`/subscriptions/.../managedClusters/NAME`).
+    #[serde(default)]
+    pub id: Option<String>,
     #[serde(default)]
     pub location: String,
     #[serde(default)]

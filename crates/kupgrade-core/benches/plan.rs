@@ -14,6 +14,7 @@ fn cluster_with_200_pools() -> ClusterSnapshot {
             .map(|i| NodePool::new(format!("pool-{i:03}"), KubeVersion::new(1, 26 + i % 4), 3 + i % 7))
             .collect(),
         auto_upgrade: None,
+        id: None,
     }
 }
 

@@ -140,6 +140,11 @@ pub struct ClusterSnapshot {
     /// release channel), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_upgrade: Option<String>,
+    /// The provider's own identity of the cluster (EKS ARN, AKS resource id, GKE self link,
+    /// simulator uid), when known: a journal is bound to it, so a journal written for another
+    /// cluster of the same name is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 impl ClusterSnapshot {

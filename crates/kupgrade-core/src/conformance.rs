@@ -43,6 +43,7 @@ pub fn spec(provider: Provider, control_plane: u32, pools: &[(&str, u32, u32)]) 
             .map(|(n, m, c)| NodePool::new(*n, KubeVersion::new(1, *m), *c))
             .collect(),
         auto_upgrade: None,
+        id: None,
     }
 }
 

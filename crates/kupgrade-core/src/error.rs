@@ -110,6 +110,14 @@ pub enum Error {
     /// The journal belongs to a different run.
     #[error("journal mismatch: {0}")]
     Journal(String),
+    /// Another run holds the lock on a journal or state file.
+    #[error("{} is in use by another kupgrade run ({holder}); wait for it to finish", .path.display())]
+    Locked {
+        /// The file the lock guards.
+        path: std::path::PathBuf,
+        /// Who holds it (process, host, since when).
+        holder: String,
+    },
     /// A transient provider-side failure.
     #[error("transient provider error: {0}")]
     Transient(String),

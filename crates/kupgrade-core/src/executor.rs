@@ -314,7 +314,26 @@ impl Executor {
                 }
             }
         }
-        let final_state = self.cluster.describe().await.ok();
+        // Green only when the end state was re-read and every part found at the target.
+        let final_state = match self.describe().await {
+            Ok(state) => Some(state),
+            Err(e) => {
+                if result == RunResult::Succeeded {
+                    result = RunResult::Failed;
+                    error = Some(format!("could not re-read the cluster to verify the upgrade: {e}"));
+                }
+                None
+            }
+        };
+        if result == RunResult::Succeeded
+            && let Some(problem) = final_state.as_ref().and_then(|s| unmet_target(&plan, s))
+        {
+            result = RunResult::Failed;
+            error = Some(format!(
+                "every step ended, but the cluster as read now is not at {}: {problem}",
+                plan.target
+            ));
+        }
         Ok(RunReport {
             result,
             steps,
@@ -755,6 +774,27 @@ impl Executor {
         }
         self.save(journal)
     }
+}
+
+/// What in `state` is not where `plan` leaves the cluster: the control plane and every pool
+/// at the target minor, and the pools the plan deletes gone. `None` when all is there.
+pub fn unmet_target(plan: &UpgradePlan, state: &ClusterSnapshot) -> Option<String> {
+    let target = plan.target.minor();
+    let mut problems = Vec::new();
+    if state.control_plane.minor() != target || state.control_plane.major() != plan.target.major() {
+        problems.push(format!("control plane at {}", state.control_plane));
+    }
+    for pool in &state.node_pools {
+        let deleted = plan.steps.iter().any(
+            |s| matches!(s, Step::DeleteNodePool { node_pool, .. } if *node_pool == pool.name),
+        );
+        if deleted {
+            problems.push(format!("node pool {} should have been deleted", pool.name));
+        } else if pool.version.minor() != target {
+            problems.push(format!("node pool {} at {}", pool.name, pool.version));
+        }
+    }
+    (!problems.is_empty()).then(|| problems.join(", "))
 }
 
 fn missing_pool(name: &str, snap: &ClusterSnapshot) -> Error {

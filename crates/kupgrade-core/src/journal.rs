@@ -6,9 +6,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::OperationId;
+use crate::cluster::{ClusterSnapshot, OperationId};
 use crate::error::{Error, Result};
-use crate::plan::UpgradePlan;
+use crate::plan::{Step, Strategy, UpgradePlan};
+use crate::version::KubeVersion;
+
+/// Why a journal cannot be resumed by this run (see [`Journal::check_resumable`]): one line,
+/// naming the difference.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct JournalMismatch(pub String);
 
 /// Where one step stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +50,76 @@ pub struct StepRecord {
     pub failed_attempts: u32,
 }
 
+/// The choices a run was planned and started with beyond the target and strategy (which the
+/// plan itself records). A journal keeps them so that a rerun asking for something else is
+/// refused with the difference named, instead of silently repeating the recorded plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// How many minors nodes may lag the control plane, when the user overrode the provider's
+    /// rule.
+    pub lag_limit: Option<u32>,
+    /// The canary pool the user named, if any.
+    pub canary_pool: Option<String>,
+    /// Whether canary rounds start on a new one-node pool.
+    pub canary_new_pool: bool,
+    /// Whether drains delete pods past their PodDisruptionBudgets after the timeout.
+    pub force_drain: bool,
+}
+
+impl RunOptions {
+    /// Overrides the node lag limit.
+    pub fn with_lag_limit(mut self, lag_limit: Option<u32>) -> Self {
+        self.lag_limit = lag_limit;
+        self
+    }
+
+    /// Names the canary pool.
+    pub fn with_canary_pool(mut self, canary_pool: Option<String>) -> Self {
+        self.canary_pool = canary_pool;
+        self
+    }
+
+    /// Starts canary rounds on a new one-node pool.
+    pub fn with_canary_new_pool(mut self, canary_new_pool: bool) -> Self {
+        self.canary_new_pool = canary_new_pool;
+        self
+    }
+
+    /// Forces drains past PodDisruptionBudgets.
+    pub fn with_force_drain(mut self, force_drain: bool) -> Self {
+        self.force_drain = force_drain;
+        self
+    }
+
+    /// The first option that differs from `other`, as `(name, recorded, asked)`.
+    fn difference(&self, other: &RunOptions) -> Option<(&'static str, String, String)> {
+        let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+        let lag = |v: &Option<u32>| v.map_or_else(|| "the provider's rule".into(), |n| n.to_string());
+        if self.lag_limit != other.lag_limit {
+            return Some(("lag limit", lag(&self.lag_limit), lag(&other.lag_limit)));
+        }
+        if self.canary_pool != other.canary_pool {
+            return Some(("canary pool", show(&self.canary_pool), show(&other.canary_pool)));
+        }
+        if self.canary_new_pool != other.canary_new_pool {
+            return Some((
+                "canary new pool",
+                self.canary_new_pool.to_string(),
+                other.canary_new_pool.to_string(),
+            ));
+        }
+        if self.force_drain != other.force_drain {
+            return Some(("force drain", self.force_drain.to_string(), other.force_drain.to_string()));
+        }
+        None
+    }
+}
+
+/// The current file format. Format 1 journals (no cluster id, no options) still load; their
+/// options are not compared.
+pub const JOURNAL_FORMAT: u32 = 2;
+
 /// The whole journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Journal {
@@ -50,6 +127,12 @@ pub struct Journal {
     pub format: u32,
     /// An id for this run; idempotency tokens derive from it.
     pub run_id: String,
+    /// The provider's id of the cluster the plan was made for (see [`ClusterSnapshot::id`]).
+    #[serde(default)]
+    pub cluster_id: Option<String>,
+    /// The choices the plan was made with.
+    #[serde(default)]
+    pub options: RunOptions,
     /// The plan being run. A resumed run uses this plan, not a new one.
     pub plan: UpgradePlan,
     /// One record per step.
@@ -71,11 +154,123 @@ impl Journal {
             })
             .collect();
         Self {
-            format: 1,
+            format: JOURNAL_FORMAT,
             run_id,
+            cluster_id: None,
+            options: RunOptions::default(),
             plan,
             steps,
         }
+    }
+
+    /// A fresh journal for `plan`, bound to the cluster as read (`snapshot`) and to the
+    /// options the plan was made with.
+    pub fn for_cluster(plan: UpgradePlan, snapshot: &ClusterSnapshot, options: RunOptions) -> Self {
+        Self {
+            cluster_id: snapshot.id.clone(),
+            options,
+            ..Self::new(plan)
+        }
+    }
+
+    /// Whether this journal may be resumed by a run on `snapshot` (the cluster as read now)
+    /// asking for `target`, `strategy` and `options`. The error names the first difference:
+    /// another cluster (name or provider id), another target, strategy or option, or a step the
+    /// journal records as done that the cluster contradicts (it was restored or changed since).
+    pub fn check_resumable(
+        &self,
+        snapshot: &ClusterSnapshot,
+        target: &KubeVersion,
+        strategy: Strategy,
+        options: &RunOptions,
+    ) -> std::result::Result<(), JournalMismatch> {
+        let plan = &self.plan;
+        if plan.cluster != snapshot.name || plan.provider != snapshot.provider {
+            return Err(JournalMismatch(format!(
+                "it is for {} cluster {}, this run is for {} cluster {}",
+                plan.provider, plan.cluster, snapshot.provider, snapshot.name
+            )));
+        }
+        if let (Some(recorded), Some(now)) = (&self.cluster_id, &snapshot.id)
+            && recorded != now
+        {
+            return Err(JournalMismatch(format!(
+                "it is for cluster {} with id {recorded}, but the cluster of that name now has id {now} (recreated, or another cluster)",
+                plan.cluster
+            )));
+        }
+        if plan.target.minor_version() != target.minor_version() {
+            return Err(JournalMismatch(format!(
+                "it was planned with target {}, this run asks for {}",
+                plan.target,
+                target.minor_version()
+            )));
+        }
+        if plan.strategy != strategy {
+            return Err(JournalMismatch(format!(
+                "it was planned with strategy {}, this run asks for {strategy}",
+                plan.strategy
+            )));
+        }
+        if self.format >= 2
+            && let Some((name, recorded, asked)) = self.options.difference(options)
+        {
+            return Err(JournalMismatch(format!(
+                "it was planned with {name} {recorded}, this run asks for {asked}"
+            )));
+        }
+        if let Some(contradiction) = self.contradiction(snapshot) {
+            return Err(JournalMismatch(contradiction));
+        }
+        Ok(())
+    }
+
+    /// A step recorded as finished that the cluster as read now contradicts, described.
+    fn contradiction(&self, snapshot: &ClusterSnapshot) -> Option<String> {
+        let steps = &self.plan.steps;
+        let finished = |i: usize| {
+            matches!(self.steps[i].status, StepStatus::Done | StepStatus::Skipped)
+        };
+        // A pool a later finished step deletes (blue/green, canary copies) may be gone.
+        let deleted_later = |i: usize, pool: &str| {
+            steps.iter().enumerate().skip(i + 1).any(|(j, s)| {
+                matches!(s, Step::DeleteNodePool { node_pool, .. } if node_pool == pool) && finished(j)
+            })
+        };
+        let found = |pool: &str| {
+            snapshot
+                .pool(pool)
+                .map_or_else(|| "no such pool".to_string(), |p| format!("{pool} at {}", p.version))
+        };
+        for (i, step) in steps.iter().enumerate() {
+            if !finished(i) {
+                continue;
+            }
+            let wrong = match step {
+                Step::UpgradeControlPlane { to, .. } => (snapshot.control_plane.minor() < to.minor())
+                    .then(|| format!("control plane at {}", snapshot.control_plane)),
+                Step::UpgradeNodePool { node_pool, to, .. } => match snapshot.pool(node_pool) {
+                    Some(p) => (p.version.minor() < to.minor()).then(|| found(node_pool)),
+                    None => (!deleted_later(i, node_pool)).then(|| found(node_pool)),
+                },
+                Step::CreateNodePool { node_pool, .. } => (snapshot.pool(node_pool).is_none()
+                    && !deleted_later(i, node_pool))
+                .then(|| found(node_pool)),
+                Step::DeleteNodePool { node_pool, .. } => snapshot
+                    .pool(node_pool)
+                    .map(|p| format!("{node_pool} still exists at {}", p.version)),
+                _ => None,
+            };
+            if let Some(wrong) = wrong {
+                return Some(format!(
+                    "it records step {} ({}) as done, but cluster {} reads {wrong}: the cluster was changed or restored since",
+                    i + 1,
+                    step.describe(),
+                    snapshot.name
+                ));
+            }
+        }
+        None
     }
 
     /// The idempotency token of step `index`.
@@ -153,6 +348,7 @@ mod tests {
             status: Default::default(),
             node_pools: vec![NodePool::new("a", KubeVersion::new(1, 30), 2)],
             auto_upgrade: None,
+            id: None,
         };
         plan(
             &s,
@@ -175,6 +371,64 @@ mod tests {
         assert_eq!(back, j);
         assert_eq!(Journal::new(sample()).token(1), j.token(1));
         assert!(!dir.path().join(".j.json.tmp").exists());
+    }
+
+    fn snapshot(cp: u32, pool: u32, id: Option<&str>) -> ClusterSnapshot {
+        ClusterSnapshot {
+            provider: Provider::Eks,
+            name: "c".into(),
+            control_plane: KubeVersion::new(1, cp),
+            status: Default::default(),
+            node_pools: vec![NodePool::new("a", KubeVersion::new(1, pool), 2)],
+            auto_upgrade: None,
+            id: id.map(str::to_string),
+        }
+    }
+
+    fn resumable(j: &Journal, snap: &ClusterSnapshot, options: &RunOptions) -> String {
+        j.check_resumable(snap, &KubeVersion::new(1, 31), Strategy::InPlace, options)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn resume_is_refused_for_another_cluster_option_or_a_contradicted_step() {
+        let arn = "arn:aws:eks:eu-west-1:1:cluster/c";
+        let opts = RunOptions::default();
+        let j = Journal::for_cluster(sample(), &snapshot(30, 30, Some(arn)), opts.clone());
+        assert_eq!(resumable(&j, &snapshot(30, 30, Some(arn)), &opts), "");
+        let other = resumable(&j, &snapshot(30, 30, Some("arn:aws:eks:eu-west-1:1:cluster/c2")), &opts);
+        assert!(other.contains("now has id arn:aws:eks:eu-west-1:1:cluster/c2"), "{other}");
+        let lag = resumable(&j, &snapshot(30, 30, Some(arn)), &opts.clone().with_lag_limit(Some(0)));
+        assert_eq!(lag, "it was planned with lag limit the provider's rule, this run asks for 0");
+        let target = j
+            .check_resumable(&snapshot(30, 30, None), &KubeVersion::new(1, 32), Strategy::InPlace, &opts)
+            .unwrap_err()
+            .to_string();
+        assert!(target.contains("planned with target 1.31, this run asks for 1.32"), "{target}");
+
+        // The journal says the control plane reached 1.31; the cluster reads 1.30 (restored).
+        let mut done = j.clone();
+        done.steps[0].status = StepStatus::Done;
+        let restored = resumable(&done, &snapshot(30, 30, Some(arn)), &opts);
+        assert!(
+            restored.contains("records step 1 (upgrade control plane 1.30 -> 1.31) as done, but cluster c reads control plane at 1.30"),
+            "{restored}"
+        );
+        assert_eq!(resumable(&done, &snapshot(31, 30, Some(arn)), &opts), "");
+    }
+
+    #[test]
+    fn format_1_journals_load_without_options() {
+        let mut v1 = serde_json::to_value(Journal::new(sample())).unwrap();
+        let obj = v1.as_object_mut().unwrap();
+        obj.remove("cluster_id");
+        obj.remove("options");
+        obj.insert("format".into(), 1.into());
+        let j: Journal = serde_json::from_value(v1).unwrap();
+        let forced = RunOptions::default().with_force_drain(true);
+        assert_eq!(resumable(&j, &snapshot(30, 30, None), &forced), "");
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //!     status: Default::default(),
 //!     node_pools: vec![NodePool::new("general", v("1.29"), 6), NodePool::new("gpu", v("1.29"), 2)],
 //!     auto_upgrade: None,
+//!     id: None,
 //! };
 //! let plan = plan(&snapshot, &v("1.32"), &SkewPolicy::for_provider(Provider::Eks), Strategy::InPlace)?;
 //! assert_eq!(plan.hops(), vec![v("1.30"), v("1.31"), v("1.32")]);
@@ -36,6 +37,7 @@ pub mod events;
 pub mod executor;
 pub mod fleet;
 pub mod journal;
+pub mod lock;
 pub mod node_config;
 pub mod plan;
 pub mod poll;
@@ -55,7 +57,8 @@ pub use cluster::{
 pub use error::{Error, Result};
 pub use events::{Event, EventSink};
 pub use executor::{Executor, ExecutorConfig, RunReport, RunResult, StepOutcome};
-pub use journal::Journal;
+pub use journal::{Journal, JournalMismatch, RunOptions};
+pub use lock::FileLock;
 pub use node_config::{NodeConfigSource, NodeConfigs};
 pub use plan::{PlanOptions, Step, Strategy, UpgradePlan, VersionState, plan, plan_with};
 pub use poll::PollPolicy;

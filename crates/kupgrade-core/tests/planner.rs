@@ -26,6 +26,7 @@ fn cluster(provider: Provider, cp: &str, pools: &[(&str, &str, u32)]) -> Cluster
             .map(|(n, ver, nodes)| NodePool::new(*n, v(ver), *nodes))
             .collect(),
         auto_upgrade: None,
+        id: None,
     }
 }
 

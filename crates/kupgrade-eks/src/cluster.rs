@@ -313,6 +313,7 @@ impl ManagedCluster for EksCluster {
             status: convert::cluster_status(cluster.status()),
             node_pools,
             auto_upgrade: None,
+            id: cluster.arn().map(str::to_string),
         })
     }
 

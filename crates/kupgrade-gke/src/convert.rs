@@ -330,6 +330,7 @@ pub fn snapshot(cluster: &model::Cluster) -> Result<ClusterSnapshot> {
         status: cluster_status(&cluster.status),
         node_pools,
         auto_upgrade: Some(auto_upgrade(cluster)),
+        id: (!cluster.self_link.is_empty()).then(|| cluster.self_link.clone()),
     })
 }
 

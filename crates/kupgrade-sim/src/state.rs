@@ -233,6 +233,10 @@ pub struct SimState {
     pub provider: Provider,
     /// The cluster's name.
     pub name: String,
+    /// A unique id given by `kupgrade sim init`, the simulator's resource id; `None` for
+    /// clusters built in code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<String>,
     /// The control plane's version.
     pub control_plane: KubeVersion,
     /// Auto-upgrade setting that could race us, if any.

@@ -28,6 +28,7 @@ impl SimState {
         Self {
             provider,
             name: name.into(),
+            uid: None,
             control_plane,
             auto_upgrade: None,
             node_pools: Vec::new(),
@@ -458,6 +459,7 @@ impl SimState {
                 })
                 .collect(),
             auto_upgrade: self.auto_upgrade.clone(),
+            id: self.uid.as_ref().map(|uid| format!("sim:{}/{uid}", self.name)),
         }
     }
 
