@@ -7,6 +7,19 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// The crate's `print!` and `println!` shadow std's: same use, but a closed stdout ends the
+// output quietly instead of panicking (see `output::write_stdout`).
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::output::write_stdout(format_args!($($arg)*)) };
+}
+macro_rules! println {
+    () => { $crate::output::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => {{
+        $crate::output::write_stdout(format_args!($($arg)*));
+        $crate::output::write_stdout(format_args!("\n"));
+    }};
+}
+
 mod commands;
 mod output;
 mod progress;

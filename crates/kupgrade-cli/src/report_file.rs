@@ -4,6 +4,35 @@ use std::path::Path;
 
 use anyhow::Context;
 
+/// Fails unless a report can be written at `path` (its folder exists, it is not a folder),
+/// so a bad `--report` path is found before anything changes, not after the upgrade ran.
+pub fn check_writable(path: &Path) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => anyhow::bail!(
+            "cannot write the report {}: {} is not a folder",
+            path.display(),
+            dir.display()
+        ),
+        Err(_) => anyhow::bail!(
+            "cannot write the report {}: the folder {} does not exist; create it or choose another path",
+            path.display(),
+            dir.display()
+        ),
+    }
+    if path.is_dir() {
+        anyhow::bail!(
+            "cannot write the report {}: it is a folder; give a file name",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Writes the upgrade report of a plan, its checks and (when it ran) the run.
 pub fn write_upgrade_report(
     path: &Path,

@@ -11,13 +11,25 @@ use anyhow::{Context, bail};
 use kupgrade_core::checks::{blockers, sort_findings};
 use kupgrade_core::render::render_text;
 use kupgrade_core::{
-    Calendar, CheckRegistry, ClusterWorkloads, Executor, ExecutorConfig, Finding, Journal, ManagedCluster,
-    RunResult, UpgradePlan, plan_with,
+    Calendar, CheckRegistry, ClusterWorkloads, Executor, ExecutorConfig, FileLock, Finding, Journal,
+    ManagedCluster, RunOptions, RunResult, UpgradePlan, plan_with,
 };
 
 use crate::commands::plan::PlanFlags;
 use crate::output::{Output, json};
 use crate::report::{PoolJson, RunJson, findings_text, run_text};
+
+/// Where a run keeps its journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalChoice {
+    /// No journal (the demo's throwaway cluster).
+    Off,
+    /// The user's `--journal FILE`: kept after the run.
+    Given(PathBuf),
+    /// The default journal: this path, or (`None`) one per cluster in [`journal_dir`]. Removed
+    /// once a run is verified at its target, so the next upgrade starts fresh.
+    Default(Option<PathBuf>),
+}
 
 /// What the user asked for.
 pub struct RunSettings {
@@ -31,8 +43,10 @@ pub struct RunSettings {
     pub output: Output,
     /// Force evictions past PDBs.
     pub force_drain: bool,
-    /// Journal file, if any.
-    pub journal: Option<PathBuf>,
+    /// Where the journal is kept.
+    pub journal: JournalChoice,
+    /// Plan again from the cluster as it is now instead of resuming the journal's plan.
+    pub replan: bool,
     /// Real time per progress update.
     pub pace: Duration,
     /// Whether the clock is simulated.
@@ -41,6 +55,59 @@ pub struct RunSettings {
     pub clock: Option<Box<dyn Fn() -> u64>>,
     /// Where to write a report (Markdown, or JUnit XML for `.xml`).
     pub report: Option<PathBuf>,
+    /// Lines printed (text output) once the plan is known, before it.
+    pub banner: Option<String>,
+}
+
+impl RunSettings {
+    /// The options a journal records for this run.
+    fn run_options(&self) -> RunOptions {
+        RunOptions::default()
+            .with_lag_limit(self.plan.lag_limit)
+            .with_canary_pool(self.plan.canary_pool.clone())
+            .with_canary_new_pool(self.plan.canary_new_pool)
+            .with_force_drain(self.force_drain)
+    }
+}
+
+/// The default folder of per-cluster journals: `KUPGRADE_JOURNAL_DIR`, else
+/// `$XDG_STATE_HOME/kupgrade/journals`, else `~/.local/state/kupgrade/journals`.
+pub fn journal_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("KUPGRADE_JOURNAL_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    state.join("kupgrade").join("journals")
+}
+
+/// The default journal of a cluster: `PROVIDER-NAME[-ID HASH].json` in [`journal_dir`]; the
+/// hash of the provider id keeps two clusters of one name (other regions, accounts) apart.
+fn default_journal(snapshot: &kupgrade_core::ClusterSnapshot) -> PathBuf {
+    let name: String = snapshot
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let file = match &snapshot.id {
+        Some(id) => {
+            let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+            format!("{}-{name}-{:08x}.json", snapshot.provider, hash as u32)
+        }
+        None => format!("{}-{name}.json", snapshot.provider),
+    };
+    journal_dir().join(file)
 }
 
 /// Runs the flow on an already connected cluster, with `registry` (plus the cluster's own
@@ -51,40 +118,65 @@ pub async fn run(
     mut registry: CheckRegistry,
     settings: RunSettings,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(path) = &settings.report {
+        crate::report_file::check_writable(path)?;
+    }
     let started_at = settings.clock.as_ref().map_or(0, |c| c());
     let snapshot = cluster.describe().await?;
-    let recorded = match &settings.journal {
+    let (journal_path, keep_journal) = match &settings.journal {
+        JournalChoice::Off => (None, true),
+        JournalChoice::Given(path) => (Some(path.clone()), true),
+        JournalChoice::Default(path) => (
+            Some(path.clone().unwrap_or_else(|| default_journal(&snapshot))),
+            false,
+        ),
+    };
+    // Held until the run ends: a second run on this journal is refused at once.
+    let _journal_lock = match &journal_path {
+        Some(path) if !settings.dry_run => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating the journal folder {}", dir.display()))?;
+            }
+            Some(FileLock::acquire(path)?)
+        }
+        _ => None,
+    };
+    let options = settings.run_options();
+    let recorded = match &journal_path {
         Some(path) => Journal::load(path)?.map(|j| (path, j)),
         None => None,
     };
     let mut journal = match recorded {
+        Some((path, _)) if settings.replan => {
+            eprintln!(
+                "Re-planning from the cluster as it is now; the journal {} is replaced.",
+                path.display()
+            );
+            new_journal(cluster.as_ref(), &snapshot, &settings, options)?
+        }
         Some((path, j)) => {
-            let p = &j.plan;
-            if p.cluster != snapshot.name
-                || p.target != settings.plan.to.minor_version()
-                || p.strategy != settings.plan.strategy
+            if let Err(mismatch) =
+                j.check_resumable(&snapshot, &settings.plan.to, settings.plan.strategy, &options)
             {
                 bail!(
-                    "journal {} belongs to another run (cluster {}, target {}, strategy {}); rerun with those flags or remove the journal",
-                    path.display(),
-                    p.cluster,
-                    p.target,
-                    p.strategy
+                    "journal {} cannot be resumed: {mismatch}; rerun with the options it was planned with, pass --replan to plan again from the cluster as it is now, or remove the journal to start fresh",
+                    path.display()
                 );
             }
             eprintln!("Resuming the run recorded in {}.", path.display());
             j
         }
-        None => Journal::new(plan_for(cluster.as_ref(), &snapshot, &settings.plan)?),
+        None => new_journal(cluster.as_ref(), &snapshot, &settings, options)?,
     };
     let mut config = ExecutorConfig::default();
     config.drain.force = settings.force_drain;
     let executor = Executor::new(cluster.clone(), workloads)
         .with_config(config)
         .with_events(crate::progress::sink(settings.pace));
-    let executor = match &settings.journal {
-        Some(path) => executor.with_journal_path(path),
-        None => executor,
+    let executor = match &journal_path {
+        Some(path) if !settings.dry_run => executor.with_journal_path(path),
+        _ => executor,
     };
     let today = chrono::Utc::now().date_naive();
     let calendar = calendar(cluster.as_ref(), snapshot.provider).await;
@@ -94,6 +186,9 @@ pub async fn run(
         .await?;
     let text = settings.output == Output::Text;
     if text {
+        if let Some(banner) = &settings.banner {
+            println!("{banner}");
+        }
         print!("{}", render_text(&journal.plan));
         print!("{}", findings_text(&findings));
     }
@@ -152,7 +247,27 @@ pub async fn run(
     if !settings.yes && !confirm(&journal)? {
         bail!("aborted: nothing was changed");
     }
-    let report = executor.run(&mut journal).await?;
+    if let Some(path) = &journal_path {
+        eprintln!(
+            "Journal: {} (if the run is interrupted, rerun the same command to resume).",
+            path.display()
+        );
+    }
+    let report = tokio::select! {
+        report = executor.run(&mut journal) => report?,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("{}", interrupted_message(journal_path.as_deref()));
+            return Ok(ExitCode::from(130));
+        }
+    };
+    if report.result == RunResult::Succeeded
+        && !keep_journal
+        && let Some(path) = &journal_path
+    {
+        // Verified at the target: the next upgrade of this cluster starts a fresh journal.
+        std::fs::remove_file(path)
+            .with_context(|| format!("removing the finished journal {}", path.display()))?;
+    }
     write_report(Some(&report))?;
     let end = now();
     if text {
@@ -180,6 +295,28 @@ pub async fn run(
             Ok(ExitCode::from(1))
         }
     }
+}
+
+/// What Ctrl-C prints: what keeps running and how to resume.
+fn interrupted_message(journal: Option<&std::path::Path>) -> String {
+    match journal {
+        Some(path) => format!(
+            "interrupted: progress is saved in the journal {}; an operation already started keeps running at the provider. Rerun the same command to wait for it and resume.",
+            path.display()
+        ),
+        None => "interrupted: nothing is saved for this run (it has no journal).".to_string(),
+    }
+}
+
+/// A fresh journal for the plan the settings ask for, bound to the cluster as read.
+fn new_journal(
+    cluster: &dyn ManagedCluster,
+    snapshot: &kupgrade_core::ClusterSnapshot,
+    settings: &RunSettings,
+    options: RunOptions,
+) -> anyhow::Result<Journal> {
+    let plan = plan_for(cluster, snapshot, &settings.plan)?;
+    Ok(Journal::for_cluster(plan, snapshot, options))
 }
 
 /// The plan the flags ask for; live clusters whose provider manages add-ons (EKS) get an
@@ -282,6 +419,7 @@ pub fn live_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 pub fn simulated_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_time()
+        .enable_io()
         .start_paused(true)
         .build()?)
 }

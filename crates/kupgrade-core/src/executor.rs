@@ -320,7 +320,9 @@ impl Executor {
             Err(e) => {
                 if result == RunResult::Succeeded {
                     result = RunResult::Failed;
-                    error = Some(format!("could not re-read the cluster to verify the upgrade: {e}"));
+                    error = Some(format!(
+                        "could not re-read the cluster to verify the upgrade: {e}"
+                    ));
                 }
                 None
             }
@@ -785,9 +787,10 @@ pub fn unmet_target(plan: &UpgradePlan, state: &ClusterSnapshot) -> Option<Strin
         problems.push(format!("control plane at {}", state.control_plane));
     }
     for pool in &state.node_pools {
-        let deleted = plan.steps.iter().any(
-            |s| matches!(s, Step::DeleteNodePool { node_pool, .. } if *node_pool == pool.name),
-        );
+        let deleted = plan
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::DeleteNodePool { node_pool, .. } if *node_pool == pool.name));
         if deleted {
             problems.push(format!("node pool {} should have been deleted", pool.name));
         } else if pool.version.minor() != target {

@@ -110,7 +110,11 @@ impl RunOptions {
             ));
         }
         if self.force_drain != other.force_drain {
-            return Some(("force drain", self.force_drain.to_string(), other.force_drain.to_string()));
+            return Some((
+                "force drain",
+                self.force_drain.to_string(),
+                other.force_drain.to_string(),
+            ));
         }
         None
     }
@@ -228,9 +232,7 @@ impl Journal {
     /// A step recorded as finished that the cluster as read now contradicts, described.
     fn contradiction(&self, snapshot: &ClusterSnapshot) -> Option<String> {
         let steps = &self.plan.steps;
-        let finished = |i: usize| {
-            matches!(self.steps[i].status, StepStatus::Done | StepStatus::Skipped)
-        };
+        let finished = |i: usize| matches!(self.steps[i].status, StepStatus::Done | StepStatus::Skipped);
         // A pool a later finished step deletes (blue/green, canary copies) may be gone.
         let deleted_later = |i: usize, pool: &str| {
             steps.iter().enumerate().skip(i + 1).any(|(j, s)| {
@@ -238,9 +240,10 @@ impl Journal {
             })
         };
         let found = |pool: &str| {
-            snapshot
-                .pool(pool)
-                .map_or_else(|| "no such pool".to_string(), |p| format!("{pool} at {}", p.version))
+            snapshot.pool(pool).map_or_else(
+                || "no such pool".to_string(),
+                |p| format!("{pool} at {}", p.version),
+            )
         };
         for (i, step) in steps.iter().enumerate() {
             if !finished(i) {
@@ -305,8 +308,14 @@ impl Journal {
     }
 }
 
-/// Writes `bytes` to `path` so that a crash leaves either the old or the new content.
+/// Writes `bytes` to `path` so that a crash leaves either the old or the new content. A
+/// symlink is followed (its target is replaced, the link stays) and an existing file keeps
+/// its permissions.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let path = match std::fs::canonicalize(path) {
+        Ok(real) if path.is_symlink() => real,
+        _ => path.to_path_buf(),
+    };
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -317,10 +326,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
         .unwrap_or_default();
     let tmp: PathBuf = dir.join(format!(".{name}.tmp"));
     let mut file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    if let Ok(meta) = std::fs::metadata(&path) {
+        file.set_permissions(meta.permissions())
+            .map_err(|e| Error::io(&tmp, e))?;
+    }
     file.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
     file.sync_all().map_err(|e| Error::io(&tmp, e))?;
     drop(file);
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
@@ -398,15 +411,37 @@ mod tests {
         let opts = RunOptions::default();
         let j = Journal::for_cluster(sample(), &snapshot(30, 30, Some(arn)), opts.clone());
         assert_eq!(resumable(&j, &snapshot(30, 30, Some(arn)), &opts), "");
-        let other = resumable(&j, &snapshot(30, 30, Some("arn:aws:eks:eu-west-1:1:cluster/c2")), &opts);
-        assert!(other.contains("now has id arn:aws:eks:eu-west-1:1:cluster/c2"), "{other}");
-        let lag = resumable(&j, &snapshot(30, 30, Some(arn)), &opts.clone().with_lag_limit(Some(0)));
-        assert_eq!(lag, "it was planned with lag limit the provider's rule, this run asks for 0");
+        let other = resumable(
+            &j,
+            &snapshot(30, 30, Some("arn:aws:eks:eu-west-1:1:cluster/c2")),
+            &opts,
+        );
+        assert!(
+            other.contains("now has id arn:aws:eks:eu-west-1:1:cluster/c2"),
+            "{other}"
+        );
+        let lag = resumable(
+            &j,
+            &snapshot(30, 30, Some(arn)),
+            &opts.clone().with_lag_limit(Some(0)),
+        );
+        assert_eq!(
+            lag,
+            "it was planned with lag limit the provider's rule, this run asks for 0"
+        );
         let target = j
-            .check_resumable(&snapshot(30, 30, None), &KubeVersion::new(1, 32), Strategy::InPlace, &opts)
+            .check_resumable(
+                &snapshot(30, 30, None),
+                &KubeVersion::new(1, 32),
+                Strategy::InPlace,
+                &opts,
+            )
             .unwrap_err()
             .to_string();
-        assert!(target.contains("planned with target 1.31, this run asks for 1.32"), "{target}");
+        assert!(
+            target.contains("planned with target 1.31, this run asks for 1.32"),
+            "{target}"
+        );
 
         // The journal says the control plane reached 1.31; the cluster reads 1.30 (restored).
         let mut done = j.clone();
@@ -429,6 +464,23 @@ mod tests {
         let j: Journal = serde_json::from_value(v1).unwrap();
         let forced = RunOptions::default().with_force_drain(true);
         assert_eq!(resumable(&j, &snapshot(30, 30, None), &forced), "");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn writes_through_a_symlink_and_keeps_the_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.json");
+        std::fs::write(&real, "old").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomically(&link, b"new").unwrap();
+        assert!(link.is_symlink());
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 
     #[test]

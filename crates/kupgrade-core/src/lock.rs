@@ -53,7 +53,10 @@ impl FileLock {
         file.write_all(holder.as_bytes())
             .and_then(|()| file.flush())
             .map_err(|e| Error::io(&lock_path, e))?;
-        Ok(Self { file, path: lock_path })
+        Ok(Self {
+            file,
+            path: lock_path,
+        })
     }
 
     /// The lock file's path.
@@ -81,7 +84,11 @@ pub fn holder_description() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
         .unwrap_or_else(|| "this host".into());
     format!(
         "pid {} on {host} since {}",
@@ -101,7 +108,10 @@ mod tests {
         let first = FileLock::acquire(&journal).unwrap();
         assert_eq!(first.path(), dir.path().join("run.json.lock"));
         let err = FileLock::acquire(&journal).unwrap_err().to_string();
-        assert!(err.contains("run.json is in use by another kupgrade run"), "{err}");
+        assert!(
+            err.contains("run.json is in use by another kupgrade run"),
+            "{err}"
+        );
         assert!(err.contains(&format!("pid {}", std::process::id())), "{err}");
         drop(first);
         FileLock::acquire(&journal).unwrap();

@@ -514,6 +514,19 @@ fn validate(snapshot: &ClusterSnapshot, target: &KubeVersion, options: &PlanOpti
             )));
         }
     }
+    if let Some(wanted) = &options.canary_pool
+        && !seen.contains(wanted.as_str())
+    {
+        return Err(Error::not_found(
+            "canary pool",
+            wanted,
+            format!(
+                "cluster {} has: {}",
+                snapshot.name,
+                seen.into_iter().collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
     if target.major() != snapshot.control_plane.major() || target.minor() < snapshot.control_plane.minor() {
         return Err(Error::Downgrade {
             what: format!("the control plane of '{}'", snapshot.name),

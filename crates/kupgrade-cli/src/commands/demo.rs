@@ -13,7 +13,7 @@ use kupgrade_sim::{SimCluster, SimState, SimSwap};
 use crate::commands::plan::{PlanFlags, parse_version};
 use crate::output::{Output, json};
 use crate::progress::duration;
-use crate::runner::{RunSettings, run as run_flow, simulated_runtime};
+use crate::runner::{JournalChoice, RunSettings, run as run_flow, simulated_runtime};
 
 /// What the demo shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,26 +58,21 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .pace_ms
         .unwrap_or(if std::io::stderr().is_terminal() { 40 } else { 0 });
     let state = SimState::demo();
-    if args.output == Output::Text {
-        let pods = state.pods.iter().filter(|p| p.workload != "kube-proxy").count();
-        println!(
-            "kupgrade demo: a simulated {} cluster '{}' (control plane {}, {} node pools, {} nodes, {pods} pods, {} PodDisruptionBudgets).",
-            state.provider.display_name(),
-            state.name,
-            state.control_plane,
-            state.node_pools.len(),
-            state.nodes.len(),
-            state.pdbs.len()
-        );
-        println!(
-            "Operations take simulated time (a control-plane hop ~15 min, a node ~4 min); no cloud account is used.\n"
-        );
-    }
+    let pods = state.pods.iter().filter(|p| p.workload != "kube-proxy").count();
+    let banner = format!(
+        "kupgrade demo: a simulated {} cluster '{}' (control plane {}, {} node pools, {} nodes, {pods} pods, {} PodDisruptionBudgets).\nOperations take simulated time (a control-plane hop ~15 min, a node ~4 min); no cloud account is used.\n",
+        state.provider.display_name(),
+        state.name,
+        state.control_plane,
+        state.node_pools.len(),
+        state.nodes.len(),
+        state.pdbs.len()
+    );
     let strategy = match args.strategy {
         DemoStrategy::InPlace => Strategy::InPlace,
         DemoStrategy::BlueGreen => Strategy::BlueGreen,
         DemoStrategy::Canary => Strategy::Canary,
-        DemoStrategy::BlueGreenCluster => return swap(args, state, pace),
+        DemoStrategy::BlueGreenCluster => return swap(args, state, pace, &banner),
     };
     simulated_runtime()?.block_on(async move {
         let sim = SimCluster::new(state);
@@ -91,11 +86,13 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             yes: true,
             output: args.output,
             force_drain: false,
-            journal: None,
+            journal: JournalChoice::Off,
+            replan: false,
             pace: Duration::from_millis(pace),
             simulated: true,
             clock: Some(Box::new(move || clock.now())),
             report: None,
+            banner: Some(banner),
         };
         run_flow(
             Arc::new(sim.clone()),
@@ -108,7 +105,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The blue/green cluster demo.
-fn swap(args: DemoArgs, state: SimState, pace: u64) -> anyhow::Result<ExitCode> {
+fn swap(args: DemoArgs, state: SimState, pace: u64, banner: &str) -> anyhow::Result<ExitCode> {
     simulated_runtime()?.block_on(async move {
         let blue = SimCluster::new(state);
         let hooks = SimSwap::new(blue.clone());
@@ -117,15 +114,14 @@ fn swap(args: DemoArgs, state: SimState, pace: u64) -> anyhow::Result<ExitCode> 
             ..SwapOptions::default()
         };
         let text = args.output == Output::Text;
+        let steps = plan_swap(&blue.state().snapshot(), &args.to, &options)?;
         if text {
+            println!("{banner}");
             println!(
                 "Blue/green cluster plan: a new cluster at {}, traffic shifted {:?}%:",
                 args.to, options.weights
             );
-            for (i, step) in plan_swap(&blue.state().snapshot(), &args.to, &options)?
-                .iter()
-                .enumerate()
-            {
+            for (i, step) in steps.iter().enumerate() {
                 println!("{:>3}. {}", i + 1, step.describe());
             }
         }

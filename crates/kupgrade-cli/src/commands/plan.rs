@@ -74,6 +74,25 @@ impl PlanFlags {
         }
     }
 
+    /// Refuses options that do not apply to the chosen strategy (they would be ignored).
+    pub fn check_applicable(&self) -> anyhow::Result<()> {
+        if self.strategy != Strategy::Canary {
+            if self.canary_pool.is_some() {
+                anyhow::bail!(
+                    "--canary-pool applies to --strategy canary only (this run is {})",
+                    self.strategy
+                );
+            }
+            if self.canary_new_pool {
+                anyhow::bail!(
+                    "--canary-new-pool applies to --strategy canary only (this run is {})",
+                    self.strategy
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The planner options these flags ask for on `provider`.
     pub fn options(&self, provider: kupgrade_core::Provider) -> PlanOptions {
         let mut policy = SkewPolicy::for_provider(provider);
@@ -92,6 +111,10 @@ impl PlanFlags {
 
 /// Runs `kupgrade plan`.
 pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    args.plan.check_applicable()?;
+    if let Some(path) = &args.report {
+        crate::report_file::check_writable(path)?;
+    }
     let mut managed_addons = false;
     let snapshot = match (&args.state, args.cluster.provider) {
         (Some(path), _) => state_file::read(path)?,

@@ -39,6 +39,24 @@ pub enum SimCommand {
     },
 }
 
+/// The most node pools `sim init` makes: far beyond any provider's limit (AKS 100 per
+/// cluster, EKS and GKE in the hundreds), still small enough to plan in seconds.
+const MAX_POOLS: usize = 10_000;
+/// The most application pods `sim init` makes.
+const MAX_PODS: u32 = 1_000_000;
+
+/// A unique id for a new simulated cluster (its "resource id"): time and process, hashed.
+fn new_uid() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let seed = nanos ^ (u128::from(std::process::id()) << 64);
+    let hash = seed.to_le_bytes().iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
 /// Runs `kupgrade sim ...`.
 pub fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
     match command {
@@ -51,13 +69,19 @@ pub fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
             name,
             force,
         } => {
-            if pools == 0 {
-                bail!("--pools must be at least 1");
+            if pools == 0 || pools > MAX_POOLS {
+                bail!(
+                    "--pools must be between 1 and {MAX_POOLS} (no provider allows more node pools per cluster), got {pools}"
+                );
+            }
+            if pods > MAX_PODS {
+                bail!("--pods must be at most {MAX_PODS}, got {pods}");
             }
             if file.exists() && !force {
                 bail!("{} already exists; pass --force to overwrite it", file.display());
             }
-            let state = SimState::generate(provider, &name, control_plane, pools, pods);
+            let mut state = SimState::generate(provider, &name, control_plane, pools, pods);
+            state.uid = Some(new_uid());
             SimStore::File(file.clone()).save(&state)?;
             eprintln!(
                 "wrote {}: {provider} cluster '{name}' at {}, {pools} pool(s), {} pod(s)",

@@ -13,7 +13,7 @@ use kupgrade_sim::{SimCluster, SimStore};
 use crate::commands::plan::PlanFlags;
 use crate::output::Output;
 use crate::providers::{self, ClusterArgs, ProviderArg};
-use crate::runner::{RunSettings, live_runtime, run as run_flow, simulated_runtime};
+use crate::runner::{JournalChoice, RunSettings, live_runtime, run as run_flow, simulated_runtime};
 
 /// Arguments of `kupgrade upgrade`.
 #[derive(Debug, Args)]
@@ -22,9 +22,18 @@ pub struct UpgradeArgs {
     cluster: ClusterArgs,
     #[command(flatten)]
     plan: PlanFlags,
-    /// Journal file: progress is recorded there; rerun the same command to resume.
+    /// Journal file: progress is recorded there; rerun the same command to resume. Default: one
+    /// per cluster in $KUPGRADE_JOURNAL_DIR or ~/.local/state/kupgrade/journals (the simulator:
+    /// STATE.journal.json beside --sim-state), removed once the run is verified at the target.
     #[arg(long)]
     journal: Option<PathBuf>,
+    /// Plan again from the cluster as it is now, replacing the journal's plan (after changing
+    /// options, or after the cluster was changed by hand).
+    #[arg(long)]
+    replan: bool,
+    /// Simulator only: real milliseconds per progress update, so a run can be followed.
+    #[arg(long)]
+    pace_ms: Option<u64>,
     /// Show the plan and the checks; change nothing.
     #[arg(long)]
     dry_run: bool,
@@ -44,23 +53,38 @@ pub struct UpgradeArgs {
 
 impl UpgradeArgs {
     fn settings(&self, simulated: bool, clock: Option<Box<dyn Fn() -> u64>>) -> RunSettings {
+        let journal = match (&self.journal, &self.cluster.sim_state) {
+            (Some(path), _) => JournalChoice::Given(path.clone()),
+            (None, Some(state)) if simulated => {
+                let mut name = state.as_os_str().to_os_string();
+                name.push(".journal.json");
+                JournalChoice::Default(Some(PathBuf::from(name)))
+            }
+            (None, _) => JournalChoice::Default(None),
+        };
         RunSettings {
             plan: self.plan.clone(),
             dry_run: self.dry_run,
             yes: self.yes,
             output: self.output,
             force_drain: self.force_drain,
-            journal: self.journal.clone(),
-            pace: Duration::ZERO,
+            journal,
+            replan: self.replan,
+            pace: Duration::from_millis(self.pace_ms.unwrap_or(0)),
             simulated,
             clock,
             report: self.report.clone(),
+            banner: None,
         }
     }
 }
 
 /// Runs `kupgrade upgrade`.
 pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
+    args.plan.check_applicable()?;
+    if args.pace_ms.is_some() && args.cluster.provider != Some(ProviderArg::Sim) {
+        bail!("--pace-ms applies to --provider sim only");
+    }
     match args.cluster.provider {
         Some(ProviderArg::Sim) => run_simulated(args),
         _ => live_runtime()?.block_on(async move {
@@ -89,6 +113,8 @@ fn run_simulated(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
             path.display()
         );
     }
+    // Held for the run: a second run on the same simulated cluster is refused at once.
+    let _state_lock = kupgrade_core::FileLock::acquire(&path)?;
     simulated_runtime()?.block_on(async move {
         let store = SimStore::File(path);
         let state = store
