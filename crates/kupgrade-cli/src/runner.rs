@@ -57,6 +57,8 @@ pub struct RunSettings {
     pub report: Option<PathBuf>,
     /// Lines printed (text output) once the plan is known, before it.
     pub banner: Option<String>,
+    /// The cluster's API, when the run takes the cluster-side Lease lock (live clusters).
+    pub cluster_lock: Option<Arc<kupgrade_kube::KubeWorkloads>>,
 }
 
 impl RunSettings {
@@ -253,13 +255,31 @@ pub async fn run(
             path.display()
         );
     }
-    let report = tokio::select! {
-        report = executor.run(&mut journal) => report?,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("{}", interrupted_message(journal_path.as_deref()));
-            return Ok(ExitCode::from(130));
-        }
+    // Two machines respect this one: a file lock cannot see the other machine.
+    let lease = match &settings.cluster_lock {
+        Some(kube) => Some(
+            kupgrade_kube::ClusterLease::acquire(
+                kube.client().clone(),
+                &kupgrade_core::lock::holder_description(),
+            )
+            .await?,
+        ),
+        None => None,
     };
+    let outcome = tokio::select! {
+        report = executor.run(&mut journal) => Some(report),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    if let Some(lease) = lease
+        && let Err(e) = lease.release().await
+    {
+        eprintln!("warning: the cluster Lease was not released ({e}); it expires by itself within a minute");
+    }
+    let Some(report) = outcome else {
+        eprintln!("{}", interrupted_message(journal_path.as_deref()));
+        return Ok(ExitCode::from(130));
+    };
+    let report = report?;
     if report.result == RunResult::Succeeded
         && !keep_journal
         && let Some(path) = &journal_path

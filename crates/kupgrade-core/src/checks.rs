@@ -290,12 +290,11 @@ impl Check for SkewAtEveryHop {
         let mut out = Vec::new();
         let plan = ctx.plan;
         // The state right after the control plane reaches this hop.
-        let states = plan.states();
         let after_hop = plan
             .steps
             .iter()
             .position(|s| matches!(s, Step::UpgradeControlPlane { to, .. } if to == ctx.hop))
-            .map(|i| states[i].clone())
+            .map(|i| plan.state_after(i))
             .unwrap_or_else(|| plan.initial.clone());
         if let Err(err) = after_hop.check(&plan.policy) {
             out.push(finding(
