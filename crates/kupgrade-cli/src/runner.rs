@@ -249,6 +249,8 @@ pub async fn run(
     if !settings.yes && !confirm(&journal)? {
         bail!("aborted: nothing was changed");
     }
+    // Registered before the journal line, so a Ctrl-C from then on is always ours to handle.
+    let mut interrupt = Interrupt::register()?;
     if let Some(path) = &journal_path {
         eprintln!(
             "Journal: {} (if the run is interrupted, rerun the same command to resume).",
@@ -268,7 +270,7 @@ pub async fn run(
     };
     let outcome = tokio::select! {
         report = executor.run(&mut journal) => Some(report),
-        _ = tokio::signal::ctrl_c() => None,
+        () = interrupt.wait() => None,
     };
     if let Some(lease) = lease
         && let Err(e) = lease.release().await
@@ -314,6 +316,29 @@ pub async fn run(
             );
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// Ctrl-C (SIGINT), caught from the moment it is registered.
+struct Interrupt {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn register() -> anyhow::Result<Self> {
+        Ok(Self {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .context("installing the Ctrl-C handler")?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

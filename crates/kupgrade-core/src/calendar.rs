@@ -258,12 +258,7 @@ pub fn check_target_offered_somewhere(target: &KubeVersion) -> crate::Result<()>
     let (Some(oldest), Some(newest)) = (known().min(), known().max()) else {
         return Ok(());
     };
-    if target.major() != 1 {
-        return Err(crate::Error::InvalidVersion {
-            input: target.to_string(),
-            reason: format!("every Kubernetes release so far is 1.x (EKS, AKS and GKE offer 1.{oldest} to 1.{newest})"),
-        });
-    }
+    // `KubeVersion::parse` already refuses any major but 1.
     if target.minor() >= oldest {
         return Ok(());
     }
@@ -345,7 +340,6 @@ mod tests {
             "invalid Kubernetes version '1.3': older than any version EKS, AKS or GKE offers (the oldest is 1.28); did you mean 1.30?"
         );
         assert!(refused("1.20").ends_with("(the oldest is 1.28)"));
-        assert!(refused("2.0").contains("is 1.x"));
         check_target_offered_somewhere(&KubeVersion::parse("1.30").unwrap()).unwrap();
         check_target_offered_somewhere(&KubeVersion::parse("1.40").unwrap()).unwrap();
     }
