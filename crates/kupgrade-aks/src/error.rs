@@ -48,7 +48,7 @@ impl Target {
         }
     }
 
-    fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         match self {
             Target::Cluster(name) => format!("cluster '{name}'"),
             Target::Pool { cluster, pool } => format!("node pool '{pool}' of cluster '{cluster}'"),

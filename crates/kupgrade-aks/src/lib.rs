@@ -52,6 +52,7 @@ pub mod error;
 #[cfg(feature = "mock-arm")]
 pub mod mock;
 mod models;
+mod writes;
 
 pub use arm::API_VERSION;
 pub use builder::{AksClusterBuilder, PUBLIC_ARM_ENDPOINT, default_credential, env};

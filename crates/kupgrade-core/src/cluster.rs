@@ -163,6 +163,10 @@ pub struct OfferedVersion {
     pub is_default: bool,
     /// Its live support window, when the provider publishes one.
     pub support: Option<SupportWindow>,
+    /// A preview release the provider offers but does not support for production (AKS marks
+    /// these `isPreview` in the location's `kubernetesVersions`); `false` where the provider
+    /// has no such notion.
+    pub preview: bool,
 }
 
 /// A node pool to create (blue/green, canary).
