@@ -4,7 +4,10 @@
 //! polling and gate soaks run on a paused tokio clock (the socket path is covered by the
 //! crate's own wiremock tests and by the first test here). The mock keeps clusters and agent
 //! pools, runs each change as a long-running operation behind `Azure-AsyncOperation` or
-//! `Location`, answers 409 while one runs and rejects illegal version changes like AKS.
+//! `Location`, answers 409 while one runs and rejects illegal version changes like AKS. Its
+//! bodies are the official 2026-08-01 examples, and it refuses (and records) any write that
+//! lacks `If-Match` with the current eTag or sends a property the spec lacks or marks
+//! read-only, so every run here also checks kupgrade's writes against the spec.
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -146,6 +149,14 @@ async fn the_socket_path_describes_and_refuses_like_aks() {
 async fn aks_on_the_mock_arm_server_passes_the_suite() {
     let f = ArmFixture::new().await;
     conformance::run_all(&f, Provider::Aks).await.unwrap();
+    assert!(f.arm.violations().is_empty(), "{:?}", f.arm.violations());
+    let updates = f
+        .arm
+        .write_preconditions()
+        .into_iter()
+        .filter(|(path, _)| path.contains("/managedClusters/"))
+        .count();
+    assert!(updates > 0, "the suite wrote to the mock");
 }
 
 #[tokio::test(start_paused = true)]
@@ -167,4 +178,37 @@ async fn blue_green_on_the_mock_arm_server_replaces_every_pool() {
         (2, 2),
         "one new pool per old pool, old pools deleted"
     );
+    assert!(f.arm.violations().is_empty(), "{:?}", f.arm.violations());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_in_place_upgrade_keeps_each_pools_own_upgrade_settings() {
+    let f = ArmFixture::new().await;
+    conformance::full_upgrade(&f, Provider::Aks, Strategy::InPlace)
+        .await
+        .unwrap();
+    let requests = f.arm.requests().await;
+    let pool_puts: Vec<_> = requests
+        .iter()
+        .filter(|(m, p, _)| m == "PUT" && p.contains("/agentPools/"))
+        .collect();
+    assert!(!pool_puts.is_empty());
+    for (_, path, body) in pool_puts {
+        let settings = &body["properties"]["upgradeSettings"];
+        assert_eq!(
+            (
+                settings["maxSurge"].as_str(),
+                settings.as_object().map(|s| s.len())
+            ),
+            (Some("33%"), Some(1)),
+            "{path}: the example pool's own settings go back unchanged: {settings}"
+        );
+        assert!(body["properties"].get("nodeImageVersion").is_none(), "{path}");
+    }
+    let cluster_puts = requests
+        .iter()
+        .filter(|(m, p, _)| m == "PUT" && !p.contains("/agentPools/"))
+        .count();
+    assert_eq!(cluster_puts, 3, "one PUT per control-plane hop 1.29 -> 1.32");
+    assert!(f.arm.violations().is_empty(), "{:?}", f.arm.violations());
 }

@@ -19,10 +19,10 @@ use serde_json::Value;
 use crate::arm::{ArmClient, ArmResponse, Poll, Via};
 use crate::convert::{self, UndrainableNodeBehavior};
 use crate::error::Target;
-use crate::writes;
 use crate::models::{
     AgentPoolList, AgentPoolModel, KubernetesVersionList, ManagedClusterModel, UpgradeProfileModel,
 };
+use crate::writes;
 
 /// Which cluster: subscription, resource group, name.
 #[derive(Debug, Clone)]

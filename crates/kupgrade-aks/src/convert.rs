@@ -136,7 +136,10 @@ pub(crate) fn settings_changes(
         out.insert("maxSurge".into(), json!(requested.max_surge.to_string()));
     }
     if requested.max_unavailable != current.max_unavailable {
-        out.insert("maxUnavailable".into(), json!(requested.max_unavailable.to_string()));
+        out.insert(
+            "maxUnavailable".into(),
+            json!(requested.max_unavailable.to_string()),
+        );
     }
     if requested.max_surge == 0 && requested.max_unavailable == 0 && !out.is_empty() {
         return Err(Error::InvalidInput(
@@ -336,8 +339,13 @@ mod tests {
             ..Default::default()
         };
         let as_read = rollout_settings(Some(&own), 4);
-        assert!(settings_changes(Some(&own), 4, &as_read, None).unwrap().is_empty());
-        let cordon = settings_changes(Some(&own), 4, &as_read, Some(UndrainableNodeBehavior::Cordon)).unwrap();
+        assert!(
+            settings_changes(Some(&own), 4, &as_read, None)
+                .unwrap()
+                .is_empty()
+        );
+        let cordon =
+            settings_changes(Some(&own), 4, &as_read, Some(UndrainableNodeBehavior::Cordon)).unwrap();
         assert_eq!(cordon.len(), 1);
         assert_eq!(cordon["undrainableNodeBehavior"], "Cordon");
     }
@@ -358,7 +366,10 @@ mod tests {
         assert_eq!(c["maxSurge"], "3");
         assert_eq!(c["drainTimeoutInMinutes"], 16);
         assert_eq!(c["nodeSoakDurationInMinutes"], 2);
-        assert!(!c.contains_key("maxUnavailable"), "unchanged fields are not written: {c:?}");
+        assert!(
+            !c.contains_key("maxUnavailable"),
+            "unchanged fields are not written: {c:?}"
+        );
         let too_short = RolloutSettings {
             drain_timeout: Duration::from_secs(60),
             ..r.clone()

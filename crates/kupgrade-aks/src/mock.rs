@@ -137,7 +137,10 @@ fn check_schema(defs: &Map<String, Value>, name: &str, value: &Value, at: &str, 
         if let Some(r) = prop["$ref"].as_str() {
             check_schema(defs, r, val, &here, out);
         }
-        if let (Some(r), Some(items)) = (prop.pointer("/items/$ref").and_then(Value::as_str), val.as_array()) {
+        if let (Some(r), Some(items)) = (
+            prop.pointer("/items/$ref").and_then(Value::as_str),
+            val.as_array(),
+        ) {
             for (i, item) in items.iter().enumerate() {
                 check_schema(defs, r, item, &format!("{here}/{i}"), out);
             }
@@ -549,6 +552,80 @@ impl MockArm {
     pub fn in_process_builder(&self, cluster: &str) -> AksClusterBuilder {
         self.builder(cluster)
             .with_transport(Arc::new(InProcess(self.state.clone())))
+    }
+}
+
+/// The in-cluster side of a mock cluster for the executor: one Ready node per pool member at
+/// the pool's running version, no pods. AKS drains in-place upgrades itself; blue/green drains
+/// cordon through here.
+#[derive(Debug)]
+pub struct MockNodes {
+    arm: Arc<MockArm>,
+    cluster: String,
+    cordoned: Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl MockNodes {
+    /// The nodes of `cluster` on `arm`.
+    pub fn new(arm: Arc<MockArm>, cluster: &str) -> Self {
+        Self {
+            arm,
+            cluster: cluster.to_string(),
+            cordoned: Mutex::new(Default::default()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl kupgrade_core::ClusterWorkloads for MockNodes {
+    async fn nodes(&self, pool: &str) -> kupgrade_core::Result<Vec<kupgrade_core::Node>> {
+        let (_, pools) = self.arm.cluster_state(&self.cluster).unwrap_or_default();
+        let cordoned = self.cordoned.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (name, version, count) in pools.into_iter().filter(|(name, _, _)| name == pool) {
+            let kubelet = kupgrade_core::KubeVersion::parse(&version)?;
+            for i in 0..count {
+                let node = format!("aks-{name}-{i:05}-vmss");
+                out.push(kupgrade_core::Node {
+                    unschedulable: cordoned.contains(&node),
+                    name: node,
+                    pool: name.clone(),
+                    kubelet: kubelet.clone(),
+                    ready: true,
+                });
+            }
+        }
+        Ok(out)
+    }
+    async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> kupgrade_core::Result<()> {
+        let mut c = self.cordoned.lock().unwrap_or_else(|e| e.into_inner());
+        if unschedulable {
+            c.insert(node.to_string());
+        } else {
+            c.remove(node);
+        }
+        Ok(())
+    }
+    async fn pods_on(&self, _node: &str) -> kupgrade_core::Result<Vec<kupgrade_core::Pod>> {
+        Ok(Vec::new())
+    }
+    async fn evict(
+        &self,
+        _pod: &kupgrade_core::PodRef,
+    ) -> kupgrade_core::Result<kupgrade_core::workloads::Eviction> {
+        Ok(kupgrade_core::workloads::Eviction::Gone)
+    }
+    async fn delete_pod(&self, _pod: &kupgrade_core::PodRef) -> kupgrade_core::Result<()> {
+        Ok(())
+    }
+    async fn drain_preview(
+        &self,
+        _nodes: &[String],
+    ) -> kupgrade_core::Result<Vec<kupgrade_core::DrainBlocker>> {
+        Ok(Vec::new())
+    }
+    async fn health(&self) -> kupgrade_core::Result<kupgrade_core::HealthSnapshot> {
+        Ok(kupgrade_core::HealthSnapshot::default())
     }
 }
 
@@ -1109,7 +1186,9 @@ impl State {
         }
         let mut problems = schema_problems("AgentPool", body);
         if body.pointer("/properties/nodeImageVersion").is_some() {
-            problems.push("/properties/nodeImageVersion: sent, which starts a node-pool rollback in 2026-08-01".into());
+            problems.push(
+                "/properties/nodeImageVersion: sent, which starts a node-pool rollback in 2026-08-01".into(),
+            );
         }
         if !problems.is_empty() {
             return self.violation(format!("PUT agentPools/{pool}: {}", problems.join("; ")));

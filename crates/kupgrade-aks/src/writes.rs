@@ -101,7 +101,10 @@ fn remove_all(value: &mut Value, paths: &[&str]) {
 
 /// Drops `key` from `map` when it became an empty object.
 fn drop_if_empty(map: &mut Map<String, Value>, key: &str) {
-    if map.get(key).is_some_and(|v| v.as_object().is_some_and(Map::is_empty)) {
+    if map
+        .get(key)
+        .is_some_and(|v| v.as_object().is_some_and(Map::is_empty))
+    {
         map.remove(key);
     }
 }
@@ -140,7 +143,11 @@ fn properties_of(body: &mut Value) -> Result<&mut Map<String, Value>> {
 /// writable state without its read-only and side-effecting properties, with
 /// `kubernetesVersion` set and, only when `force_until` is given, a fresh
 /// `upgradeSettings.overrideSettings`.
-pub(crate) fn cluster_upgrade(get: &Value, to: &KubeVersion, force_until: Option<DateTime<Utc>>) -> Result<Value> {
+pub(crate) fn cluster_upgrade(
+    get: &Value,
+    to: &KubeVersion,
+    force_until: Option<DateTime<Utc>>,
+) -> Result<Value> {
     let mut body = get.clone();
     if let Value::Object(map) = &mut body {
         for key in RESOURCE_READ_ONLY {
@@ -262,9 +269,17 @@ mod tests {
         for gone in ["id", "name", "type", "eTag"] {
             assert!(body.get(gone).is_none(), "{gone} was echoed");
         }
-        assert!(p.pointer("/networkProfile/loadBalancerProfile/effectiveOutboundIPs").is_none());
+        assert!(
+            p.pointer("/networkProfile/loadBalancerProfile/effectiveOutboundIPs")
+                .is_none()
+        );
         let pool = &p["agentPoolProfiles"][0];
-        for gone in ["eTag", "nodeImageVersion", "provisioningState", "currentOrchestratorVersion"] {
+        for gone in [
+            "eTag",
+            "nodeImageVersion",
+            "provisioningState",
+            "currentOrchestratorVersion",
+        ] {
             assert!(pool.get(gone).is_none(), "pool {gone} was echoed: {pool}");
         }
         assert_eq!(pool["orchestratorVersion"], "1.9.6", "pools stay where they are");
@@ -294,7 +309,12 @@ mod tests {
         assert_eq!(p["orchestratorVersion"], "1.10");
         assert_eq!(p["upgradeSettings"], json!({"maxSurge": "33%"}));
         assert_eq!(p["count"], 3, "a PUT without count would scale the pool to 1");
-        for gone in ["eTag", "nodeImageVersion", "provisioningState", "currentOrchestratorVersion"] {
+        for gone in [
+            "eTag",
+            "nodeImageVersion",
+            "provisioningState",
+            "currentOrchestratorVersion",
+        ] {
             assert!(p.get(gone).is_none(), "{gone} was echoed: {p}");
         }
         assert!(body.get("name").is_none() && body.get("id").is_none());
@@ -321,7 +341,10 @@ mod tests {
         };
         let body = pool_create(&get, &spec).unwrap();
         let p = &body["properties"];
-        assert_eq!((p["count"].as_u64(), p["vmSize"].as_str()), (Some(5), Some("Standard_DS1_v2")));
+        assert_eq!(
+            (p["count"].as_u64(), p["vmSize"].as_str()),
+            (Some(5), Some("Standard_DS1_v2"))
+        );
         assert_eq!(p["nodeLabels"]["role"], "green");
         assert!(p.get("nodeImageVersion").is_none() && p.get("eTag").is_none());
     }
