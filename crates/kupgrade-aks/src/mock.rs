@@ -1387,7 +1387,10 @@ impl State {
         if let Some(op) = self.ops.get_mut(&abort_id) {
             op.status = "Succeeded".into();
         }
-        Reply::new(202).insert_header("Location", self.location_url(&abort_id).as_str())
+        // Both headers, as in the official ManagedClustersAbortOperation.json example.
+        Reply::new(202)
+            .insert_header("Azure-AsyncOperation", self.async_url(&abort_id).as_str())
+            .insert_header("Location", self.location_url(&abort_id).as_str())
     }
 
     fn upgrade_profile(&self, name: &str) -> Reply {

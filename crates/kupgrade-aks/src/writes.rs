@@ -10,7 +10,8 @@
 //!   `creationData` (a snapshot source, for creation only), a pool's `powerState` (starts or
 //!   stops it), the cluster's `upgradeSettings.overrideSettings` (`forceUpgrade` bypasses AKS's
 //!   deprecated-API block and PDB drain protection) and its `servicePrincipalProfile`
-//!   (credentials; AKS keeps the existing one when the profile is absent).
+//!   (credentials change through `resetServicePrincipalProfile`; a PUT carrying the profile
+//!   can be refused as a credential change).
 //!
 //! Each is only sent when the caller asked for that change (the force override through
 //! `AksClusterBuilder::force_upgrade_until`).

@@ -283,7 +283,8 @@ pub trait ManagedCluster: Debug + Send + Sync {
     /// Reads the cluster and its node pools.
     async fn describe(&self) -> Result<ClusterSnapshot>;
 
-    /// Lists the versions the provider offers for this cluster.
+    /// Lists the versions the provider offers for this cluster, previews included and marked
+    /// ([`OfferedVersion::preview`]).
     async fn offered_versions(&self) -> Result<Vec<OfferedVersion>>;
 
     /// Starts moving the control plane to `to` (one minor at most).
