@@ -1224,6 +1224,12 @@ impl State {
             );
         }
         let settings = body.pointer("/properties/upgradeSettings").cloned();
+        if let Some(stored) = self.clusters.get_mut(name).and_then(|c| c.pools.get_mut(pool))
+            && stored.interfere > 0
+        {
+            stored.interfere -= 1;
+            stored.etag += 1;
+        }
         let existing = self.clusters[name].pools.get(pool).cloned();
         match existing {
             Some(p) => {
@@ -1233,15 +1239,6 @@ impl State {
                         "PreconditionFailed",
                         "The agent pool already exists (If-None-Match: *).",
                     );
-                }
-                let mut p = p;
-                if p.interfere > 0 {
-                    p.interfere -= 1;
-                    p.etag += 1;
-                    if let Some(stored) = self.clusters.get_mut(name).and_then(|c| c.pools.get_mut(pool)) {
-                        stored.interfere = p.interfere;
-                        stored.etag = p.etag;
-                    }
                 }
                 match if_match {
                     None => {
