@@ -403,6 +403,8 @@ impl ManagedCluster for GkeCluster {
                 is_default: v == default,
                 version,
                 support,
+                // GKE's server config lists no preview flag; channels carry that instead.
+                preview: false,
             });
         }
         Ok(out)

@@ -219,6 +219,7 @@ impl ManagedCluster for SimCluster {
                 version: w.version.clone(),
                 is_default: i == default,
                 support: Some(w.clone()),
+                preview: false,
             })
             .collect())
     }
