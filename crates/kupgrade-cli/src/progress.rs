@@ -105,7 +105,8 @@ pub fn sink(pace: Duration) -> EventSink {
                 }
             }
             Event::PodDeletedPastPdb { pod, pdb, .. } => {
-                let line = format!("        deleted pod {pod} past PodDisruptionBudget {pdb} (--force-drain)");
+                let line =
+                    format!("        deleted pod {pod} past PodDisruptionBudget {pdb} (--force-drain)");
                 if tty {
                     s.multi.println(line).ok();
                 } else {

@@ -49,7 +49,10 @@ fn stderr(out: &std::process::Output) -> String {
 }
 
 fn operations(state: &str) -> usize {
-    read_json(Path::new(state))["operations"].as_array().unwrap().len()
+    read_json(Path::new(state))["operations"]
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 #[test]
@@ -89,12 +92,25 @@ fn a_journal_of_a_recreated_cluster_of_the_same_name_is_refused() {
     assert_eq!(kupgrade_crashing(&args, Some(2)).status.success(), false);
     // Same name, new cluster (a new uid).
     let out = kupgrade(&[
-        "sim", "init", &state, "--provider", "eks", "--control-plane", "1.29", "--pools", "2", "--force",
+        "sim",
+        "init",
+        &state,
+        "--provider",
+        "eks",
+        "--control-plane",
+        "1.29",
+        "--pools",
+        "2",
+        "--force",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let rerun = kupgrade(&args);
     assert_eq!(rerun.status.code(), Some(1));
-    assert!(stderr(&rerun).contains("recreated, or another cluster"), "{}", stderr(&rerun));
+    assert!(
+        stderr(&rerun).contains("recreated, or another cluster"),
+        "{}",
+        stderr(&rerun)
+    );
 }
 
 #[test]
@@ -106,12 +122,22 @@ fn without_journal_a_crash_resumes_from_the_default_journal() {
         let first = kupgrade_crashing(&args, Some(3));
         assert!(!first.status.success());
         let journal = format!("{state}.journal.json");
-        assert!(Path::new(&journal).exists(), "the default journal is beside the state");
+        assert!(
+            Path::new(&journal).exists(),
+            "the default journal is beside the state"
+        );
         let second = kupgrade(&args);
         assert!(second.status.success(), "{strategy}: {}", stderr(&second));
         assert!(stderr(&second).contains("Resuming the run recorded in"));
-        assert_eq!(operations(&state), expected, "{strategy}: no operation twice, no extra pool");
-        assert!(!Path::new(&journal).exists(), "removed once verified at the target");
+        assert_eq!(
+            operations(&state),
+            expected,
+            "{strategy}: no operation twice, no extra pool"
+        );
+        assert!(
+            !Path::new(&journal).exists(),
+            "removed once verified at the target"
+        );
     }
 }
 
@@ -152,7 +178,10 @@ fn a_second_run_on_the_same_cluster_is_refused_naming_the_first() {
     assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
     let err = stderr(&second);
     assert!(err.contains("in use by another kupgrade run"), "{err}");
-    assert!(err.contains(&format!("pid {}", first.id())), "names the holder: {err}");
+    assert!(
+        err.contains(&format!("pid {}", first.id())),
+        "names the holder: {err}"
+    );
 }
 
 #[test]
@@ -169,7 +198,10 @@ fn ctrl_c_keeps_the_journal_says_how_to_resume_and_exits_130() {
     let mut rest = String::new();
     err.read_to_string(&mut rest).unwrap();
     assert_eq!(status.code(), Some(130), "{rest}");
-    assert!(rest.contains("interrupted: progress is saved in the journal"), "{rest}");
+    assert!(
+        rest.contains("interrupted: progress is saved in the journal"),
+        "{rest}"
+    );
     assert!(rest.contains("Rerun the same command"), "{rest}");
     let resumed = kupgrade(&upgrade_args(&state, "in-place"));
     assert!(resumed.status.success(), "{}", stderr(&resumed));
@@ -208,7 +240,11 @@ fn errors_come_before_any_output_or_change() {
     let out = kupgrade(&args);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("nodir"), "{}", stderr(&out));
-    assert_eq!(operations(&state), 0, "nothing changed before the report path was refused");
+    assert_eq!(
+        operations(&state),
+        0,
+        "nothing changed before the report path was refused"
+    );
 
     let mut args = upgrade_args(&state, "canary");
     args.extend(["--canary-pool", "nope"]);
@@ -216,13 +252,24 @@ fn errors_come_before_any_output_or_change() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("canary pool 'nope' not found"), "{err}");
-    assert!(err.contains("pool-1") || err.contains("system"), "lists the pools: {err}");
+    assert!(
+        err.contains("pool-1") || err.contains("system"),
+        "lists the pools: {err}"
+    );
     assert_eq!(operations(&state), 0);
 }
 
 #[test]
 fn a_version_older_than_any_provider_offers_gets_a_hint() {
-    let out = kupgrade(&["plan", "--provider", "sim", "--sim-state", "x.json", "--to", "1.3"]);
+    let out = kupgrade(&[
+        "plan",
+        "--provider",
+        "sim",
+        "--sim-state",
+        "x.json",
+        "--to",
+        "1.3",
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("did you mean 1.30?"), "{}", stderr(&out));
 }
@@ -232,7 +279,17 @@ fn absurd_simulator_sizes_are_refused_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("s.json").display().to_string();
     let started = Instant::now();
-    let out = kupgrade(&["sim", "init", &state, "--provider", "eks", "--control-plane", "1.29", "--pools", "4294967295"]);
+    let out = kupgrade(&[
+        "sim",
+        "init",
+        &state,
+        "--provider",
+        "eks",
+        "--control-plane",
+        "1.29",
+        "--pools",
+        "4294967295",
+    ]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("--pools"), "{}", stderr(&out));
     assert!(started.elapsed() < Duration::from_secs(30));
@@ -267,7 +324,12 @@ fn force_drain_names_every_pod_deleted_past_its_budget() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|w| (w["name"].as_str().unwrap().to_string(), w["replicas"].as_u64().unwrap()))
+        .map(|w| {
+            (
+                w["name"].as_str().unwrap().to_string(),
+                w["replicas"].as_u64().unwrap(),
+            )
+        })
         .collect();
     for pdb in json["pdbs"].as_array_mut().unwrap() {
         let n = replicas[pdb["workload"].as_str().unwrap()];

@@ -254,7 +254,11 @@ fn date(text: &str) -> NaiveDate {
 /// `1.3` typed for `1.30` would otherwise plan 29 hops), with a "did you mean" hint.
 pub fn check_target_offered_somewhere(target: &KubeVersion) -> crate::Result<()> {
     let calendars = [Provider::Eks, Provider::Aks, Provider::Gke].map(Calendar::embedded);
-    let known = || calendars.iter().flat_map(|c| c.windows.iter().map(|w| w.version.minor()));
+    let known = || {
+        calendars
+            .iter()
+            .flat_map(|c| c.windows.iter().map(|w| w.version.minor()))
+    };
     let (Some(oldest), Some(newest)) = (known().min(), known().max()) else {
         return Ok(());
     };
@@ -334,7 +338,11 @@ mod tests {
 
     #[test]
     fn a_target_older_than_every_provider_offers_is_refused_with_a_hint() {
-        let refused = |v: &str| check_target_offered_somewhere(&KubeVersion::parse(v).unwrap()).unwrap_err().to_string();
+        let refused = |v: &str| {
+            check_target_offered_somewhere(&KubeVersion::parse(v).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(
             refused("1.3"),
             "invalid Kubernetes version '1.3': older than any version EKS, AKS or GKE offers (the oldest is 1.28); did you mean 1.30?"

@@ -104,7 +104,10 @@ pub async fn drain_nodes(
             if options.force {
                 for (_, pod) in &still {
                     workloads.delete_pod(pod).await?;
-                    let pdb = blocked.get(pod).map(|(_, pdb, _)| pdb.clone()).unwrap_or_default();
+                    let pdb = blocked
+                        .get(pod)
+                        .map(|(_, pdb, _)| pdb.clone())
+                        .unwrap_or_default();
                     events(&Event::PodDeletedPastPdb {
                         index: step,
                         pod: pod.clone(),

@@ -80,14 +80,40 @@ pub struct FleetCluster {
 /// The settings each provider reads from a fleet entry (the CLI flags' names, with `_`).
 pub const PROVIDER_SETTINGS: [(&str, &[&str]); 4] = [
     ("sim", &["sim_state"]),
-    ("eks", &["cluster", "region", "profile", "endpoint_url", "kubeconfig", "context"]),
+    (
+        "eks",
+        &[
+            "cluster",
+            "region",
+            "profile",
+            "endpoint_url",
+            "kubeconfig",
+            "context",
+        ],
+    ),
     (
         "aks",
-        &["cluster", "subscription", "resource_group", "arm_endpoint", "no_auth", "kubeconfig", "context"],
+        &[
+            "cluster",
+            "subscription",
+            "resource_group",
+            "arm_endpoint",
+            "no_auth",
+            "kubeconfig",
+            "context",
+        ],
     ),
     (
         "gke",
-        &["cluster", "project", "location", "endpoint", "no_auth", "kubeconfig", "context"],
+        &[
+            "cluster",
+            "project",
+            "location",
+            "endpoint",
+            "no_auth",
+            "kubeconfig",
+            "context",
+        ],
     ),
 ];
 
@@ -151,7 +177,12 @@ impl FleetCluster {
                 "cluster '{}': unknown key '{key}' for provider {}; {hint}known keys: {}",
                 self.name,
                 self.provider,
-                fields.iter().chain(known.iter()).copied().collect::<Vec<_>>().join(", ")
+                fields
+                    .iter()
+                    .chain(known.iter())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         Ok(())
@@ -685,8 +716,14 @@ mod tests {
         let ok = fleet(
             "shop",
             serde_json::json!([
-                wave("dev", serde_json::json!([{"name": "a", "provider": "sim", "sim_state": "a.json"}])),
-                wave("prod", serde_json::json!([{"name": "b", "provider": "eks", "region": "eu-west-1"}])),
+                wave(
+                    "dev",
+                    serde_json::json!([{"name": "a", "provider": "sim", "sim_state": "a.json"}])
+                ),
+                wave(
+                    "prod",
+                    serde_json::json!([{"name": "b", "provider": "eks", "region": "eu-west-1"}])
+                ),
             ]),
         );
         spec(ok).validate().unwrap();
@@ -697,8 +734,14 @@ mod tests {
         let twice = fleet(
             "shop",
             serde_json::json!([
-                wave("dev", serde_json::json!([{"name": "a", "provider": "sim", "sim_state": "a.json"}])),
-                wave("dev", serde_json::json!([{"name": "b", "provider": "sim", "sim_state": "b.json"}])),
+                wave(
+                    "dev",
+                    serde_json::json!([{"name": "a", "provider": "sim", "sim_state": "a.json"}])
+                ),
+                wave(
+                    "dev",
+                    serde_json::json!([{"name": "b", "provider": "sim", "sim_state": "b.json"}])
+                ),
             ]),
         );
         assert!(error_of(twice).contains("wave 'dev' is listed twice"));
@@ -716,8 +759,14 @@ mod tests {
             )
         };
         for bad in ["../escape", "a/b", "..", ".hidden", "", "c:\\x"] {
-            assert!(error_of(one(bad, "a")).starts_with("invalid input: fleet name"), "{bad}");
-            assert!(error_of(one("shop", bad)).contains("cannot name a journal file"), "{bad}");
+            assert!(
+                error_of(one(bad, "a")).starts_with("invalid input: fleet name"),
+                "{bad}"
+            );
+            assert!(
+                error_of(one("shop", bad)).contains("cannot name a journal file"),
+                "{bad}"
+            );
         }
     }
 
@@ -725,19 +774,28 @@ mod tests {
     fn a_typo_in_a_setting_names_the_close_match() {
         let typo = fleet(
             "shop",
-            serde_json::json!([wave("dev", serde_json::json!([{"name": "a", "provider": "eks", "regoin": "x"}]))]),
+            serde_json::json!([wave(
+                "dev",
+                serde_json::json!([{"name": "a", "provider": "eks", "regoin": "x"}])
+            )]),
         );
         let message = error_of(typo);
         assert!(message.contains("unknown key 'regoin'"), "{message}");
         assert!(message.contains("did you mean 'region'?"), "{message}");
         let other_provider = fleet(
             "shop",
-            serde_json::json!([wave("dev", serde_json::json!([{"name": "a", "provider": "eks", "project": "p"}]))]),
+            serde_json::json!([wave(
+                "dev",
+                serde_json::json!([{"name": "a", "provider": "eks", "project": "p"}])
+            )]),
         );
         assert!(error_of(other_provider).contains("unknown key 'project' for provider eks"));
         let provider = fleet(
             "shop",
-            serde_json::json!([wave("dev", serde_json::json!([{"name": "a", "provider": "ekss"}]))]),
+            serde_json::json!([wave(
+                "dev",
+                serde_json::json!([{"name": "a", "provider": "ekss"}])
+            )]),
         );
         assert!(error_of(provider).contains("did you mean 'eks'?"));
     }

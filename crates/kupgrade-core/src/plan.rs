@@ -207,7 +207,9 @@ impl Step {
             }
             Step::CordonNodePool { node_pool } => format!("cordon node pool {node_pool}"),
             Step::DrainNodePool { node_pool } => {
-                format!("drain node pool {node_pool} (through the Eviction API, which PodDisruptionBudgets can refuse)")
+                format!(
+                    "drain node pool {node_pool} (through the Eviction API, which PodDisruptionBudgets can refuse)"
+                )
             }
             Step::DeleteNodePool {
                 node_pool,

@@ -145,7 +145,11 @@ pub fn render_markdown(plan: &UpgradePlan) -> String {
         if let Some(cmd) = command(plan.provider, c, step) {
             let _ = writeln!(out, "   - Command: `{cmd}`");
         }
-        let _ = writeln!(out, "   - Expected after: {}", skew_line(&walk, plan, step.node_pool()));
+        let _ = writeln!(
+            out,
+            "   - Expected after: {}",
+            skew_line(&walk, plan, step.node_pool())
+        );
     }
     let _ = writeln!(out, "\n## If something goes wrong\n");
     let _ = writeln!(

@@ -159,7 +159,9 @@ async fn renew(api: Api<Lease>, holder: String) {
             continue;
         };
         if spec.holder_identity.as_deref() != Some(holder.as_str()) {
-            tracing::warn!("the cluster Lease {LEASE_NAMESPACE}/{LEASE_NAME} was taken over; no longer renewing it");
+            tracing::warn!(
+                "the cluster Lease {LEASE_NAMESPACE}/{LEASE_NAME} was taken over; no longer renewing it"
+            );
             return;
         }
         spec.renew_time = Some(MicroTime(Timestamp::now()));

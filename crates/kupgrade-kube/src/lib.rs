@@ -54,8 +54,8 @@ pub mod smoke;
 pub mod workloads;
 
 pub use deprecations::{Deprecation, DeprecationTable};
-pub use scan::{ScanFinding, ScanReport, Scanner};
 pub use lease::ClusterLease;
+pub use scan::{ScanFinding, ScanReport, Scanner};
 pub use workloads::KubeWorkloads;
 
 use kupgrade_core::Error;

@@ -660,21 +660,39 @@ async fn cluster_lease_is_created_when_free_and_deleted_on_release() {
         .await;
     Mock::given(method("POST"))
         .and(path("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"))
-        .and(body_partial_json(json!({"spec": {"holderIdentity": "pid 1 on ci", "leaseDurationSeconds": 60}})))
-        .respond_with(ResponseTemplate::new(201).set_body_json(lease_json("pid 1 on ci", "2026-12-01T10:00:00.000000Z", "7")))
+        .and(body_partial_json(
+            json!({"spec": {"holderIdentity": "pid 1 on ci", "leaseDurationSeconds": 60}}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(lease_json(
+            "pid 1 on ci",
+            "2026-12-01T10:00:00.000000Z",
+            "7",
+        )))
         .expect(1)
         .mount(&server)
         .await;
-    let lease = kupgrade_kube::ClusterLease::acquire(kube.client().clone(), "pid 1 on ci").await.unwrap();
+    let lease = kupgrade_kube::ClusterLease::acquire(kube.client().clone(), "pid 1 on ci")
+        .await
+        .unwrap();
     Mock::given(method("GET"))
         .and(path(LEASE_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json("pid 1 on ci", "2026-12-01T10:00:00.000000Z", "7")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json(
+            "pid 1 on ci",
+            "2026-12-01T10:00:00.000000Z",
+            "7",
+        )))
         .mount(&server)
         .await;
     Mock::given(method("DELETE"))
         .and(path(LEASE_PATH))
-        .and(body_partial_json(json!({"preconditions": {"resourceVersion": "7"}})))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200})))
+        .and(body_partial_json(
+            json!({"preconditions": {"resourceVersion": "7"}}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200}),
+            ),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -687,14 +705,27 @@ async fn cluster_lease_held_by_another_live_run_is_refused_naming_it() {
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
     Mock::given(method("GET"))
         .and(path(LEASE_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json("pid 9 on laptop since x", &now, "3")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json(
+            "pid 9 on laptop since x",
+            &now,
+            "3",
+        )))
         .mount(&server)
         .await;
-    Mock::given(method("PUT")).respond_with(ResponseTemplate::new(500)).expect(0).mount(&server).await;
-    let err = kupgrade_kube::ClusterLease::acquire(kube.client().clone(), "pid 1 on ci").await.unwrap_err();
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let err = kupgrade_kube::ClusterLease::acquire(kube.client().clone(), "pid 1 on ci")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     let message = err.to_string();
-    assert!(message.contains("cluster Lease kube-system/kupgrade-upgrade-lock"), "{message}");
+    assert!(
+        message.contains("cluster Lease kube-system/kupgrade-upgrade-lock"),
+        "{message}"
+    );
     assert!(message.contains("pid 9 on laptop since x"), "{message}");
 }
 
@@ -703,7 +734,11 @@ async fn an_expired_cluster_lease_is_taken_over_with_its_resource_version() {
     let (server, kube) = stub().await;
     Mock::given(method("GET"))
         .and(path(LEASE_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json("pid 9 on laptop", "2020-01-01T00:00:00.000000Z", "3")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json(
+            "pid 9 on laptop",
+            "2020-01-01T00:00:00.000000Z",
+            "3",
+        )))
         .mount(&server)
         .await;
     Mock::given(method("PUT"))
@@ -713,7 +748,9 @@ async fn an_expired_cluster_lease_is_taken_over_with_its_resource_version() {
         .expect(1)
         .mount(&server)
         .await;
-    kupgrade_kube::ClusterLease::acquire(kube.client().clone(), "pid 1 on ci").await.unwrap();
+    kupgrade_kube::ClusterLease::acquire(kube.client().clone(), "pid 1 on ci")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -721,7 +758,11 @@ async fn a_race_for_the_cluster_lease_is_lost_with_a_lock_error() {
     let (server, kube) = stub().await;
     Mock::given(method("GET"))
         .and(path(LEASE_PATH))
-        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json("", "2020-01-01T00:00:00.000000Z", "3")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json(
+            "",
+            "2020-01-01T00:00:00.000000Z",
+            "3",
+        )))
         .mount(&server)
         .await;
     Mock::given(method("PUT"))
@@ -731,6 +772,8 @@ async fn a_race_for_the_cluster_lease_is_lost_with_a_lock_error() {
             "message": "Operation cannot be fulfilled on leases.coordination.k8s.io \"kupgrade-upgrade-lock\": the object has been modified"})))
         .mount(&server)
         .await;
-    let err = kupgrade_kube::ClusterLease::acquire(kube.client().clone(), "pid 1 on ci").await.unwrap_err();
+    let err = kupgrade_kube::ClusterLease::acquire(kube.client().clone(), "pid 1 on ci")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err:?}");
 }

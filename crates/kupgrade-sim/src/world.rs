@@ -1,6 +1,9 @@
 //! The simulator's rules, as methods on [`SimState`]: scheduling, PodDisruptionBudgets,
 //! operations that take time, and the provider's validation with the provider's kind of error.
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
 use kupgrade_core::workloads::{DrainBlocker, Eviction, HealthSnapshot, PodRef};
 use kupgrade_core::{
     ClusterSnapshot, Error, KubeVersion, NodePool, NodePoolSpec, Operation, OperationId, OperationKind,
@@ -97,13 +100,14 @@ impl SimState {
                 }
             }
             WorkloadKind::Deployment | WorkloadKind::StatefulSet => {
+                let mut placement = self.placement(None, now);
                 for i in 0..replicas {
                     let pod_name = if kind == WorkloadKind::StatefulSet {
                         format!("{name}-{i}")
                     } else {
                         format!("{name}-{:05x}", (i as u64 + 1) * 7919 % 0xfffff)
                     };
-                    let node = self.pick_node(None, now);
+                    let node = placement.take();
                     self.pods.push(SimPod {
                         namespace: namespace.into(),
                         name: pod_name,
@@ -190,10 +194,6 @@ impl SimState {
             .collect()
     }
 
-    fn pool_status(&self, pool: &str) -> Option<ResourceStatus> {
-        self.node_pools.iter().find(|p| p.name == pool).map(|p| p.status)
-    }
-
     /// Whether a node reports Ready at `now` (the unstable-node fault turns new nodes at a bad
     /// version NotReady two minutes after they join).
     fn node_ready(&self, node: &SimNode, now: u64) -> bool {
@@ -203,35 +203,55 @@ impl SimState {
         }
     }
 
-    /// The least-loaded Ready, schedulable node, other than `except`.
-    fn pick_node(&self, except: Option<&str>, now: u64) -> Option<String> {
-        self.nodes
+    /// The Ready, schedulable nodes other than `except`, least loaded first: counted in one pass
+    /// over nodes and pods, so placing many pods costs one count, not one per pod.
+    fn placement(&self, except: Option<&str>, now: u64) -> Placement {
+        let pools: HashMap<&str, ResourceStatus> = self
+            .node_pools
+            .iter()
+            .map(|p| (p.name.as_str(), p.status))
+            .collect();
+        let mut load: HashMap<&str, usize> = self
+            .nodes
             .iter()
             .filter(|n| !n.unschedulable && Some(n.name.as_str()) != except && self.node_ready(n, now))
             .filter(|n| {
-                self.pool_status(&n.pool) == Some(ResourceStatus::Ready)
-                    || self.pool_status(&n.pool) == Some(ResourceStatus::Updating)
-            })
-            .min_by_key(|n| {
-                (
-                    self.pods
-                        .iter()
-                        .filter(|p| p.node.as_deref() == Some(&n.name))
-                        .count(),
-                    n.name.clone(),
+                matches!(
+                    pools.get(n.pool.as_str()),
+                    Some(ResourceStatus::Ready | ResourceStatus::Updating)
                 )
             })
-            .map(|n| n.name.clone())
+            .map(|n| (n.name.as_str(), 0))
+            .collect();
+        for pod in &self.pods {
+            if let Some(count) = pod.node.as_deref().and_then(|n| load.get_mut(n)) {
+                *count += 1;
+            }
+        }
+        Placement(
+            load.into_iter()
+                .map(|(node, count)| Reverse((count, node.to_string())))
+                .collect(),
+        )
     }
 
-    /// Places Pending pods on schedulable nodes.
+    /// The least-loaded Ready, schedulable node, other than `except`.
+    fn pick_node(&self, except: Option<&str>, now: u64) -> Option<String> {
+        self.placement(except, now).take()
+    }
+
+    /// Places Pending pods on schedulable nodes, each on the least-loaded one.
     fn schedule_pending(&mut self, now: u64) {
-        for i in 0..self.pods.len() {
-            if self.pods[i].node.is_none()
-                && let Some(node) = self.pick_node(None, now)
+        if self.pods.iter().all(|p| p.node.is_some()) {
+            return;
+        }
+        let mut placement = self.placement(None, now);
+        for pod in &mut self.pods {
+            if pod.node.is_none()
+                && let Some(node) = placement.take()
             {
-                self.pods[i].node = Some(node);
-                self.pods[i].ready_at = self.pods[i].ready_at.max(now + self.timings.pod_start_secs);
+                pod.node = Some(node);
+                pod.ready_at = pod.ready_at.max(now + self.timings.pod_start_secs);
             }
         }
     }
@@ -860,5 +880,17 @@ impl SimState {
                 mirror: false,
             })
             .collect()
+    }
+}
+
+/// Nodes by (pods placed, name), smallest first: ties go to the first name, as before.
+struct Placement(BinaryHeap<Reverse<(usize, String)>>);
+
+impl Placement {
+    /// The least-loaded node, counted as one pod busier from now on.
+    fn take(&mut self) -> Option<String> {
+        let Reverse((count, node)) = self.0.pop()?;
+        self.0.push(Reverse((count + 1, node.clone())));
+        Some(node)
     }
 }

@@ -297,7 +297,9 @@ fn print_event(event: &FleetEvent) {
                 eprintln!("[{wave}] {cluster}: step {} failed: {error}", index + 1)
             }
             Event::PodDeletedPastPdb { pod, pdb, .. } => {
-                eprintln!("[{wave}] {cluster}: deleted pod {pod} past PodDisruptionBudget {pdb} (--force-drain)")
+                eprintln!(
+                    "[{wave}] {cluster}: deleted pod {pod} past PodDisruptionBudget {pdb} (--force-drain)"
+                )
             }
             _ => {}
         },
