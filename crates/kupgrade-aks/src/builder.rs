@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, Secret, TokenCredential, TokenRequestOptions};
@@ -247,11 +248,16 @@ impl AksClusterBuilder {
 ///    Developer tools come first so a laptop never waits on an IMDS probe.
 ///
 /// Tokens are never logged.
+///
+/// Each source gets at most [`TOKEN_TIMEOUT`] to answer, and a source that cannot be reached
+/// (the Entra ID authority, IMDS) fails with [`Error::Unreachable`] naming the endpoint and the
+/// cause, instead of waiting out the SDK's retries and then blaming the login.
 pub fn default_credential() -> Result<Arc<dyn TokenCredential>> {
     let var = |k: &str| non_empty(std::env::var(k).ok());
     let cred_err = |what: &str, e: azure_core::Error| {
         Error::Permission(format!("could not set up the {what} credential: {e}"))
     };
+    let authority = var("AZURE_AUTHORITY_HOST").unwrap_or_else(|| "https://login.microsoftonline.com".into());
     if let (Some(tenant), Some(client), Some(secret)) = (
         var("AZURE_TENANT_ID"),
         var("AZURE_CLIENT_ID"),
@@ -259,20 +265,125 @@ pub fn default_credential() -> Result<Arc<dyn TokenCredential>> {
     ) {
         let c = ClientSecretCredential::new(&tenant, client, Secret::new(secret), None)
             .map_err(|e| cred_err("client secret", e))?;
-        return Ok(c);
+        let endpoint = format!(
+            "the Entra ID token endpoint {}/{tenant}",
+            authority.trim_end_matches('/')
+        );
+        return Ok(Arc::new(BoundedCredential::new("client secret", endpoint, c)));
     }
     if var("AZURE_FEDERATED_TOKEN_FILE").is_some() {
         let c = WorkloadIdentityCredential::new(None).map_err(|e| cred_err("workload identity", e))?;
-        return Ok(c);
+        let endpoint = format!("the Entra ID token endpoint {authority}");
+        return Ok(Arc::new(BoundedCredential::new("workload identity", endpoint, c)));
     }
     let dev: Arc<dyn TokenCredential> =
         DeveloperToolsCredential::new(None).map_err(|e| cred_err("developer tools", e))?;
     let mi: Arc<dyn TokenCredential> =
         ManagedIdentityCredential::new(None).map_err(|e| cred_err("managed identity", e))?;
+    let imds = var("IDENTITY_ENDPOINT").unwrap_or_else(|| "http://169.254.169.254 (IMDS)".into());
     Ok(Arc::new(ChainCredential::new(vec![
-        ("developer tools (az, azd)", dev),
-        ("managed identity", mi),
+        (
+            "developer tools (az, azd)",
+            Arc::new(BoundedCredential::new(
+                "developer tools",
+                "the az or azd command".into(),
+                dev,
+            )),
+        ),
+        (
+            "managed identity",
+            Arc::new(BoundedCredential::new(
+                "managed identity",
+                format!("the managed identity endpoint {imds}"),
+                mi,
+            )),
+        ),
     ])))
+}
+
+/// How long one credential source may take to answer before kupgrade stops waiting.
+pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Marks the message of a token request that never reached its endpoint, so that
+/// [`crate::error::from_azure`] can tell it from a refused login whatever the SDK wraps around it.
+pub(crate) const TOKEN_UNREACHABLE: &str = "[token endpoint unreachable] ";
+
+/// A credential source with a deadline and a name: it fails within its timeout, and a failure
+/// to connect names the endpoint it could not reach.
+#[derive(Debug)]
+pub(crate) struct BoundedCredential {
+    name: &'static str,
+    endpoint: String,
+    inner: Arc<dyn TokenCredential>,
+    timeout: Duration,
+}
+
+impl BoundedCredential {
+    pub(crate) fn new(name: &'static str, endpoint: String, inner: Arc<dyn TokenCredential>) -> Self {
+        Self {
+            name,
+            endpoint,
+            inner,
+            timeout: TOKEN_TIMEOUT,
+        }
+    }
+
+    #[cfg(test)]
+    fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn unreachable(&self, why: &str) -> azure_core::Error {
+        azure_core::Error::with_message(
+            azure_core::error::ErrorKind::Io,
+            format!(
+                "{TOKEN_UNREACHABLE}{} ({} credential): {why}; check the network, a proxy (HTTPS_PROXY) or AZURE_AUTHORITY_HOST",
+                self.endpoint, self.name
+            ),
+        )
+    }
+}
+
+/// Whether an SDK error says the request never got an answer (refused, DNS, TLS, timeout).
+fn is_connection_failure(err: &azure_core::Error) -> bool {
+    let mut text = err.to_string().to_ascii_lowercase();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push(' ');
+        text.push_str(&cause.to_string().to_ascii_lowercase());
+        source = cause.source();
+    }
+    matches!(err.kind(), azure_core::error::ErrorKind::Io)
+        || [
+            "error sending request",
+            "connection refused",
+            "dns error",
+            "failed to lookup",
+            "tcp connect",
+            "timed out",
+            "connection reset",
+        ]
+        .iter()
+        .any(|m| text.contains(m))
+}
+
+#[async_trait]
+impl TokenCredential for BoundedCredential {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        match tokio::time::timeout(self.timeout, self.inner.get_token(scopes, options)).await {
+            Ok(Ok(token)) => Ok(token),
+            Ok(Err(e)) if is_connection_failure(&e) => {
+                Err(self.unreachable(&e.to_string().replace(['\n', '\r'], " ")))
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(self.unreachable(&format!("no answer within {} s", self.timeout.as_secs()))),
+        }
+    }
 }
 
 /// Tries each credential in order and sticks with the first that returns a token.
@@ -323,6 +434,64 @@ impl TokenCredential for ChainCredential {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A credential that never answers, or answers with `error`.
+    #[derive(Debug)]
+    struct Stuck(Option<azure_core::error::ErrorKind>);
+
+    #[async_trait]
+    impl TokenCredential for Stuck {
+        async fn get_token(
+            &self,
+            _: &[&str],
+            _: Option<TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
+            match self.0.clone() {
+                Some(kind) => Err(azure_core::Error::with_message(
+                    kind,
+                    "error sending request: connection refused",
+                )),
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    fn bounded(inner: Stuck) -> BoundedCredential {
+        BoundedCredential::new(
+            "client secret",
+            "the Entra ID token endpoint https://login.example/t".into(),
+            Arc::new(inner),
+        )
+        .with_timeout(Duration::from_millis(200))
+    }
+
+    #[tokio::test]
+    async fn a_token_endpoint_that_never_answers_is_named_within_the_deadline() {
+        let started = std::time::Instant::now();
+        let err = bounded(Stuck(None)).get_token(&["s"], None).await.unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let mapped = crate::error::from_azure(&err);
+        assert!(matches!(mapped, Error::Unreachable(_)), "{mapped:?}");
+        assert_eq!(
+            mapped.to_string(),
+            "cannot reach the Entra ID token endpoint https://login.example/t (client secret credential): no answer within 0 s; check the network, a proxy (HTTPS_PROXY) or AZURE_AUTHORITY_HOST"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unreachable_not_a_login_problem() {
+        let err = bounded(Stuck(Some(azure_core::error::ErrorKind::Credential)))
+            .get_token(&["s"], None)
+            .await
+            .unwrap_err();
+        let mapped = crate::error::from_azure(&err).to_string();
+        assert!(
+            mapped.starts_with("cannot reach the Entra ID token endpoint"),
+            "{mapped}"
+        );
+        assert!(mapped.contains("connection refused"), "{mapped}");
+        assert!(!mapped.contains("az login"), "{mapped}");
+    }
 
     #[test]
     fn missing_settings_name_the_flag_and_the_variable() {

@@ -147,6 +147,10 @@ pub(crate) fn from_azure(err: &azure_core::Error) -> Error {
         source = cause.source();
     }
     let text = text.replace(['\n', '\r'], " ");
+    if let Some(at) = text.find(crate::builder::TOKEN_UNREACHABLE) {
+        let rest = &text[at + crate::builder::TOKEN_UNREACHABLE.len()..];
+        return Error::Unreachable(rest.to_string());
+    }
     match err.kind() {
         ErrorKind::Credential => Error::Permission(format!(
             "could not get an Azure token ({text}); run `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and \

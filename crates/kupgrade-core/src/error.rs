@@ -118,6 +118,10 @@ pub enum Error {
         /// Who holds it (process, host, since when).
         holder: String,
     },
+    /// An endpoint (a token service, an API) could not be reached within its deadline; the
+    /// text names it and the cause. Not retried: the deadline already allowed for retries.
+    #[error("cannot reach {0}")]
+    Unreachable(String),
     /// A transient provider-side failure.
     #[error("transient provider error: {0}")]
     Transient(String),
