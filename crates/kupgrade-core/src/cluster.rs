@@ -163,6 +163,9 @@ pub struct OfferedVersion {
     pub is_default: bool,
     /// Its live support window, when the provider publishes one.
     pub support: Option<SupportWindow>,
+    /// Whether the provider offers it as a preview only (AKS `isPreview`); false where the
+    /// provider has no preview notion.
+    pub preview: bool,
 }
 
 /// A node pool to create (blue/green, canary).
