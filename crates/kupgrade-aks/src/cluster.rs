@@ -548,11 +548,13 @@ impl ManagedCluster for AksCluster {
             .catalogue()
             .await?
             .into_iter()
-            .filter(|v| !v.is_preview)
+            // Previews are offered too, marked, so a preview target is named as one (a warning,
+            // or a blocker without --allow-preview) rather than reported as not offered.
             .map(|v| OfferedVersion {
                 version: v.version,
                 is_default: v.is_default,
                 support: None,
+                preview: v.is_preview,
             })
             .collect())
     }

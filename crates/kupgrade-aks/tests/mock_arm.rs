@@ -599,7 +599,13 @@ async fn versions_come_from_the_catalogue_and_the_upgrade_profile() {
     assert!(lts.support_plans.iter().any(|p| p == "AKSLongTermSupport"));
     assert!(catalogue.iter().any(|c| c.is_preview));
     let offered = cluster.offered_versions().await.unwrap();
-    assert_eq!(offered.len(), catalogue.len() - 1, "previews are not offered");
+    assert_eq!(offered.len(), catalogue.len(), "previews are offered, marked");
+    let previews: Vec<u32> = offered
+        .iter()
+        .filter(|o| o.preview)
+        .map(|o| o.version.minor())
+        .collect();
+    assert_eq!(previews, [35]);
     assert!(offered.iter().any(|o| o.is_default && o.version.minor() == 33));
     let ups = cluster.upgrade_options().await.unwrap();
     assert_eq!(ups.control_plane.1, vec![v(&format!("1.31.{PATCH}"))]);

@@ -403,6 +403,8 @@ impl ManagedCluster for GkeCluster {
                 is_default: v == default,
                 version,
                 support,
+                // `validMasterVersions` has no preview mark; channel placement is not a preview.
+                preview: false,
             });
         }
         Ok(out)

@@ -40,6 +40,7 @@ impl SimState {
             clock_secs: 0,
             timings: Default::default(),
             faults: Default::default(),
+            rules: Default::default(),
         }
     }
 
@@ -633,6 +634,21 @@ impl SimState {
             return Err(self.invalid(format!(
                 "Unsupported Kubernetes minor version update from {from} to {to} ({v})"
             )));
+        }
+        let lagging: Vec<&str> = self
+            .node_pools
+            .iter()
+            .filter(|p| !p.version.same_minor(&from))
+            .map(|p| p.name.as_str())
+            .collect();
+        if self.rules.pools_must_match_before_hop && !lagging.is_empty() {
+            return Err(Error::PoolsMustMatch {
+                provider: format!("the simulated {}", self.provider.display_name()),
+                to: to.minor_version().to_string(),
+                control_plane: from.minor_version().to_string(),
+                pools: lagging.join(", "),
+                rule: "the simulator enforces the strict rule of EKS's UpdateClusterVersion API reference: node groups must match the cluster's version before it moves".into(),
+            });
         }
         for p in &self.node_pools {
             if let Err(v) = policy.check_node(to, &p.name, &p.version) {
