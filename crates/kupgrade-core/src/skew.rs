@@ -20,9 +20,9 @@
 //! with `--lag-limit 0` ([`SkewPolicy::with_lag_limit`]: pools match the control plane before
 //! every hop).
 //!
-//! Why the docs over the spec on AKS: the spec's sentence predates 1.28 and is repeated
-//! unchanged in every API version's description (it is documentation text, not a validated
-//! constraint: `orchestratorVersion` is a free string); the AKS upgrade page is dated
+//! Why the docs over the spec on AKS: the spec's sentence predates 1.28 (SDKs generated from
+//! older API versions carry it word for word) and is documentation text, not a validated
+//! constraint (`orchestratorVersion` is a free string); the AKS upgrade page is dated
 //! 2026-07-30 and states the 1.28 change with an example. Should AKS ever enforce the spec's 2,
 //! the hop is refused in AKS's own words (passed through by the AKS adapter) and
 //! `--lag-limit 2 --replan` plans for it.
