@@ -162,6 +162,16 @@ impl<'a> Hop<'a> {
         }
     }
 
+    /// How many minors a kubelet at `kubelet` may lag at this hop: the plan's skew policy (the
+    /// provider's rule with its source in `kupgrade_core::skew`, or the user's `--lag-limit`),
+    /// or the upstream rule outside a plan.
+    pub fn kubelet_lag(&self, kubelet: &KubeVersion) -> i64 {
+        match self.plan {
+            Some(plan) => i64::from(plan.policy.max_lag(kubelet)),
+            None => allowed_lag(kubelet),
+        }
+    }
+
     /// The version of the provider-managed add-ons (kube-proxy among them) right before the
     /// control plane reaches this hop: the last `update-addons` step the plan makes before it.
     fn addons_before(&self) -> Option<&'a KubeVersion> {
@@ -523,7 +533,9 @@ fn nodes_not_ready(facts: &ClusterFacts, _: &Hop<'_>) -> Vec<Finding> {
         .collect()
 }
 
-/// How many minors older than the API server a kubelet or kube-proxy may be.
+/// How many minors older than the API server a kubelet or kube-proxy may be, by the upstream
+/// rule (<https://kubernetes.io/releases/version-skew-policy/>, read 2026-11-25: 3, or 2 below
+/// 1.25). Inside a plan a kubelet is judged by the plan's policy instead ([`Hop::kubelet_lag`]).
 fn allowed_lag(component: &KubeVersion) -> i64 {
     if component.minor() >= 25 { 3 } else { 2 }
 }
@@ -560,10 +572,10 @@ fn kubelet_skew(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
                 ),
             };
             let lag = control_plane.minors_ahead_of(&kubelet);
-            (lag > allowed_lag(&kubelet)).then(|| {
+            let allowed = hop.kubelet_lag(&kubelet);
+            (lag > allowed).then(|| {
                 finding("KUP-KUBE-002", Severity::Blocker, "Node", None, name, format!(
-                    "node {name} runs kubelet {kubelet}, {lag} minors behind a {control_plane} control plane (at most {} allowed); {advice}",
-                    allowed_lag(&kubelet)
+                    "node {name} runs kubelet {kubelet}, {lag} minors behind a {control_plane} control plane (at most {allowed} allowed); {advice}"
                 ))
             })
         })

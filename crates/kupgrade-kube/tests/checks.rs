@@ -130,6 +130,41 @@ fn nodes_in_no_pool_the_plan_moves_are_still_judged_as_they_are() {
 }
 
 #[test]
+fn inside_a_plan_kubelets_are_judged_by_the_plan_s_skew_policy() {
+    // GKE lets nodes lag 2 minors, not upstream's 3: a self-managed 1.30 node at a 1.33 hop
+    // breaks GKE's rule though upstream would allow it.
+    let snapshot = ClusterSnapshot {
+        provider: Provider::Gke,
+        name: "prod".into(),
+        control_plane: v("1.30"),
+        status: Default::default(),
+        node_pools: vec![NodePool::new("general", v("1.30"), 2)],
+        auto_upgrade: None,
+        id: None,
+    };
+    let plan = plan_with(
+        &snapshot,
+        &v("1.33"),
+        &PlanOptions::new(Provider::Gke, Strategy::InPlace),
+    )
+    .unwrap();
+    let found = skew_findings_along(&plan, &facts(healthy()));
+    // Both fixture nodes carry EKS labels: in no GKE pool, so judged as they are (1.30).
+    let at_1_33: Vec<_> = found.iter().filter(|f| f.id == "KUP-KUBE-002").collect();
+    assert_eq!(at_1_33.len(), 2, "{found:?}");
+    assert!(at_1_33.iter().all(|f| f.hop == Some(v("1.33"))));
+    assert!(
+        at_1_33[0].message.contains("at most 2 allowed"),
+        "{}",
+        at_1_33[0].message
+    );
+    assert!(
+        run_checks(&facts(healthy()), &v("1.30"), &v("1.33")).is_empty(),
+        "upstream allows 3"
+    );
+}
+
+#[test]
 fn a_pdb_that_never_allows_eviction_names_itself_and_its_pods() {
     let mut h = healthy();
     h["pdbs"][0]["spec"] = json!({"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}});

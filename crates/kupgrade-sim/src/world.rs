@@ -48,7 +48,10 @@ impl SimState {
         Error::InvalidTransition(format!("{}: {message}", provider_error(self.provider, "invalid")))
     }
 
-    /// The skew rules this simulated provider enforces.
+    /// The skew rules this simulated provider enforces: the planner's (each provider's rule,
+    /// with its source and date, in `kupgrade_core::skew`), plus the strict EKS API-reference
+    /// ordering when `rules.pools_must_match_before_hop` is set (checked in
+    /// [`SimState::start_control_plane`]).
     pub fn policy(&self) -> SkewPolicy {
         SkewPolicy::for_provider(self.provider)
     }
