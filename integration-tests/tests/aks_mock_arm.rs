@@ -4,78 +4,20 @@
 //! polling and gate soaks run on a paused tokio clock (the socket path is covered by the
 //! crate's own wiremock tests and by the first test here). The mock keeps clusters and agent
 //! pools, runs each change as a long-running operation behind `Azure-AsyncOperation` or
-//! `Location`, answers 409 while one runs and rejects illegal version changes like AKS.
+//! `Location`, answers 409 while one runs and rejects illegal version changes like AKS. Its
+//! bodies are the official 2026-08-01 examples, and it refuses (and records) any write that
+//! lacks `If-Match` with the current eTag or sends a property the spec lacks or marks
+//! read-only, so every run here also checks kupgrade's writes against the spec.
 
-use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use kupgrade_aks::mock::MockArm;
+use kupgrade_aks::mock::{MockArm, MockNodes};
 use kupgrade_core::conformance::{self, Fixture};
-use kupgrade_core::workloads::Eviction;
 use kupgrade_core::{
-    ClusterSnapshot, ClusterWorkloads, DrainBlocker, HealthSnapshot, KubeVersion, ManagedCluster, Node, Pod,
-    PodRef, Provider, Result, Strategy,
+    ClusterSnapshot, ClusterWorkloads, KubeVersion, ManagedCluster, Provider, Result, Strategy,
 };
-
-/// The in-cluster side of a mock cluster: one Ready node per pool member, no pods. AKS drains
-/// in-place upgrades itself; blue/green drains go through here.
-#[derive(Debug)]
-struct MockWorkloads {
-    arm: Arc<MockArm>,
-    cluster: String,
-    cordoned: Mutex<BTreeSet<String>>,
-}
-
-#[async_trait]
-impl ClusterWorkloads for MockWorkloads {
-    async fn nodes(&self, pool: &str) -> Result<Vec<Node>> {
-        let (_, pools) = self.arm.cluster_state(&self.cluster).unwrap_or_default();
-        let cordoned = self.cordoned.lock().unwrap();
-        Ok(pools
-            .into_iter()
-            .filter(|(name, _, _)| name == pool)
-            .flat_map(|(name, version, count)| {
-                let cordoned = &cordoned;
-                (0..count).map(move |i| {
-                    let node = format!("aks-{name}-{i:05}-vmss");
-                    Node {
-                        unschedulable: cordoned.contains(&node),
-                        name: node,
-                        pool: name.clone(),
-                        kubelet: KubeVersion::parse(&version).unwrap(),
-                        ready: true,
-                    }
-                })
-            })
-            .collect())
-    }
-    async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> Result<()> {
-        let mut c = self.cordoned.lock().unwrap();
-        if unschedulable {
-            c.insert(node.to_string());
-        } else {
-            c.remove(node);
-        }
-        Ok(())
-    }
-    async fn pods_on(&self, _node: &str) -> Result<Vec<Pod>> {
-        Ok(Vec::new())
-    }
-    async fn evict(&self, _pod: &PodRef) -> Result<Eviction> {
-        Ok(Eviction::Gone)
-    }
-    async fn delete_pod(&self, _pod: &PodRef) -> Result<()> {
-        Ok(())
-    }
-    async fn drain_preview(&self, _nodes: &[String]) -> Result<Vec<DrainBlocker>> {
-        Ok(Vec::new())
-    }
-    async fn health(&self) -> Result<HealthSnapshot> {
-        Ok(HealthSnapshot::default())
-    }
-}
 
 struct ArmFixture {
     arm: Arc<MockArm>,
@@ -110,11 +52,7 @@ impl Fixture for ArmFixture {
             );
         }
         let cluster = self.arm.in_process_builder(&name).build()?;
-        let workloads = MockWorkloads {
-            arm: self.arm.clone(),
-            cluster: name,
-            cordoned: Mutex::new(BTreeSet::new()),
-        };
+        let workloads = MockNodes::new(self.arm.clone(), &name);
         Ok((Arc::new(cluster), Arc::new(workloads)))
     }
 }
@@ -146,6 +84,14 @@ async fn the_socket_path_describes_and_refuses_like_aks() {
 async fn aks_on_the_mock_arm_server_passes_the_suite() {
     let f = ArmFixture::new().await;
     conformance::run_all(&f, Provider::Aks).await.unwrap();
+    assert!(f.arm.violations().is_empty(), "{:?}", f.arm.violations());
+    let updates = f
+        .arm
+        .write_preconditions()
+        .into_iter()
+        .filter(|(path, _)| path.contains("/managedClusters/"))
+        .count();
+    assert!(updates > 0, "the suite wrote to the mock");
 }
 
 #[tokio::test(start_paused = true)]
@@ -167,4 +113,5 @@ async fn blue_green_on_the_mock_arm_server_replaces_every_pool() {
         (2, 2),
         "one new pool per old pool, old pools deleted"
     );
+    assert!(f.arm.violations().is_empty(), "{:?}", f.arm.violations());
 }

@@ -14,7 +14,7 @@ use kupgrade_core::{
     Operation, OperationId, OperationKind, OperationState, Provider, RequestToken, Result, RolloutSettings,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::arm::{ArmClient, ArmResponse, Poll, Via};
 use crate::convert::{self, UndrainableNodeBehavior};
@@ -22,6 +22,7 @@ use crate::error::Target;
 use crate::models::{
     AgentPoolList, AgentPoolModel, KubernetesVersionList, ManagedClusterModel, UpgradeProfileModel,
 };
+use crate::writes;
 
 /// Which cluster: subscription, resource group, name.
 #[derive(Debug, Clone)]
@@ -140,15 +141,18 @@ fn state_of(v: &Value) -> Option<&str> {
     v.pointer("/properties/provisioningState").and_then(Value::as_str)
 }
 
-fn etag_of<'a>(resp: &'a ArmResponse, body: &'a Value) -> Option<&'a str> {
-    body.get("etag").and_then(Value::as_str).or_else(|| resp.etag())
+/// `If-Match` with the eTag read from the body (where the spec puts it), else from the
+/// `ETag` header.
+fn if_match(body_etag: Option<&str>, resp: &ArmResponse) -> Vec<(&'static str, String)> {
+    body_etag
+        .or_else(|| resp.etag())
+        .map(|e| vec![("if-match", e.to_string())])
+        .unwrap_or_default()
 }
 
-fn props(v: &mut Value) -> Result<&mut serde_json::Map<String, Value>> {
-    v.get_mut("properties")
-        .and_then(Value::as_object_mut)
-        .ok_or_else(|| Error::Provider("ARM resource has no properties".into()))
-}
+/// How many times an update is sent when ARM answers 412 (the eTag changed between our read
+/// and our write): once, then once more after a fresh read.
+const ETAG_ATTEMPTS: u32 = 2;
 
 impl AksCluster {
     /// The cluster's name.
@@ -479,6 +483,16 @@ impl AksCluster {
         }
     }
 
+    /// The error after the eTag changed under every attempt: someone else keeps writing.
+    fn changed_under_us(&self, target: &Target) -> Error {
+        Error::InvalidTransition(format!(
+            "{} changed between kupgrade's read and its write {ETAG_ATTEMPTS} times (HTTP 412 on If-Match): \
+             another client is updating it; let that change finish (az aks show / az aks nodepool show, \
+             provisioningState), then re-run",
+            target.subject()
+        ))
+    }
+
     fn check_control_plane_only(&self, cluster: &ManagedClusterModel) -> Result<()> {
         if let Some(why) = convert::legacy_reason(cluster) {
             return Err(Error::InvalidTransition(format!(
@@ -564,52 +578,49 @@ impl ManagedCluster for AksCluster {
             return Ok(id);
         }
         let kind = OperationKind::UpgradeControlPlane;
-        let (resp, mut body) = self.get_cluster().await?;
-        let cluster: ManagedClusterModel =
-            serde_json::from_value(body.clone()).map_err(|e| Error::Provider(e.to_string()))?;
-        self.check_control_plane_only(&cluster)?;
-        let p = &cluster.properties;
-        let desired = p.kubernetes_version.as_deref();
-        let current = p.current_kubernetes_version.as_deref().or(desired);
-        if !convert::is_terminal_state(p.provisioning_state.as_deref()) {
-            if convert::version_matches(desired, to) {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (resp, body) = self.get_cluster().await?;
+            let cluster: ManagedClusterModel =
+                serde_json::from_value(body.clone()).map_err(|e| Error::Provider(e.to_string()))?;
+            self.check_control_plane_only(&cluster)?;
+            let p = &cluster.properties;
+            let desired = p.kubernetes_version.as_deref();
+            let current = p.current_kubernetes_version.as_deref().or(desired);
+            if !convert::is_terminal_state(p.provisioning_state.as_deref()) {
+                if convert::version_matches(desired, to) {
+                    let id = self.state_id(kind, None, Some(to));
+                    self.remember(token, &id);
+                    return Ok(id);
+                }
+                return Err(Error::OperationInProgress(format!(
+                    "{} (provisioningState {})",
+                    self.ids.name,
+                    p.provisioning_state.as_deref().unwrap_or("?")
+                )));
+            }
+            if convert::version_matches(current, to) && convert::version_matches(desired, to) {
                 let id = self.state_id(kind, None, Some(to));
                 self.remember(token, &id);
                 return Ok(id);
             }
-            return Err(Error::OperationInProgress(format!(
-                "{} (provisioningState {})",
-                self.ids.name,
-                p.provisioning_state.as_deref().unwrap_or("?")
-            )));
-        }
-        if convert::version_matches(current, to) && convert::version_matches(desired, to) {
-            let id = self.state_id(kind, None, Some(to));
-            self.remember(token, &id);
-            return Ok(id);
-        }
-        let etag = etag_of(&resp, &body).map(str::to_string);
-        let properties = props(&mut body)?;
-        properties.insert(
-            "kubernetesVersion".into(),
-            Value::String(convert::wire_version(to)),
-        );
-        if let Some(until) = self.options.force_upgrade_until {
-            let settings = properties.entry("upgradeSettings").or_insert_with(|| json!({}));
-            if let Some(s) = settings.as_object_mut() {
-                s.insert(
-                    "overrideSettings".into(),
-                    json!({"forceUpgrade": true, "until": until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)}),
-                );
+            let put = writes::cluster_upgrade(&body, to, self.options.force_upgrade_until)?;
+            let headers = if_match(writes::cluster_etag(&body), &resp);
+            let resp = self
+                .arm
+                .send(Method::Put, self.cluster_url(&[]), Some(&put), &headers)
+                .await?;
+            if resp.status == 412 {
+                if attempt < ETAG_ATTEMPTS {
+                    tracing::info!(cluster = %self.ids.name, "cluster changed since it was read (HTTP 412); reading it again");
+                    continue;
+                }
+                return Err(self.changed_under_us(&self.cluster_target()));
             }
+            let resp = resp.ok(&self.cluster_target())?;
+            return Ok(self.started_id(&resp, kind, None, Some(to), token));
         }
-        let headers: Vec<(&'static str, String)> = etag.into_iter().map(|e| ("if-match", e)).collect();
-        let resp = self
-            .arm
-            .send(Method::Put, self.cluster_url(&[]), Some(&body), &headers)
-            .await?
-            .ok(&self.cluster_target())?;
-        Ok(self.started_id(&resp, kind, None, Some(to), token))
     }
 
     async fn upgrade_node_pool(
@@ -630,66 +641,61 @@ impl ManagedCluster for AksCluster {
             return Ok(id);
         }
         let kind = OperationKind::UpgradeNodePool;
-        let settings = convert::upgrade_settings(rollout, self.options.undrainable)?;
-        let (resp, mut body) = self.get_pool(pool).await?;
-        let model: AgentPoolModel =
-            serde_json::from_value(body.clone()).map_err(|e| Error::Provider(e.to_string()))?;
-        let p = &model.properties;
-        let desired = p.orchestrator_version.as_deref();
-        let current = p.current_orchestrator_version.as_deref().or(desired);
-        if !convert::is_terminal_state(p.provisioning_state.as_deref()) {
-            if convert::version_matches(desired, to) {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (resp, body) = self.get_pool(pool).await?;
+            let model: AgentPoolModel =
+                serde_json::from_value(body.clone()).map_err(|e| Error::Provider(e.to_string()))?;
+            let p = &model.properties;
+            let desired = p.orchestrator_version.as_deref();
+            let current = p.current_orchestrator_version.as_deref().or(desired);
+            if !convert::is_terminal_state(p.provisioning_state.as_deref()) {
+                if convert::version_matches(desired, to) {
+                    let id = self.state_id(kind, Some(pool), Some(to));
+                    self.remember(token, &id);
+                    return Ok(id);
+                }
+                return Err(Error::OperationInProgress(format!(
+                    "{} (node pool '{pool}' is {})",
+                    self.ids.name,
+                    p.provisioning_state.as_deref().unwrap_or("?")
+                )));
+            }
+            if convert::version_matches(current, to) && convert::version_matches(desired, to) {
                 let id = self.state_id(kind, Some(pool), Some(to));
                 self.remember(token, &id);
                 return Ok(id);
             }
-            return Err(Error::OperationInProgress(format!(
-                "{} (node pool '{pool}' is {})",
-                self.ids.name,
-                p.provisioning_state.as_deref().unwrap_or("?")
-            )));
-        }
-        if convert::version_matches(current, to) && convert::version_matches(desired, to) {
-            let id = self.state_id(kind, Some(pool), Some(to));
-            self.remember(token, &id);
-            return Ok(id);
-        }
-        let etag = etag_of(&resp, &body).map(str::to_string);
-        let properties = props(&mut body)?;
-        properties.insert(
-            "orchestratorVersion".into(),
-            Value::String(convert::wire_version(to)),
-        );
-        let merged = match properties.remove("upgradeSettings") {
-            Some(Value::Object(mut existing)) => {
-                if let Value::Object(new) = serde_json::to_value(&settings).unwrap_or_default() {
-                    existing.extend(new);
+            // The rollout the caller passes is compared with what the pool's own settings
+            // give: only a difference is written, so settings nobody asked to change stay.
+            let changes = convert::settings_changes(
+                p.upgrade_settings.as_ref(),
+                p.count.unwrap_or(0),
+                rollout,
+                self.options.undrainable,
+            )?;
+            let put = writes::pool_upgrade(&body, to, Some(&changes))?;
+            let headers = if_match(writes::pool_etag(&body), &resp);
+            let resp = self
+                .arm
+                .send(
+                    Method::Put,
+                    self.cluster_url(&["agentPools", pool]),
+                    Some(&put),
+                    &headers,
+                )
+                .await?;
+            if resp.status == 412 {
+                if attempt < ETAG_ATTEMPTS {
+                    tracing::info!(cluster = %self.ids.name, pool, "node pool changed since it was read (HTTP 412); reading it again");
+                    continue;
                 }
-                Value::Object(existing)
+                return Err(self.changed_under_us(&self.pool_target(pool)));
             }
-            _ => serde_json::to_value(&settings).unwrap_or_default(),
-        };
-        // maxUnavailable 0 is AKS's default and is not accepted on System pools: leave it unset.
-        let merged = match merged {
-            Value::Object(mut m) if rollout.max_unavailable == 0 => {
-                m.remove("maxUnavailable");
-                Value::Object(m)
-            }
-            other => other,
-        };
-        properties.insert("upgradeSettings".into(), merged);
-        let headers: Vec<(&'static str, String)> = etag.into_iter().map(|e| ("if-match", e)).collect();
-        let resp = self
-            .arm
-            .send(
-                Method::Put,
-                self.cluster_url(&["agentPools", pool]),
-                Some(&body),
-                &headers,
-            )
-            .await?
-            .ok(&self.pool_target(pool))?;
-        Ok(self.started_id(&resp, kind, Some(pool), Some(to), token))
+            let resp = resp.ok(&self.pool_target(pool))?;
+            return Ok(self.started_id(&resp, kind, Some(pool), Some(to), token));
+        }
     }
 
     async fn create_node_pool(&self, spec: &NodePoolSpec, token: &RequestToken) -> Result<OperationId> {
@@ -716,33 +722,7 @@ impl ManagedCluster for AksCluster {
             )));
         }
         let (_, source) = self.get_pool(&spec.clone_of).await?;
-        let mut properties = source
-            .get("properties")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        for read_only in [
-            "provisioningState",
-            "currentOrchestratorVersion",
-            "nodeImageVersion",
-            "creationData",
-            "eTag",
-        ] {
-            properties.remove(read_only);
-        }
-        properties.insert("count".into(), json!(spec.nodes));
-        properties.insert(
-            "orchestratorVersion".into(),
-            json!(convert::wire_version(&spec.version)),
-        );
-        if !spec.labels.is_empty() {
-            properties.insert("nodeLabels".into(), json!(spec.labels));
-        }
-        if !spec.taints.is_empty() {
-            let taints: Vec<String> = spec.taints.iter().map(convert::format_taint).collect();
-            properties.insert("nodeTaints".into(), json!(taints));
-        }
-        let body = json!({ "properties": properties });
+        let body = writes::pool_create(&source, spec)?;
         let resp = self
             .arm
             .send(

@@ -118,35 +118,58 @@ pub(crate) fn rollout_settings(s: Option<&UpgradeSettingsModel>, nodes: u32) -> 
     }
 }
 
-/// Core rollout settings -> AKS upgrade settings, refusing values AKS would reject.
-pub(crate) fn upgrade_settings(
-    r: &RolloutSettings,
+/// The `upgradeSettings` fields to write so the pool rolls out as `requested`: only those whose
+/// effective value differs from what the pool's own settings (`existing`, AKS defaults where
+/// unset) give for `nodes` nodes, plus `undrainableNodeBehavior` when one was chosen and the pool
+/// has another. Empty when the caller asked for nothing new, so a pool's `maxSurge: 33%` is
+/// never rewritten as a node count. Values AKS would reject are refused.
+pub(crate) fn settings_changes(
+    existing: Option<&UpgradeSettingsModel>,
+    nodes: u32,
+    requested: &RolloutSettings,
     undrainable: Option<UndrainableNodeBehavior>,
-) -> Result<UpgradeSettingsModel> {
-    let drain = r.drain_timeout.as_secs().div_ceil(60);
-    if !(5..=1440).contains(&drain) {
-        return Err(Error::InvalidInput(format!(
-            "drain timeout of {drain} minute(s) is outside what AKS accepts (drainTimeoutInMinutes 5 to 1440)"
-        )));
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    use serde_json::json;
+    let current = rollout_settings(existing, nodes);
+    let mut out = serde_json::Map::new();
+    if requested.max_surge != current.max_surge {
+        out.insert("maxSurge".into(), json!(requested.max_surge.to_string()));
     }
-    let soak = r.soak.as_secs().div_ceil(60);
-    if soak > 30 {
-        return Err(Error::InvalidInput(format!(
-            "soak of {soak} minutes is more than AKS accepts (nodeSoakDurationInMinutes 0 to 30)"
-        )));
+    if requested.max_unavailable != current.max_unavailable {
+        out.insert(
+            "maxUnavailable".into(),
+            json!(requested.max_unavailable.to_string()),
+        );
     }
-    if r.max_surge == 0 && r.max_unavailable == 0 {
+    if requested.max_surge == 0 && requested.max_unavailable == 0 && !out.is_empty() {
         return Err(Error::InvalidInput(
             "max surge and max unavailable are both 0; AKS needs one of them above 0".into(),
         ));
     }
-    Ok(UpgradeSettingsModel {
-        max_surge: Some(r.max_surge.to_string()),
-        max_unavailable: Some(r.max_unavailable.to_string()),
-        drain_timeout_in_minutes: Some(drain as u32),
-        node_soak_duration_in_minutes: Some(soak as u32),
-        undrainable_node_behavior: undrainable.map(|u| u.as_str().to_string()),
-    })
+    let minutes = |d: Duration| d.as_secs().div_ceil(60);
+    let drain = minutes(requested.drain_timeout);
+    if drain != minutes(current.drain_timeout) {
+        if !(5..=1440).contains(&drain) {
+            return Err(Error::InvalidInput(format!(
+                "drain timeout of {drain} minute(s) is outside what AKS accepts (drainTimeoutInMinutes 5 to 1440)"
+            )));
+        }
+        out.insert("drainTimeoutInMinutes".into(), json!(drain));
+    }
+    let soak = minutes(requested.soak);
+    if soak != minutes(current.soak) {
+        if soak > 30 {
+            return Err(Error::InvalidInput(format!(
+                "soak of {soak} minutes is more than AKS accepts (nodeSoakDurationInMinutes 0 to 30)"
+            )));
+        }
+        out.insert("nodeSoakDurationInMinutes".into(), json!(soak));
+    }
+    let have = existing.and_then(|e| e.undrainable_node_behavior.as_deref());
+    if let Some(u) = undrainable.filter(|u| have != Some(u.as_str())) {
+        out.insert("undrainableNodeBehavior".into(), json!(u.as_str()));
+    }
+    Ok(out)
 }
 
 /// An agent pool -> a core node pool. Versions: the running `currentOrchestratorVersion`,
@@ -310,33 +333,54 @@ mod tests {
     }
 
     #[test]
-    fn rollout_settings_become_upgrade_settings_within_aks_limits() {
+    fn unchanged_rollout_settings_leave_the_pools_own_settings_alone() {
+        let own = UpgradeSettingsModel {
+            max_surge: Some("33%".into()),
+            ..Default::default()
+        };
+        let as_read = rollout_settings(Some(&own), 4);
+        assert!(
+            settings_changes(Some(&own), 4, &as_read, None)
+                .unwrap()
+                .is_empty()
+        );
+        let cordon =
+            settings_changes(Some(&own), 4, &as_read, Some(UndrainableNodeBehavior::Cordon)).unwrap();
+        assert_eq!(cordon.len(), 1);
+        assert_eq!(cordon["undrainableNodeBehavior"], "Cordon");
+    }
+
+    #[test]
+    fn changed_rollout_settings_are_written_within_aks_limits() {
+        let own = UpgradeSettingsModel {
+            max_surge: Some("33%".into()),
+            ..Default::default()
+        };
         let r = RolloutSettings {
-            max_surge: 2,
-            max_unavailable: 0,
+            max_surge: 3,
             drain_timeout: Duration::from_secs(15 * 60 + 1),
             soak: Duration::from_secs(120),
+            ..rollout_settings(Some(&own), 4)
         };
-        let s = upgrade_settings(&r, Some(UndrainableNodeBehavior::Cordon)).unwrap();
-        assert_eq!(s.max_surge.as_deref(), Some("2"));
-        assert_eq!(s.drain_timeout_in_minutes, Some(16));
-        assert_eq!(s.node_soak_duration_in_minutes, Some(2));
-        assert_eq!(s.undrainable_node_behavior.as_deref(), Some("Cordon"));
+        let c = settings_changes(Some(&own), 4, &r, None).unwrap();
+        assert_eq!(c["maxSurge"], "3");
+        assert_eq!(c["drainTimeoutInMinutes"], 16);
+        assert_eq!(c["nodeSoakDurationInMinutes"], 2);
+        assert!(
+            !c.contains_key("maxUnavailable"),
+            "unchanged fields are not written: {c:?}"
+        );
         let too_short = RolloutSettings {
             drain_timeout: Duration::from_secs(60),
             ..r.clone()
         };
-        assert!(
-            upgrade_settings(&too_short, None)
-                .unwrap_err()
-                .to_string()
-                .contains("5 to 1440")
-        );
+        let err = settings_changes(Some(&own), 4, &too_short, None).unwrap_err();
+        assert!(err.to_string().contains("5 to 1440"), "{err}");
         let long_soak = RolloutSettings {
             soak: Duration::from_secs(31 * 60),
             ..r
         };
-        assert!(upgrade_settings(&long_soak, None).is_err());
+        assert!(settings_changes(Some(&own), 4, &long_soak, None).is_err());
     }
 
     #[test]

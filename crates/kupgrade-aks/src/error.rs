@@ -6,7 +6,8 @@
 //! | 409 `OperationNotAllowed` (another operation running) | `OperationInProgress` | yes |
 //! | 409 other | `InvalidTransition` | no |
 //! | 429 (after the pipeline's own retries) | `Throttled` with `Retry-After` | yes |
-//! | 412 (the `If-Match` etag changed between read and write) | `Transient` | yes: the next try re-reads |
+//! | 412 on a create (`If-None-Match: *`: the pool appeared meanwhile) | `Transient` | yes: the next try finds it |
+//! | 412 on an update | read again and retried once by the caller; then `InvalidTransition` | no |
 //! | 400 `UpgradeBlockedOnDeprecatedAPIUsage` | `InvalidTransition` explaining the override | no |
 //! | 400 other (`ValidationError`, illegal version change, ...) | `InvalidTransition` | no |
 //! | 401 / 403 | `Permission` | no |
@@ -48,7 +49,7 @@ impl Target {
         }
     }
 
-    fn subject(&self) -> String {
+    pub(crate) fn subject(&self) -> String {
         match self {
             Target::Cluster(name) => format!("cluster '{name}'"),
             Target::Pool { cluster, pool } => format!("node pool '{pool}' of cluster '{cluster}'"),

@@ -10,10 +10,14 @@
 //!   mode, count, VM size, upgrade settings, `provisioningState`, auto-upgrade channel);
 //! - **versions**: `locations/{loc}/kubernetesVersions` ([`AksCluster::catalogue`]) and
 //!   `upgradeProfiles/default` ([`AksCluster::upgrade_options`]);
-//! - **control plane only**: GET, change `kubernetesVersion` only, PUT with `If-Match`; legacy
+//! - **control plane only**: GET, PUT the cluster's writable state with `kubernetesVersion`
+//!   changed and `If-Match` on its `eTag` (a 412 is read again and retried once); legacy
 //!   clusters and clusters on an auto-upgrade channel are refused up front;
-//! - **pools**: PUT the agent pool with `orchestratorVersion` and `upgradeSettings`; create and
-//!   delete pools for blue/green; [`AksCluster::abort`] cancels a running operation;
+//! - **pools**: PUT the agent pool with `orchestratorVersion` changed, its own
+//!   `upgradeSettings` kept unless other rollout settings are asked for, and `If-Match` on
+//!   `properties.eTag`; read-only fields, `nodeImageVersion`, `overrideSettings` and
+//!   `servicePrincipalProfile` are never echoed; create and delete pools for blue/green;
+//!   [`AksCluster::abort`] cancels a running operation;
 //! - **operations**: ids carry the `Azure-AsyncOperation` (else `Location`) URL, so a resumed
 //!   run finds the operation again; without one, `provisioningState` is read.
 //!
@@ -52,6 +56,7 @@ pub mod error;
 #[cfg(feature = "mock-arm")]
 pub mod mock;
 mod models;
+mod writes;
 
 pub use arm::API_VERSION;
 pub use builder::{AksClusterBuilder, PUBLIC_ARM_ENDPOINT, default_credential, env};

@@ -2,17 +2,31 @@
 //! 127.0.0.1 (feature `mock-arm`). For tests only: it is a model of AKS's documented behaviour,
 //! not AKS.
 //!
-//! It keeps clusters and agent pools, answers GET/PUT/DELETE/POST like api-version 2026-08-01
-//! (response shapes follow the official examples), runs every change as a long-running
-//! operation (`200`/`201` with `Azure-AsyncOperation` and `Retry-After`; deletes and aborts with
-//! `Location`) that ends after a few requests, answers `409 OperationNotAllowed` while one runs,
-//! rejects illegal version changes with `400` like AKS, checks `If-Match`/`If-None-Match`, and
-//! can inject `429` throttling, the deprecated-API upgrade block and a PDB drain failure.
+//! It keeps clusters and agent pools and answers GET/PUT/DELETE/POST like api-version
+//! 2026-08-01. Cluster and pool bodies are the official examples (`ManagedClustersGet.json`,
+//! `AgentPoolsGet.json` in `tests/fixtures/`, from Azure/azure-rest-api-specs) with names,
+//! versions, counts, states and eTags replaced by the mock's state, so a client sees what the
+//! spec shows: `eTag` at the top of a cluster and in `properties` of a pool, a pool's own
+//! `upgradeSettings` (`maxSurge: 33%`), `nodeImageVersion`, a stale
+//! `upgradeSettings.overrideSettings` and a `servicePrincipalProfile` on the cluster.
+//!
+//! Every change runs as a long-running operation (`200`/`201` with `Azure-AsyncOperation` and
+//! `Retry-After`; deletes and aborts with `Location`) that ends after a few requests; `409
+//! OperationNotAllowed` while one runs; illegal version changes get `400` like AKS; `429`
+//! throttling, the deprecated-API upgrade block, a PDB drain failure and a concurrent writer
+//! (HTTP 412) can be injected.
+//!
+//! Writes are held to the spec, stricter than ARM: an update without `If-Match` equal to the
+//! resource's current eTag, a body with a property the spec's schema lacks or marks
+//! read-only (checked against `tests/fixtures/managedClusters-2026-08-01.extract.json`), a pool
+//! body carrying `nodeImageVersion` (a rollback), a cluster body echoing
+//! `servicePrincipalProfile` or an expired `overrideSettings`, or a cluster PUT that would
+//! move a pool, is answered `400 MockSpecViolation` and recorded ([`MockArm::violations`]).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -31,6 +45,130 @@ pub const PATCH: u32 = 3;
 /// A pool as the mock holds it: name, running version, node count.
 pub type PoolState = (String, String, u32);
 
+/// The official example bodies the mock answers with, and the spec extract it checks writes
+/// against (see `tests/fixtures/README.md`).
+struct Spec {
+    cluster: Value,
+    pool: Value,
+    definitions: Map<String, Value>,
+}
+
+fn example_body(raw: &str) -> Value {
+    serde_json::from_str::<Value>(raw)
+        .ok()
+        .and_then(|v| v.pointer("/responses/200/body").cloned())
+        .expect("the fixture is an official example with a 200 body")
+}
+
+fn spec() -> &'static Spec {
+    static SPEC: OnceLock<Spec> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let extract: Value = serde_json::from_str(include_str!(
+            "../tests/fixtures/managedClusters-2026-08-01.extract.json"
+        ))
+        .expect("the schema extract is JSON");
+        Spec {
+            cluster: example_body(include_str!("../tests/fixtures/ManagedClustersGet.json")),
+            pool: example_body(include_str!("../tests/fixtures/AgentPoolsGet.json")),
+            definitions: extract["definitions"].as_object().cloned().unwrap_or_default(),
+        }
+    })
+}
+
+/// The properties of definition `name`, its `allOf` parents' included.
+fn properties_of(defs: &Map<String, Value>, name: &str) -> Map<String, Value> {
+    let Some(def) = defs.get(name) else {
+        return Map::new();
+    };
+    let mut out = Map::new();
+    for parent in def["allOf"].as_array().into_iter().flatten() {
+        if let Some(parent) = parent.as_str() {
+            out.extend(properties_of(defs, parent));
+        }
+    }
+    if let Some(own) = def["properties"].as_object() {
+        out.extend(own.clone());
+    }
+    out
+}
+
+fn required_of(defs: &Map<String, Value>, name: &str) -> Vec<String> {
+    let Some(def) = defs.get(name) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = def["allOf"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .flat_map(|p| required_of(defs, p))
+        .collect();
+    out.extend(
+        def["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(str::to_string)),
+    );
+    out
+}
+
+/// Checks `value` against definition `name` of the spec extract: every property known,
+/// none read-only, the required ones present. Definitions the extract lacks are not checked.
+fn check_schema(defs: &Map<String, Value>, name: &str, value: &Value, at: &str, out: &mut Vec<String>) {
+    if !defs.contains_key(name) || value.is_null() {
+        return;
+    }
+    let Value::Object(obj) = value else {
+        out.push(format!("{at}: expected an object ({name})"));
+        return;
+    };
+    let props = properties_of(defs, name);
+    for (key, val) in obj {
+        let here = format!("{at}/{key}");
+        let Some(prop) = props.get(key) else {
+            out.push(format!("{here}: not a property of {name} in the 2026-08-01 spec"));
+            continue;
+        };
+        if prop["readOnly"] == true {
+            out.push(format!("{here}: read-only in the 2026-08-01 spec"));
+            continue;
+        }
+        if let Some(r) = prop["$ref"].as_str() {
+            check_schema(defs, r, val, &here, out);
+        }
+        if let (Some(r), Some(items)) = (
+            prop.pointer("/items/$ref").and_then(Value::as_str),
+            val.as_array(),
+        ) {
+            for (i, item) in items.iter().enumerate() {
+                check_schema(defs, r, item, &format!("{here}/{i}"), out);
+            }
+        }
+        if let (Some(r), Some(map)) = (
+            prop.pointer("/additionalProperties/$ref").and_then(Value::as_str),
+            val.as_object(),
+        ) {
+            for (k, item) in map {
+                check_schema(defs, r, item, &format!("{here}/{k}"), out);
+            }
+        }
+    }
+    for r in required_of(defs, name) {
+        if !obj.contains_key(&r) {
+            out.push(format!("{at}: required property '{r}' of {name} is missing"));
+        }
+    }
+}
+
+/// What the spec extract finds wrong with a PUT body of definition `name` (`ManagedCluster`,
+/// `AgentPool`). Public so tests can hold official example request bodies to the same rules.
+pub fn schema_problems(name: &str, body: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    check_schema(&spec().definitions, name, body, "", &mut out);
+    out
+}
+
 #[derive(Debug, Clone)]
 struct Pool {
     version: String,
@@ -40,10 +178,18 @@ struct Pool {
     vm_size: String,
     state: String,
     etag: u64,
+    /// Further PUTs that find the eTag moved by another writer first (HTTP 412).
+    interfere: u32,
     upgrade_settings: Value,
     labels: Value,
     taints: Value,
     drain_failure: Option<String>,
+}
+
+impl Pool {
+    fn etag(&self) -> String {
+        format!("p{:08x}", self.etag)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -52,10 +198,20 @@ struct Cluster {
     current: String,
     state: String,
     etag: u64,
+    /// Further PUTs that find the eTag moved by another writer first (HTTP 412).
+    interfere: u32,
     max_agent_pools: u32,
     channel: Option<String>,
+    /// `properties.upgradeSettings` as last written (the example's, to begin with).
+    upgrade_settings: Value,
     deprecated_api_block: bool,
     pools: BTreeMap<String, Pool>,
+}
+
+impl Cluster {
+    fn etag(&self) -> String {
+        format!("c{:08x}", self.etag)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +242,9 @@ struct State {
     throttle_retry_after: u32,
     base: String,
     log: Vec<(String, String, Value)>,
+    preconditions: Vec<(String, Option<String>)>,
+    violations: Vec<String>,
+    versions: Option<Value>,
 }
 
 /// One answer of the mock, independent of the transport that carries it.
@@ -210,8 +369,10 @@ impl MockArm {
                     current: full,
                     state: "Succeeded".into(),
                     etag: 1,
+                    interfere: 0,
                     max_agent_pools: 100,
                     channel: None,
+                    upgrade_settings: spec().cluster["properties"]["upgradeSettings"].clone(),
                     deprecated_api_block: false,
                     pools: BTreeMap::new(),
                 },
@@ -235,7 +396,8 @@ impl MockArm {
                         vm_size: "Standard_D4ds_v5".into(),
                         state: "Succeeded".into(),
                         etag: 1,
-                        upgrade_settings: json!({"maxSurge": "10%", "maxUnavailable": "0"}),
+                        interfere: 0,
+                        upgrade_settings: spec().pool["properties"]["upgradeSettings"].clone(),
                         labels: Value::Null,
                         taints: Value::Null,
                         drain_failure: None,
@@ -320,6 +482,51 @@ impl MockArm {
         })
     }
 
+    /// The next `times` PUTs to `cluster` (or to its pool `pool`) find that another client
+    /// changed the resource since it was read: the eTag moves first, so an `If-Match` read
+    /// before gets HTTP 412.
+    pub fn interfere_with_next_writes(&self, cluster: &str, pool: Option<&str>, times: u32) {
+        self.with(|s| {
+            let Some(c) = s.clusters.get_mut(cluster) else {
+                return;
+            };
+            match pool {
+                Some(p) => {
+                    if let Some(p) = c.pools.get_mut(p) {
+                        p.interfere = times;
+                    }
+                }
+                None => c.interfere = times,
+            }
+        });
+    }
+
+    /// Answers `locations/{loc}/kubernetesVersions` with `body` (e.g. the official
+    /// `KubernetesVersions_List.json` example's) instead of the generated list.
+    pub fn serve_versions(&self, body: Value) {
+        self.with(|s| s.versions = Some(body));
+    }
+
+    /// Every write that broke the spec's rules (see the module docs); empty when all were
+    /// well-formed.
+    pub fn violations(&self) -> Vec<String> {
+        self.with(|s| s.violations.clone())
+    }
+
+    /// Path and `If-Match` header of every PUT, in order.
+    pub fn write_preconditions(&self) -> Vec<(String, Option<String>)> {
+        self.with(|s| s.preconditions.clone())
+    }
+
+    /// The pool's JSON exactly as a GET would return it now.
+    pub fn pool_json(&self, cluster: &str, pool: &str) -> Option<Value> {
+        self.with(|s| {
+            s.clusters
+                .get(cluster)
+                .and_then(|c| c.pools.get(pool).map(|p| pool_json(cluster, pool, p)))
+        })
+    }
+
     /// The cluster's JSON exactly as a GET would return it now.
     pub fn cluster_json(&self, cluster: &str) -> Option<Value> {
         self.with(|s| s.clusters.get(cluster).map(|c| cluster_json(cluster, c)))
@@ -345,6 +552,80 @@ impl MockArm {
     pub fn in_process_builder(&self, cluster: &str) -> AksClusterBuilder {
         self.builder(cluster)
             .with_transport(Arc::new(InProcess(self.state.clone())))
+    }
+}
+
+/// The in-cluster side of a mock cluster for the executor: one Ready node per pool member at
+/// the pool's running version, no pods. AKS drains in-place upgrades itself; blue/green drains
+/// cordon through here.
+#[derive(Debug)]
+pub struct MockNodes {
+    arm: Arc<MockArm>,
+    cluster: String,
+    cordoned: Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl MockNodes {
+    /// The nodes of `cluster` on `arm`.
+    pub fn new(arm: Arc<MockArm>, cluster: &str) -> Self {
+        Self {
+            arm,
+            cluster: cluster.to_string(),
+            cordoned: Mutex::new(Default::default()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl kupgrade_core::ClusterWorkloads for MockNodes {
+    async fn nodes(&self, pool: &str) -> kupgrade_core::Result<Vec<kupgrade_core::Node>> {
+        let (_, pools) = self.arm.cluster_state(&self.cluster).unwrap_or_default();
+        let cordoned = self.cordoned.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (name, version, count) in pools.into_iter().filter(|(name, _, _)| name == pool) {
+            let kubelet = kupgrade_core::KubeVersion::parse(&version)?;
+            for i in 0..count {
+                let node = format!("aks-{name}-{i:05}-vmss");
+                out.push(kupgrade_core::Node {
+                    unschedulable: cordoned.contains(&node),
+                    name: node,
+                    pool: name.clone(),
+                    kubelet: kubelet.clone(),
+                    ready: true,
+                });
+            }
+        }
+        Ok(out)
+    }
+    async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> kupgrade_core::Result<()> {
+        let mut c = self.cordoned.lock().unwrap_or_else(|e| e.into_inner());
+        if unschedulable {
+            c.insert(node.to_string());
+        } else {
+            c.remove(node);
+        }
+        Ok(())
+    }
+    async fn pods_on(&self, _node: &str) -> kupgrade_core::Result<Vec<kupgrade_core::Pod>> {
+        Ok(Vec::new())
+    }
+    async fn evict(
+        &self,
+        _pod: &kupgrade_core::PodRef,
+    ) -> kupgrade_core::Result<kupgrade_core::workloads::Eviction> {
+        Ok(kupgrade_core::workloads::Eviction::Gone)
+    }
+    async fn delete_pod(&self, _pod: &kupgrade_core::PodRef) -> kupgrade_core::Result<()> {
+        Ok(())
+    }
+    async fn drain_preview(
+        &self,
+        _nodes: &[String],
+    ) -> kupgrade_core::Result<Vec<kupgrade_core::DrainBlocker>> {
+        Ok(Vec::new())
+    }
+    async fn health(&self) -> kupgrade_core::Result<kupgrade_core::HealthSnapshot> {
+        Ok(kupgrade_core::HealthSnapshot::default())
     }
 }
 
@@ -423,32 +704,35 @@ fn cluster_id(name: &str) -> String {
 }
 
 fn pool_json(cluster: &str, name: &str, p: &Pool) -> Value {
-    let mut props = json!({
-        "count": p.count,
-        "vmSize": p.vm_size,
-        "osType": "Linux",
-        "type": "VirtualMachineScaleSets",
-        "mode": p.mode,
-        "orchestratorVersion": p.version,
-        "currentOrchestratorVersion": p.current,
-        "nodeImageVersion": "AKSUbuntu-2204gen2containerd-202611.01.0",
-        "provisioningState": p.state,
-        "powerState": {"code": "Running"},
-        "upgradeSettings": p.upgrade_settings,
-    });
-    if !p.labels.is_null() {
-        props["nodeLabels"] = p.labels.clone();
+    let mut v = spec().pool.clone();
+    v["id"] = json!(format!("{}/agentPools/{name}", cluster_id(cluster)));
+    v["name"] = json!(name);
+    v["type"] = json!("Microsoft.ContainerService/managedClusters/agentPools");
+    let props = &mut v["properties"];
+    props["eTag"] = json!(p.etag());
+    props["count"] = json!(p.count);
+    props["vmSize"] = json!(p.vm_size);
+    props["type"] = json!("VirtualMachineScaleSets");
+    props["mode"] = json!(p.mode);
+    props["orchestratorVersion"] = json!(p.version);
+    props["currentOrchestratorVersion"] = json!(p.current);
+    props["provisioningState"] = json!(p.state);
+    props["powerState"] = json!({"code": "Running"});
+    for (key, value) in [
+        ("upgradeSettings", &p.upgrade_settings),
+        ("nodeLabels", &p.labels),
+        ("nodeTaints", &p.taints),
+    ] {
+        match value {
+            Value::Null => {
+                if let Some(m) = props.as_object_mut() {
+                    m.remove(key);
+                }
+            }
+            v => props[key] = v.clone(),
+        }
     }
-    if !p.taints.is_null() {
-        props["nodeTaints"] = p.taints.clone();
-    }
-    json!({
-        "id": format!("{}/agentPools/{name}", cluster_id(cluster)),
-        "name": name,
-        "type": "Microsoft.ContainerService/managedClusters/agentPools",
-        "etag": format!("\"p{}\"", p.etag),
-        "properties": props,
-    })
+    v
 }
 
 fn cluster_json(name: &str, c: &Cluster) -> Value {
@@ -461,31 +745,47 @@ fn cluster_json(name: &str, c: &Cluster) -> Value {
             v
         })
         .collect();
-    let mut props = json!({
-        "provisioningState": c.state,
-        "powerState": {"code": "Running"},
-        "kubernetesVersion": c.version,
-        "currentKubernetesVersion": c.current,
-        "dnsPrefix": name,
-        "fqdn": format!("{name}-dns-4f1b2c3d.hcp.{LOCATION}.azmk8s.io"),
-        "maxAgentPools": c.max_agent_pools,
-        "agentPoolProfiles": profiles,
-        "nodeResourceGroup": format!("MC_{RESOURCE_GROUP}_{name}_{LOCATION}"),
-        "enableRBAC": true,
-        "supportPlan": "KubernetesOfficial",
-    });
+    let mut v = spec().cluster.clone();
+    v["id"] = json!(cluster_id(name));
+    v["name"] = json!(name);
+    v["location"] = json!(LOCATION);
+    v["eTag"] = json!(c.etag());
+    v["sku"] = json!({"name": "Base", "tier": "Standard"});
+    let props = &mut v["properties"];
+    props["provisioningState"] = json!(c.state);
+    props["powerState"] = json!({"code": "Running"});
+    props["kubernetesVersion"] = json!(c.version);
+    props["currentKubernetesVersion"] = json!(c.current);
+    props["dnsPrefix"] = json!(name);
+    props["fqdn"] = json!(format!("{name}-dns-4f1b2c3d.hcp.{LOCATION}.azmk8s.io"));
+    props["azurePortalFQDN"] = json!(format!("{name}-dns-4f1b2c3d.portal.hcp.{LOCATION}.azmk8s.io"));
+    props["maxAgentPools"] = json!(c.max_agent_pools);
+    props["agentPoolProfiles"] = json!(profiles);
+    props["nodeResourceGroup"] = json!(format!("MC_{RESOURCE_GROUP}_{name}_{LOCATION}"));
+    props["supportPlan"] = json!("KubernetesOfficial");
+    match &c.upgrade_settings {
+        Value::Null => {
+            if let Some(m) = props.as_object_mut() {
+                m.remove("upgradeSettings");
+            }
+        }
+        u => props["upgradeSettings"] = u.clone(),
+    }
     if let Some(ch) = &c.channel {
         props["autoUpgradeProfile"] = json!({"upgradeChannel": ch, "nodeOSUpgradeChannel": "NodeImage"});
     }
-    json!({
-        "id": cluster_id(name),
-        "location": LOCATION,
-        "name": name,
-        "type": "Microsoft.ContainerService/ManagedClusters",
-        "etag": format!("\"c{}\"", c.etag),
-        "sku": {"name": "Base", "tier": "Standard"},
-        "properties": props,
-    })
+    v
+}
+
+/// Whether `overrideSettings` asks for a forced upgrade that is still in force.
+fn override_in_force(settings: Option<&Value>) -> bool {
+    let Some(o) = settings else {
+        return false;
+    };
+    let until = o["until"]
+        .as_str()
+        .and_then(|u| chrono::DateTime::parse_from_rfc3339(u).ok());
+    o["forceUpgrade"] == true && until.is_some_and(|u| u > chrono::Utc::now())
 }
 
 impl State {
@@ -624,6 +924,10 @@ impl State {
         let method = req.method.clone();
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         let header = |k: &str| req.headers.get(k).cloned();
+        if method == "PUT" {
+            self.preconditions
+                .push((req.url.path().to_string(), header("if-match")));
+        }
         match segs.as_slice() {
             [
                 "subscriptions",
@@ -633,7 +937,10 @@ impl State {
                 "locations",
                 loc,
                 "kubernetesVersions",
-            ] => versions(loc),
+            ] => match &self.versions {
+                Some(body) => Reply::new(200).set_body_json(body.clone()),
+                None => versions(loc),
+            },
             [
                 "subscriptions",
                 _,
@@ -721,20 +1028,67 @@ impl State {
         }
     }
 
+    /// Records a write that breaks the spec's rules and refuses it.
+    fn violation(&mut self, what: String) -> Reply {
+        self.violations.push(what.clone());
+        error(400, "MockSpecViolation", &what)
+    }
+
     fn put_cluster(&mut self, name: &str, body: &Value, if_match: Option<String>) -> Reply {
-        if let Some(op) = self.running_op(name) {
-            let _ = op;
+        if self.running_op(name).is_some() {
             return busy("Upgrading");
         }
-        let c = &self.clusters[name];
-        if let Some(m) = if_match
-            && m != format!("\"c{}\"", c.etag)
+        if let Some(c) = self.clusters.get_mut(name)
+            && c.interfere > 0
         {
-            return error(
-                412,
-                "PreconditionFailed",
-                "Operation failed with status: 'Precondition Failed'.",
+            c.interfere -= 1;
+            c.etag += 1;
+        }
+        let c = &self.clusters[name];
+        match if_match {
+            None => {
+                return self.violation(format!(
+                    "PUT managedClusters/{name} without If-Match (current eTag {})",
+                    c.etag()
+                ));
+            }
+            Some(m) if m != c.etag() => {
+                return error(
+                    412,
+                    "PreconditionFailed",
+                    "Operation failed with status: 'Precondition Failed'.",
+                );
+            }
+            Some(_) => {}
+        }
+        let mut problems = schema_problems("ManagedCluster", body);
+        if body.pointer("/properties/servicePrincipalProfile").is_some() {
+            problems.push("/properties/servicePrincipalProfile: credentials echoed on an upgrade".into());
+        }
+        let overrides = body.pointer("/properties/upgradeSettings/overrideSettings");
+        if overrides.is_some() && !override_in_force(overrides) {
+            problems.push(
+                "/properties/upgradeSettings/overrideSettings: an expired force override echoed (not a request)".into(),
             );
+        }
+        for profile in body
+            .pointer("/properties/agentPoolProfiles")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let pool = profile["name"].as_str().unwrap_or_default();
+            if let Some(p) = c.pools.get(pool)
+                && profile["orchestratorVersion"].as_str() != Some(p.version.as_str())
+            {
+                problems.push(format!(
+                    "/properties/agentPoolProfiles/{pool}: orchestratorVersion {} would move the pool from {}",
+                    profile["orchestratorVersion"], p.version
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            return self.violation(format!("PUT managedClusters/{name}: {}", problems.join("; ")));
         }
         let Some(target) = body
             .pointer("/properties/kubernetesVersion")
@@ -775,10 +1129,7 @@ impl State {
                 ),
             );
         }
-        let forced = body
-            .pointer("/properties/upgradeSettings/overrideSettings/forceUpgrade")
-            .and_then(Value::as_bool)
-            == Some(true);
+        let forced = override_in_force(body.pointer("/properties/upgradeSettings/overrideSettings"));
         if to_minor > from && c.deprecated_api_block && !forced {
             return Reply::new(400).set_body_json(json!({"error": {
                 "code": "ValidationError",
@@ -803,6 +1154,15 @@ impl State {
         }
         let c = self.clusters.get_mut(name).expect("checked");
         c.etag += 1;
+        c.upgrade_settings = body
+            .pointer("/properties/upgradeSettings")
+            .cloned()
+            .unwrap_or(Value::Null);
+        c.channel = body
+            .pointer("/properties/autoUpgradeProfile/upgradeChannel")
+            .and_then(Value::as_str)
+            .filter(|ch| !ch.eq_ignore_ascii_case("none"))
+            .map(str::to_string);
         if to_minor == from && resolve(target).map(|(_, f)| f) == Some(c.current.clone()) {
             return Reply::new(200).set_body_json(cluster_json(name, c));
         }
@@ -823,6 +1183,15 @@ impl State {
     ) -> Reply {
         if self.running_op(name).is_some() {
             return busy("Updating");
+        }
+        let mut problems = schema_problems("AgentPool", body);
+        if body.pointer("/properties/nodeImageVersion").is_some() {
+            problems.push(
+                "/properties/nodeImageVersion: sent, which starts a node-pool rollback in 2026-08-01".into(),
+            );
+        }
+        if !problems.is_empty() {
+            return self.violation(format!("PUT agentPools/{pool}: {}", problems.join("; ")));
         }
         let cp_minor = minor(&self.clusters[name].current);
         let target = body
@@ -855,6 +1224,12 @@ impl State {
             );
         }
         let settings = body.pointer("/properties/upgradeSettings").cloned();
+        if let Some(stored) = self.clusters.get_mut(name).and_then(|c| c.pools.get_mut(pool))
+            && stored.interfere > 0
+        {
+            stored.interfere -= 1;
+            stored.etag += 1;
+        }
         let existing = self.clusters[name].pools.get(pool).cloned();
         match existing {
             Some(p) => {
@@ -865,14 +1240,21 @@ impl State {
                         "The agent pool already exists (If-None-Match: *).",
                     );
                 }
-                if let Some(m) = if_match
-                    && m != format!("\"p{}\"", p.etag)
-                {
-                    return error(
-                        412,
-                        "PreconditionFailed",
-                        "Operation failed with status: 'Precondition Failed'.",
-                    );
+                match if_match {
+                    None => {
+                        return self.violation(format!(
+                            "PUT agentPools/{pool} without If-Match (current eTag {})",
+                            p.etag()
+                        ));
+                    }
+                    Some(m) if m != p.etag() => {
+                        return error(
+                            412,
+                            "PreconditionFailed",
+                            "Operation failed with status: 'Precondition Failed'.",
+                        );
+                    }
+                    Some(_) => {}
                 }
                 let unavailable = settings
                     .as_ref()
@@ -901,8 +1283,10 @@ impl State {
                 let c = self.clusters.get_mut(name).expect("checked");
                 let p = c.pools.get_mut(pool).expect("checked");
                 p.etag += 1;
-                if let Some(s) = settings {
-                    p.upgrade_settings = s;
+                // A PUT replaces the writable state: settings left out fall back to defaults.
+                p.upgrade_settings = settings.unwrap_or(Value::Null);
+                if let Some(count) = body.pointer("/properties/count").and_then(Value::as_u64) {
+                    p.count = count as u32;
                 }
                 if resolve(&target).map(|(_, f)| f) == Some(p.current.clone()) {
                     return Reply::new(200).set_body_json(pool_json(name, pool, p));
@@ -934,7 +1318,8 @@ impl State {
                     vm_size: props["vmSize"].as_str().unwrap_or("Standard_D4ds_v5").to_string(),
                     state: "Creating".into(),
                     etag: 1,
-                    upgrade_settings: settings.unwrap_or(json!({})),
+                    interfere: 0,
+                    upgrade_settings: settings.unwrap_or(Value::Null),
                     labels: props["nodeLabels"].clone(),
                     taints: props["nodeTaints"].clone(),
                     drain_failure: None,
@@ -999,7 +1384,10 @@ impl State {
         if let Some(op) = self.ops.get_mut(&abort_id) {
             op.status = "Succeeded".into();
         }
-        Reply::new(202).insert_header("Location", self.location_url(&abort_id).as_str())
+        // Both headers, as in the official ManagedClustersAbortOperation.json example.
+        Reply::new(202)
+            .insert_header("Azure-AsyncOperation", self.async_url(&abort_id).as_str())
+            .insert_header("Location", self.location_url(&abort_id).as_str())
     }
 
     fn upgrade_profile(&self, name: &str) -> Reply {

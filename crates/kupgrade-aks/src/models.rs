@@ -1,10 +1,10 @@
 //! Serde shapes of the ARM resources kupgrade reads (api-version 2026-08-01), limited to the
-//! fields it uses. Writes go through the full JSON document read back from ARM, so fields this
-//! crate does not know survive a GET-modify-PUT untouched.
+//! fields it uses. Writes are built from the JSON document read back from ARM (`writes.rs`), so
+//! writable fields this crate does not model survive a GET-modify-PUT untouched.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 /// `Microsoft.ContainerService/managedClusters`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -72,18 +72,13 @@ pub(crate) struct AgentPoolProperties {
 }
 
 /// `AgentPoolUpgradeSettings`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct UpgradeSettingsModel {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_surge: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_unavailable: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub drain_timeout_in_minutes: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub node_soak_duration_in_minutes: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub undrainable_node_behavior: Option<String>,
 }
 

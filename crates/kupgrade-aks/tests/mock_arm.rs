@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use azure_core::http::headers::Headers;
 use azure_core::http::{AsyncRawResponse, HttpClient, Request, RetryOptions, StatusCode};
+use chrono::Timelike;
 use kupgrade_aks::mock::{MockArm, PATCH};
 use kupgrade_aks::{AbortOutcome, AksCluster, UndrainableNodeBehavior};
 use kupgrade_core::{
@@ -71,7 +72,10 @@ async fn describe_reports_versions_pools_and_settings() {
         (user.version.minor(), user.nodes, user.status),
         (29, 4, ResourceStatus::Ready)
     );
-    assert_eq!(user.rollout.max_surge, 1, "10% of 4 nodes rounds up to 1");
+    assert_eq!(
+        user.rollout.max_surge, 2,
+        "the example pool's maxSurge 33% of 4 nodes rounds up to 2"
+    );
     let details = connect(&arm, "prod").pool_details().await.unwrap();
     assert_eq!(details[0].mode, "System");
     assert_eq!(details[1].vm_size, "Standard_D4ds_v5");
@@ -94,6 +98,13 @@ async fn control_plane_put_changes_only_kubernetes_version_and_sends_if_match() 
     let arm = mock().await;
     let cluster = connect(&arm, "prod");
     let get = arm.cluster_json("prod").unwrap();
+    assert!(
+        get.pointer("/properties/servicePrincipalProfile").is_some()
+            && get
+                .pointer("/properties/upgradeSettings/overrideSettings/forceUpgrade")
+                .is_some(),
+        "the official example carries both traps"
+    );
     let id = cluster
         .upgrade_control_plane(&v("1.31"), &token("cp"))
         .await
@@ -101,16 +112,43 @@ async fn control_plane_put_changes_only_kubernetes_version_and_sends_if_match() 
     let put = writes(&arm).await.pop().unwrap();
     assert_eq!(put.0, "PUT");
     assert!(put.1.ends_with("/managedClusters/prod"));
-    let mut expected = get.clone();
-    expected["properties"]["kubernetesVersion"] = Value::from("1.31");
+    let (body, props) = (&put.2, &put.2["properties"]);
+    assert_eq!(props["kubernetesVersion"], "1.31");
+    for gone in [
+        "provisioningState",
+        "powerState",
+        "currentKubernetesVersion",
+        "maxAgentPools",
+        "fqdn",
+        "azurePortalFQDN",
+        "servicePrincipalProfile",
+        "upgradeSettings",
+    ] {
+        assert!(props.get(gone).is_none(), "{gone} echoed: {props}");
+    }
+    assert!(body.get("eTag").is_none() && body.get("id").is_none());
+    for kept in [
+        "dnsPrefix",
+        "linuxProfile",
+        "nodeResourceGroup",
+        "diskEncryptionSetID",
+        "enableRBAC",
+    ] {
+        assert_eq!(props[kept], get["properties"][kept], "{kept} kept");
+    }
     assert_eq!(
-        put.2, expected,
-        "the PUT is the GET with only kubernetesVersion changed"
+        (&body["location"], &body["tags"], &body["sku"]),
+        (&get["location"], &get["tags"], &get["sku"])
     );
+    let user1 = &props["agentPoolProfiles"][1];
+    assert_eq!(user1["orchestratorVersion"], "1.29", "pools stay where they are");
+    assert!(user1.get("nodeImageVersion").is_none() && user1.get("eTag").is_none());
     assert_eq!(
-        put.2["properties"]["agentPoolProfiles"][1]["orchestratorVersion"],
-        "1.29"
+        arm.write_preconditions().last().unwrap().1.as_deref(),
+        get["eTag"].as_str(),
+        "If-Match carries the eTag of the GET"
     );
+    assert!(arm.violations().is_empty(), "{:?}", arm.violations());
     assert_eq!(finish(&cluster, &id).await, OperationState::Succeeded);
     assert_eq!(arm.cluster_state("prod").unwrap().0, format!("1.31.{PATCH}"));
 }
@@ -118,6 +156,10 @@ async fn control_plane_put_changes_only_kubernetes_version_and_sends_if_match() 
 #[tokio::test]
 async fn if_match_carries_the_etag_read_before_the_put() {
     let arm = mock().await;
+    let etag = arm.cluster_json("prod").unwrap()["eTag"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let cluster = arm
         .builder("prod")
@@ -137,7 +179,7 @@ async fn if_match_carries_the_etag_read_before_the_put() {
         .iter()
         .find(|(m, _, _)| m == "PUT")
         .expect("a PUT went through the injected transport");
-    assert_eq!(put.2.as_deref(), Some("\"c1\""));
+    assert_eq!(put.2.as_deref(), Some(etag.as_str()));
     assert!(
         seen.iter()
             .all(|(_, url, _)| url.contains("api-version=2026-08-01"))
@@ -152,11 +194,18 @@ async fn pool_put_sends_orchestrator_version_and_upgrade_settings() {
         .undrainable_node_behavior(UndrainableNodeBehavior::Cordon)
         .build()
         .unwrap();
+    let own = cluster
+        .describe()
+        .await
+        .unwrap()
+        .pool("user1")
+        .unwrap()
+        .rollout
+        .clone();
     let rollout = RolloutSettings {
-        max_surge: 2,
-        max_unavailable: 0,
         drain_timeout: Duration::from_secs(45 * 60),
         soak: Duration::from_secs(5 * 60),
+        ..own
     };
     let id = cluster
         .upgrade_node_pool("user1", &v("1.30"), &rollout, false, &token("np"))
@@ -166,19 +215,116 @@ async fn pool_put_sends_orchestrator_version_and_upgrade_settings() {
     assert!(put.1.ends_with("/agentPools/user1"));
     let p = &put.2["properties"];
     assert_eq!(p["orchestratorVersion"], "1.30");
-    assert_eq!(p["upgradeSettings"]["maxSurge"], "2");
-    assert!(
-        p["upgradeSettings"].get("maxUnavailable").is_none(),
-        "0 is the default and System pools refuse the field"
+    assert_eq!(
+        p["upgradeSettings"],
+        serde_json::json!({
+            "maxSurge": "33%",
+            "drainTimeoutInMinutes": 45,
+            "nodeSoakDurationInMinutes": 5,
+            "undrainableNodeBehavior": "Cordon"
+        }),
+        "only what the caller changed is written; the pool's 33% stays a percentage"
     );
-    assert_eq!(p["upgradeSettings"]["drainTimeoutInMinutes"], 45);
-    assert_eq!(p["upgradeSettings"]["nodeSoakDurationInMinutes"], 5);
-    assert_eq!(p["upgradeSettings"]["undrainableNodeBehavior"], "Cordon");
     assert_eq!(
         p["vmSize"], "Standard_D4ds_v5",
         "other pool fields are sent back unchanged"
     );
+    for gone in [
+        "nodeImageVersion",
+        "eTag",
+        "currentOrchestratorVersion",
+        "provisioningState",
+        "powerState",
+    ] {
+        assert!(p.get(gone).is_none(), "{gone} echoed: {p}");
+    }
     assert_eq!(finish(&cluster, &id).await, OperationState::Succeeded);
+    assert!(arm.violations().is_empty(), "{:?}", arm.violations());
+}
+
+#[tokio::test]
+async fn a_pool_upgrade_with_the_pools_own_rollout_leaves_its_upgrade_settings_alone() {
+    let arm = mock().await;
+    let cluster = connect(&arm, "prod");
+    let before = arm.pool_json("prod", "user1").unwrap();
+    assert_eq!(
+        before["properties"]["upgradeSettings"],
+        serde_json::json!({"maxSurge": "33%"})
+    );
+    // What the executor passes: the rollout describe() read from the pool itself.
+    let own = cluster
+        .describe()
+        .await
+        .unwrap()
+        .pool("user1")
+        .unwrap()
+        .rollout
+        .clone();
+    let id = cluster
+        .upgrade_node_pool("user1", &v("1.30"), &own, false, &token("np"))
+        .await
+        .unwrap();
+    let put = writes(&arm).await.pop().unwrap();
+    assert_eq!(
+        put.2["properties"]["upgradeSettings"],
+        serde_json::json!({"maxSurge": "33%"}),
+        "no drain timeout, soak or count the user never set"
+    );
+    assert_eq!(
+        arm.write_preconditions().last().unwrap().1.as_deref(),
+        before["properties"]["eTag"].as_str(),
+        "If-Match carries the pool's properties.eTag"
+    );
+    assert_eq!(finish(&cluster, &id).await, OperationState::Succeeded);
+    let after = arm.pool_json("prod", "user1").unwrap();
+    assert_eq!(
+        after["properties"]["upgradeSettings"],
+        serde_json::json!({"maxSurge": "33%"})
+    );
+    assert_ne!(after["properties"]["eTag"], before["properties"]["eTag"]);
+}
+
+#[tokio::test]
+async fn a_concurrent_change_is_read_again_once_then_named() {
+    let arm = mock().await;
+    let cluster = connect(&arm, "prod");
+    arm.interfere_with_next_writes("prod", None, 1);
+    let id = cluster
+        .upgrade_control_plane(&v("1.31"), &token("cp"))
+        .await
+        .unwrap();
+    let puts: Vec<_> = arm.write_preconditions();
+    assert_eq!(puts.len(), 2, "one 412, one retry after a fresh read: {puts:?}");
+    assert_ne!(puts[0].1, puts[1].1, "the retry carries the new eTag");
+    assert_eq!(finish(&cluster, &id).await, OperationState::Succeeded);
+
+    arm.interfere_with_next_writes("prod", Some("user1"), 2);
+    let err = cluster
+        .upgrade_node_pool(
+            "user1",
+            &v("1.30"),
+            &RolloutSettings::default(),
+            false,
+            &token("np"),
+        )
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::InvalidTransition(_)), "{err:?}");
+    assert!(!err.is_retryable(), "a third blind try would not help");
+    assert!(
+        msg.contains("node pool 'user1'")
+            && msg.contains("412")
+            && msg.contains("re-run")
+            && !msg.contains('\n'),
+        "{msg}"
+    );
+    assert_eq!(
+        arm.write_preconditions().len(),
+        4,
+        "two tries for the pool, no more"
+    );
+    assert!(arm.violations().is_empty(), "{:?}", arm.violations());
 }
 
 #[tokio::test]
@@ -367,9 +513,10 @@ async fn deprecated_api_block_is_a_blocker_and_the_override_needs_an_explicit_op
         "never applied on its own"
     );
 
-    let until = chrono::DateTime::parse_from_rfc3339("2026-11-28T00:00:00Z")
-        .unwrap()
-        .to_utc();
+    let until = (chrono::Utc::now() + chrono::Duration::days(2))
+        .with_nanosecond(0)
+        .unwrap();
+    let until_wire = until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let forced = arm.builder("prod").force_upgrade_until(until).build().unwrap();
     let id = forced
         .upgrade_control_plane(&v("1.31"), &token("cp-force"))
@@ -380,7 +527,7 @@ async fn deprecated_api_block_is_a_blocker_and_the_override_needs_an_explicit_op
         put.2
             .pointer("/properties/upgradeSettings/overrideSettings")
             .unwrap(),
-        &serde_json::json!({"forceUpgrade": true, "until": "2026-11-28T00:00:00Z"})
+        &serde_json::json!({"forceUpgrade": true, "until": until_wire})
     );
     assert_eq!(finish(&forced, &id).await, OperationState::Succeeded);
 }
@@ -600,12 +747,10 @@ async fn versions_come_from_the_catalogue_and_the_upgrade_profile() {
     assert!(catalogue.iter().any(|c| c.is_preview));
     let offered = cluster.offered_versions().await.unwrap();
     assert_eq!(offered.len(), catalogue.len(), "previews are offered, marked");
-    let previews: Vec<u32> = offered
-        .iter()
-        .filter(|o| o.preview)
-        .map(|o| o.version.minor())
-        .collect();
-    assert_eq!(previews, [35]);
+    assert_eq!(
+        offered.iter().filter(|o| o.preview).count(),
+        catalogue.iter().filter(|c| c.is_preview).count()
+    );
     assert!(offered.iter().any(|o| o.is_default && o.version.minor() == 33));
     let ups = cluster.upgrade_options().await.unwrap();
     assert_eq!(ups.control_plane.1, vec![v(&format!("1.31.{PATCH}"))]);
@@ -751,4 +896,74 @@ async fn live_describe_and_versions() {
     assert!(!snap.node_pools.is_empty());
     assert!(!cluster.offered_versions().await.unwrap().is_empty());
     assert!(cluster.upgrade_options().await.is_ok());
+}
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn the_official_version_list_marks_its_preview() {
+    let arm = mock().await;
+    arm.serve_versions(fixture("KubernetesVersions_List.json")["responses"]["200"]["body"].clone());
+    let cluster = connect(&arm, "prod");
+    let offered = cluster.offered_versions().await.unwrap();
+    let seen: Vec<(String, bool, bool)> = offered
+        .iter()
+        .map(|o| (o.version.to_string(), o.is_default, o.preview))
+        .collect();
+    let want: Vec<(String, bool, bool)> = [
+        ("1.23.15", false, false),
+        ("1.24.9", true, false),
+        ("1.25.5", false, false),
+        ("1.26.0", false, true),
+    ]
+    .iter()
+    .map(|(v, d, p)| (KubeVersion::parse(v).unwrap().to_string(), *d, *p))
+    .collect();
+    assert_eq!(
+        seen, want,
+        "newest patch per minor, default and preview as listed"
+    );
+}
+
+#[test]
+fn the_spec_extract_accepts_official_writes_and_refuses_a_get_echo() {
+    use kupgrade_aks::mock::schema_problems;
+    let cluster_put =
+        &fixture("ManagedClustersCreate_UpdateWithEnableAzureRBAC.json")["parameters"]["parameters"];
+    assert_eq!(
+        schema_problems("ManagedCluster", cluster_put),
+        Vec::<String>::new()
+    );
+    let pool_put = &fixture("AgentPoolsCreate_Update.json")["parameters"]["parameters"];
+    assert_eq!(schema_problems("AgentPool", pool_put), Vec::<String>::new());
+
+    let echo = &fixture("ManagedClustersGet.json")["responses"]["200"]["body"];
+    let problems = schema_problems("ManagedCluster", echo).join("\n");
+    for read_only in [
+        "/eTag",
+        "/id",
+        "/properties/provisioningState",
+        "/properties/currentKubernetesVersion",
+        "/properties/fqdn",
+        "/properties/maxAgentPools",
+        "/properties/agentPoolProfiles/0/eTag",
+        "/properties/agentPoolProfiles/0/currentOrchestratorVersion",
+        "/properties/networkProfile/loadBalancerProfile/effectiveOutboundIPs",
+    ] {
+        assert!(
+            problems.contains(&format!("{read_only}: read-only")),
+            "{read_only} not flagged:\n{problems}"
+        );
+    }
+    let unknown = serde_json::json!({"location": "x", "properties": {"kubernetesVersion": "1.31", "forceUpgrade": true}});
+    assert_eq!(
+        schema_problems("ManagedCluster", &unknown),
+        vec![
+            "/properties/forceUpgrade: not a property of ManagedClusterProperties in the 2026-08-01 spec"
+                .to_string()
+        ]
+    );
 }

@@ -104,6 +104,15 @@ pub fn sink(pace: Duration) -> EventSink {
                     eprintln!("{line}");
                 }
             }
+            Event::PodDeletedPastPdb { pod, pdb, .. } => {
+                let line =
+                    format!("        deleted pod {pod} past PodDisruptionBudget {pdb} (--force-drain)");
+                if tty {
+                    s.multi.println(line).ok();
+                } else {
+                    eprintln!("{line}");
+                }
+            }
             Event::RollingBack { action, .. } => {
                 let line = format!("        rolling back: {action}");
                 if tty {

@@ -59,9 +59,7 @@ pub fn run_text(report: &RunReport, simulated: bool) -> String {
             step.description,
             duration(step.seconds)
         );
-        if let Some(note) = &step.note
-            && step.outcome != StepOutcome::Done
-        {
+        if let Some(note) = &step.note {
             let _ = writeln!(out, "     {note}");
         }
     }

@@ -59,6 +59,8 @@ pub struct RunSettings {
     pub report: Option<PathBuf>,
     /// Lines printed (text output) once the plan is known, before it.
     pub banner: Option<String>,
+    /// The cluster's API, when the run takes the cluster-side Lease lock (live clusters).
+    pub cluster_lock: Option<Arc<kupgrade_kube::KubeWorkloads>>,
 }
 
 impl RunSettings {
@@ -256,19 +258,39 @@ pub async fn run(
     if !settings.yes && !confirm(&journal)? {
         bail!("aborted: nothing was changed");
     }
+    // Registered before the journal line, so a Ctrl-C from then on is always ours to handle.
+    let mut interrupt = Interrupt::register()?;
     if let Some(path) = &journal_path {
         eprintln!(
             "Journal: {} (if the run is interrupted, rerun the same command to resume).",
             path.display()
         );
     }
-    let report = tokio::select! {
-        report = executor.run(&mut journal) => report?,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("{}", interrupted_message(journal_path.as_deref()));
-            return Ok(ExitCode::from(130));
-        }
+    // Two machines respect this one: a file lock cannot see the other machine.
+    let lease = match &settings.cluster_lock {
+        Some(kube) => Some(
+            kupgrade_kube::ClusterLease::acquire(
+                kube.client().clone(),
+                &kupgrade_core::lock::holder_description(),
+            )
+            .await?,
+        ),
+        None => None,
     };
+    let outcome = tokio::select! {
+        report = executor.run(&mut journal) => Some(report),
+        () = interrupt.wait() => None,
+    };
+    if let Some(lease) = lease
+        && let Err(e) = lease.release().await
+    {
+        eprintln!("warning: the cluster Lease was not released ({e}); it expires by itself within a minute");
+    }
+    let Some(report) = outcome else {
+        eprintln!("{}", interrupted_message(journal_path.as_deref()));
+        return Ok(ExitCode::from(130));
+    };
+    let report = report?;
     if report.result == RunResult::Succeeded
         && !keep_journal
         && let Some(path) = &journal_path
@@ -303,6 +325,29 @@ pub async fn run(
             );
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// Ctrl-C (SIGINT), caught from the moment it is registered.
+struct Interrupt {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn register() -> anyhow::Result<Self> {
+        Ok(Self {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .context("installing the Ctrl-C handler")?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        #[cfg(unix)]
+        self.signal.recv().await;
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

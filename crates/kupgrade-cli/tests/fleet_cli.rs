@@ -342,3 +342,42 @@ fn a_failing_traffic_check_shifts_everything_back_to_blue() {
         "blue untouched"
     );
 }
+
+/// A fleet file is checked whole before anything runs: duplicate waves, path-like names and
+/// typos are one-line errors naming the key, and nothing is written.
+#[test]
+fn a_wrong_fleet_file_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "name: shop\nto: \"1.32\"\nwaves:\n  - {name: dev, clusters: [{name: a, provider: sim, sim_state: a.json}]}\n  - {name: dev, clusters: [{name: b, provider: sim, sim_state: b.json}]}\n",
+            "wave 'dev' is listed twice",
+        ),
+        (
+            "name: ../escape\nto: \"1.32\"\nwaves:\n  - {name: dev, clusters: [{name: a, provider: sim, sim_state: a.json}]}\n",
+            "fleet name '../escape' cannot name a journal folder",
+        ),
+        (
+            "name: shop\nto: \"1.32\"\nwaves:\n  - {name: dev, clusters: [{name: a, provider: eks, regoin: eu-west-1}]}\n",
+            "unknown key 'regoin' for provider eks; did you mean 'region'?",
+        ),
+        (
+            "name: shop\nto: \"1.3\"\nwaves:\n  - {name: dev, clusters: [{name: a, provider: sim, sim_state: a.json}]}\n",
+            "did you mean 1.30?",
+        ),
+    ];
+    for (text, needle) in cases {
+        let file = dir.path().join("fleet.yaml");
+        std::fs::write(&file, text).unwrap();
+        let out = kupgrade(
+            &["fleet", "upgrade", "--file", &file.display().to_string(), "--yes"],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(1), "{needle}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{needle}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(!dir.path().join(".kupgrade").exists(), "nothing written");
+        assert!(!dir.path().parent().unwrap().join("escape").exists());
+    }
+}

@@ -250,6 +250,34 @@ fn date(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("embedded calendar dates are valid")
 }
 
+/// Refuses a target older than the oldest minor any provider's embedded calendar lists (a
+/// `1.3` typed for `1.30` would otherwise plan 29 hops), with a "did you mean" hint.
+pub fn check_target_offered_somewhere(target: &KubeVersion) -> crate::Result<()> {
+    let calendars = [Provider::Eks, Provider::Aks, Provider::Gke].map(Calendar::embedded);
+    let known = || {
+        calendars
+            .iter()
+            .flat_map(|c| c.windows.iter().map(|w| w.version.minor()))
+    };
+    let (Some(oldest), Some(newest)) = (known().min(), known().max()) else {
+        return Ok(());
+    };
+    // `KubeVersion::parse` already refuses any major but 1.
+    if target.minor() >= oldest {
+        return Ok(());
+    }
+    // `1.3` is `1.30` to `1.39` with the trailing digit lost.
+    let hint = (target.minor() < 10)
+        .then(|| (target.minor() * 10..target.minor() * 10 + 10).find(|m| (oldest..=newest).contains(m)))
+        .flatten()
+        .map(|m| format!("; did you mean 1.{m}?"))
+        .unwrap_or_default();
+    Err(crate::Error::InvalidVersion {
+        input: target.to_string(),
+        reason: format!("older than any version EKS, AKS or GKE offers (the oldest is 1.{oldest}){hint}"),
+    })
+}
+
 impl Calendar {
     /// The embedded calendar of `provider` (1.28 to 1.35).
     pub fn embedded(provider: Provider) -> Self {
@@ -307,6 +335,22 @@ impl Calendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_target_older_than_every_provider_offers_is_refused_with_a_hint() {
+        let refused = |v: &str| {
+            check_target_offered_somewhere(&KubeVersion::parse(v).unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refused("1.3"),
+            "invalid Kubernetes version '1.3': older than any version EKS, AKS or GKE offers (the oldest is 1.28); did you mean 1.30?"
+        );
+        assert!(refused("1.20").ends_with("(the oldest is 1.28)"));
+        check_target_offered_somewhere(&KubeVersion::parse("1.30").unwrap()).unwrap();
+        check_target_offered_somewhere(&KubeVersion::parse("1.40").unwrap()).unwrap();
+    }
 
     fn v(s: &str) -> KubeVersion {
         KubeVersion::parse(s).unwrap()

@@ -240,6 +240,12 @@ impl CheckRegistry {
         if hops.is_empty() {
             hops.push(plan.target.clone());
         }
+        // The plan's versions at each hop (and at the target), computed once.
+        let mut at: Vec<(KubeVersion, VersionState)> =
+            hops.iter().map(|h| (h.clone(), plan.state_at_hop(h))).collect();
+        if !hops.contains(&plan.target) {
+            at.push((plan.target.clone(), plan.state_at_hop(&plan.target)));
+        }
         let mut findings = Vec::new();
         for check in &self.checks {
             let hops_for_check: Vec<&KubeVersion> = if check.per_hop() {
@@ -251,12 +257,12 @@ impl CheckRegistry {
                 if !check.applies_to(hop) {
                     continue;
                 }
-                let at_hop = plan.state_at_hop(hop);
+                let at_hop = &at.iter().find(|(h, _)| h == hop).expect("computed above").1;
                 let ctx = CheckContext {
                     snapshot: inputs.snapshot,
                     plan,
                     hop,
-                    at_hop: &at_hop,
+                    at_hop,
                     offer: inputs.offer,
                     allow_preview: inputs.allow_preview,
                     calendar: inputs.calendar,

@@ -163,8 +163,9 @@ pub struct OfferedVersion {
     pub is_default: bool,
     /// Its live support window, when the provider publishes one.
     pub support: Option<SupportWindow>,
-    /// Whether the provider offers it as a preview only (AKS `isPreview`); false where the
-    /// provider has no preview notion.
+    /// A preview release the provider offers but does not support for production (AKS marks
+    /// these `isPreview` in the location's `kubernetesVersions`); `false` where the provider
+    /// has no such notion.
     pub preview: bool,
 }
 
@@ -282,7 +283,8 @@ pub trait ManagedCluster: Debug + Send + Sync {
     /// Reads the cluster and its node pools.
     async fn describe(&self) -> Result<ClusterSnapshot>;
 
-    /// Lists the versions the provider offers for this cluster.
+    /// Lists the versions the provider offers for this cluster, previews included and marked
+    /// ([`OfferedVersion::preview`]).
     async fn offered_versions(&self) -> Result<Vec<OfferedVersion>>;
 
     /// Starts moving the control plane to `to` (one minor at most).

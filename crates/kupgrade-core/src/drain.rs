@@ -17,8 +17,26 @@ pub struct DrainReport {
     pub evicted: u32,
     /// DaemonSet and mirror pods left alone.
     pub skipped: u32,
-    /// Pods deleted past their PDB because the user forced it.
-    pub forced: Vec<PodRef>,
+    /// Pods deleted past their PDB because the user forced it, each with that PDB.
+    pub forced: Vec<(PodRef, String)>,
+}
+
+impl DrainReport {
+    /// `deleted 2 pod(s) past their PodDisruptionBudget: shop/web-1 (pdb web), ...`, when any.
+    pub fn forced_note(&self) -> Option<String> {
+        (!self.forced.is_empty()).then(|| {
+            let pods: Vec<String> = self
+                .forced
+                .iter()
+                .map(|(pod, pdb)| format!("{pod} (PodDisruptionBudget {pdb})"))
+                .collect();
+            format!(
+                "--force-drain deleted {} pod(s) past their PodDisruptionBudget: {}",
+                pods.len(),
+                pods.join(", ")
+            )
+        })
+    }
 }
 
 /// Cordons `nodes`, then evicts every pod but DaemonSet and mirror pods. Evictions a PDB
@@ -86,7 +104,16 @@ pub async fn drain_nodes(
             if options.force {
                 for (_, pod) in &still {
                     workloads.delete_pod(pod).await?;
-                    report.forced.push(pod.clone());
+                    let pdb = blocked
+                        .get(pod)
+                        .map(|(_, pdb, _)| pdb.clone())
+                        .unwrap_or_default();
+                    events(&Event::PodDeletedPastPdb {
+                        index: step,
+                        pod: pod.clone(),
+                        pdb: pdb.clone(),
+                    });
+                    report.forced.push((pod.clone(), pdb));
                 }
                 return Ok(report);
             }

@@ -75,6 +75,16 @@ pub enum Event {
         /// The error.
         error: String,
     },
+    /// A pod a PodDisruptionBudget protects was deleted once the drain timeout passed, because
+    /// the user forced the drain (`force`); its budget was not honoured.
+    PodDeletedPastPdb {
+        /// The drain step.
+        index: usize,
+        /// The pod.
+        pod: crate::workloads::PodRef,
+        /// The PodDisruptionBudget that refused its eviction.
+        pdb: String,
+    },
     /// A failed gate is being rolled back.
     RollingBack {
         /// The gate's index.

@@ -134,6 +134,8 @@ pub struct RunReport {
 
 enum Done {
     Ran,
+    /// Ran, with something the report must say (pods deleted past their PDB).
+    RanWithNote(String),
     Skipped(String),
 }
 
@@ -267,9 +269,12 @@ impl Executor {
             steps[index].seconds = seconds;
             steps[index].operation = journal.steps[index].operation.clone();
             match outcome {
-                Ok(Done::Ran) => {
+                Ok(done @ (Done::Ran | Done::RanWithNote(_))) => {
                     journal.steps[index].status = StepStatus::Done;
                     steps[index].outcome = StepOutcome::Done;
+                    if let Done::RanWithNote(note) = done {
+                        steps[index].note = Some(note);
+                    }
                     self.save(journal)?;
                     (self.events)(&Event::StepFinished { index, seconds });
                 }
@@ -525,7 +530,7 @@ impl Executor {
                     timeout: self.config.drain.timeout,
                     ..*poll
                 };
-                drain_nodes(
+                let report = drain_nodes(
                     self.workloads.as_ref(),
                     &nodes,
                     self.config.drain,
@@ -534,7 +539,7 @@ impl Executor {
                     index,
                 )
                 .await?;
-                Ok(Done::Ran)
+                Ok(report.forced_note().map_or(Done::Ran, Done::RanWithNote))
             }
             Step::Gate { node_pool, check } => {
                 tokio::time::sleep(self.config.gate_soak).await;

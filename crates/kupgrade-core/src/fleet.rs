@@ -16,7 +16,8 @@ use crate::cluster::{ClusterSnapshot, ManagedCluster};
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::executor::{Executor, ExecutorConfig, RunResult};
-use crate::journal::{Journal, write_atomically};
+use crate::journal::{Journal, RunOptions, write_atomically};
+use crate::lock::FileLock;
 use crate::plan::{PlanOptions, Strategy, UpgradePlan, plan_with};
 use crate::version::KubeVersion;
 use crate::workloads::ClusterWorkloads;
@@ -71,19 +72,144 @@ pub struct FleetCluster {
     /// Its strategy (defaults to the fleet's, then in-place).
     #[serde(default)]
     pub strategy: Option<Strategy>,
-    /// Provider settings.
+    /// Provider settings (checked against [`PROVIDER_SETTINGS`] by [`FleetSpec::validate`]).
     #[serde(flatten)]
     pub settings: BTreeMap<String, serde_json::Value>,
+}
+
+/// The settings each provider reads from a fleet entry (the CLI flags' names, with `_`).
+pub const PROVIDER_SETTINGS: [(&str, &[&str]); 4] = [
+    ("sim", &["sim_state"]),
+    (
+        "eks",
+        &[
+            "cluster",
+            "region",
+            "profile",
+            "endpoint_url",
+            "kubeconfig",
+            "context",
+        ],
+    ),
+    (
+        "aks",
+        &[
+            "cluster",
+            "subscription",
+            "resource_group",
+            "arm_endpoint",
+            "no_auth",
+            "kubeconfig",
+            "context",
+        ],
+    ),
+    (
+        "gke",
+        &[
+            "cluster",
+            "project",
+            "location",
+            "endpoint",
+            "no_auth",
+            "kubeconfig",
+            "context",
+        ],
+    ),
+];
+
+/// A name usable as one path component: not empty, no separator, not `.`-led (`..`, hidden).
+fn is_file_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// The candidate closest to `word` by edit distance, when it is close enough to be a typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|&(d, c)| d <= 2.max(c.len() / 3))
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb)).min(above + 1).min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+impl FleetCluster {
+    /// Refuses an unknown provider or a setting its provider does not read, naming a close match.
+    fn check_settings(&self) -> Result<()> {
+        let providers = PROVIDER_SETTINGS.iter().map(|(p, _)| *p);
+        let Some((_, known)) = PROVIDER_SETTINGS.iter().find(|(p, _)| *p == self.provider) else {
+            let hint = closest(&self.provider, providers)
+                .map(|p| format!(" (did you mean '{p}'?)"))
+                .unwrap_or_default();
+            return Err(Error::InvalidInput(format!(
+                "cluster '{}': unknown provider '{}'{hint}: expected sim, eks, aks or gke",
+                self.name, self.provider
+            )));
+        };
+        for key in self.settings.keys() {
+            if known.contains(&key.as_str()) {
+                continue;
+            }
+            let fields = ["name", "provider", "to", "strategy"];
+            let hint = closest(key, known.iter().copied().chain(fields))
+                .map(|k| format!("did you mean '{k}'? "))
+                .unwrap_or_default();
+            return Err(Error::InvalidInput(format!(
+                "cluster '{}': unknown key '{key}' for provider {}; {hint}known keys: {}",
+                self.name,
+                self.provider,
+                fields
+                    .iter()
+                    .chain(known.iter())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl FleetSpec {
     /// Checks names, targets and concurrency; the error names the offending cluster or wave.
     pub fn validate(&self) -> Result<()> {
+        if !is_file_name(&self.name) {
+            return Err(Error::InvalidInput(format!(
+                "fleet name '{}' cannot name a journal folder: use letters, digits, '-', '_' or '.', not a path",
+                self.name
+            )));
+        }
         if self.waves.is_empty() {
             return Err(Error::InvalidInput(format!("fleet '{}' has no waves", self.name)));
         }
         let mut names = BTreeSet::new();
+        let mut wave_names = BTreeSet::new();
         for wave in &self.waves {
+            if !wave_names.insert(wave.name.as_str()) {
+                return Err(Error::InvalidInput(format!(
+                    "wave '{}' is listed twice in the fleet: give each wave its own name",
+                    wave.name
+                )));
+            }
             if wave.concurrency == 0 {
                 return Err(Error::InvalidInput(format!(
                     "wave '{}': concurrency must be at least 1",
@@ -103,18 +229,20 @@ impl FleetSpec {
                         c.name
                     )));
                 }
-                if c.name.is_empty() || c.name.contains(['/', '\\']) || c.name.starts_with('.') {
+                if !is_file_name(&c.name) {
                     return Err(Error::InvalidInput(format!(
-                        "cluster name '{}' cannot name a journal file",
+                        "cluster name '{}' cannot name a journal file: use letters, digits, '-', '_' or '.', not a path",
                         c.name
                     )));
                 }
-                if self.target_of(c).is_none() {
+                c.check_settings()?;
+                let Some(target) = self.target_of(c) else {
                     return Err(Error::InvalidInput(format!(
                         "cluster '{}' has no target: set `to` on it or on the fleet",
                         c.name
                     )));
-                }
+                };
+                crate::calendar::check_target_offered_somewhere(&target)?;
             }
         }
         Ok(())
@@ -307,6 +435,7 @@ impl FleetRunner {
         spec.validate()?;
         std::fs::create_dir_all(&self.journal_dir).map_err(|e| Error::io(&self.journal_dir, e))?;
         let fleet_path = self.fleet_journal_path();
+        let _lock = FileLock::acquire(&fleet_path)?;
         let mut fleet_journal: FleetJournal = match std::fs::read(&fleet_path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
                 Error::Journal(format!("{} is not a fleet journal: {e}", fleet_path.display()))
@@ -512,9 +641,23 @@ async fn run_cluster(
 ) -> ClusterOutcome {
     let attempt = async {
         let (cluster, workloads) = connector.connect(c).await?;
+        let _lock = FileLock::acquire(journal_path)?;
+        let snapshot = cluster.describe().await?;
+        let options = RunOptions::default().with_force_drain(config.drain.force);
         let mut journal = match Journal::load(journal_path)? {
-            Some(j) => j,
-            None => Journal::new(plan_for(spec, c, &cluster.describe().await?)?),
+            Some(j) => {
+                let target = spec.target_of(c).expect("validated");
+                j.check_resumable(&snapshot, &target, spec.strategy_of(c), &options)
+                    .map_err(|m| {
+                        Error::Journal(format!(
+                            "{} cannot be resumed: {m}; delete it to start cluster '{}' afresh",
+                            journal_path.display(),
+                            c.name
+                        ))
+                    })?;
+                j
+            }
+            None => Journal::for_cluster(plan_for(spec, c, &snapshot)?, &snapshot, options),
         };
         let (wave, name) = (wave.to_string(), c.name.clone());
         let sink = events.clone();
@@ -545,5 +688,121 @@ async fn run_cluster(
             operations_started: 0,
             seconds: 0,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: serde_json::Value) -> FleetSpec {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn error_of(json: serde_json::Value) -> String {
+        spec(json).validate().unwrap_err().to_string()
+    }
+
+    fn fleet(name: &str, waves: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"name": name, "to": "1.32", "waves": waves})
+    }
+
+    fn wave(name: &str, clusters: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"name": name, "clusters": clusters})
+    }
+
+    #[test]
+    fn a_well_formed_fleet_passes() {
+        let ok = fleet(
+            "shop",
+            serde_json::json!([
+                wave(
+                    "dev",
+                    serde_json::json!([{"name": "a", "provider": "sim", "sim_state": "a.json"}])
+                ),
+                wave(
+                    "prod",
+                    serde_json::json!([{"name": "b", "provider": "eks", "region": "eu-west-1"}])
+                ),
+            ]),
+        );
+        spec(ok).validate().unwrap();
+    }
+
+    #[test]
+    fn two_waves_of_one_name_are_refused() {
+        let twice = fleet(
+            "shop",
+            serde_json::json!([
+                wave(
+                    "dev",
+                    serde_json::json!([{"name": "a", "provider": "sim", "sim_state": "a.json"}])
+                ),
+                wave(
+                    "dev",
+                    serde_json::json!([{"name": "b", "provider": "sim", "sim_state": "b.json"}])
+                ),
+            ]),
+        );
+        assert!(error_of(twice).contains("wave 'dev' is listed twice"));
+    }
+
+    #[test]
+    fn path_like_names_are_refused() {
+        let one = |fleet_name: &str, cluster: &str| {
+            fleet(
+                fleet_name,
+                serde_json::json!([wave(
+                    "dev",
+                    serde_json::json!([{"name": cluster, "provider": "sim", "sim_state": "a.json"}])
+                )]),
+            )
+        };
+        for bad in ["../escape", "a/b", "..", ".hidden", "", "c:\\x"] {
+            assert!(
+                error_of(one(bad, "a")).starts_with("invalid input: fleet name"),
+                "{bad}"
+            );
+            assert!(
+                error_of(one("shop", bad)).contains("cannot name a journal file"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_typo_in_a_setting_names_the_close_match() {
+        let typo = fleet(
+            "shop",
+            serde_json::json!([wave(
+                "dev",
+                serde_json::json!([{"name": "a", "provider": "eks", "regoin": "x"}])
+            )]),
+        );
+        let message = error_of(typo);
+        assert!(message.contains("unknown key 'regoin'"), "{message}");
+        assert!(message.contains("did you mean 'region'?"), "{message}");
+        let other_provider = fleet(
+            "shop",
+            serde_json::json!([wave(
+                "dev",
+                serde_json::json!([{"name": "a", "provider": "eks", "project": "p"}])
+            )]),
+        );
+        assert!(error_of(other_provider).contains("unknown key 'project' for provider eks"));
+        let provider = fleet(
+            "shop",
+            serde_json::json!([wave(
+                "dev",
+                serde_json::json!([{"name": "a", "provider": "ekss"}])
+            )]),
+        );
+        assert!(error_of(provider).contains("did you mean 'eks'?"));
+    }
+
+    #[test]
+    fn closest_ignores_distant_words() {
+        assert_eq!(closest("regoin", ["region", "profile"]), Some("region"));
+        assert_eq!(closest("zzzzzz", ["region", "profile"]), None);
     }
 }

@@ -10,7 +10,7 @@
 //! Moving a pool further never shrinks its future slack, so postponing and moving as far as
 //! possible is optimal (checked against brute force in the tests).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::str::FromStr;
 
@@ -209,7 +209,9 @@ impl Step {
             }
             Step::CordonNodePool { node_pool } => format!("cordon node pool {node_pool}"),
             Step::DrainNodePool { node_pool } => {
-                format!("drain node pool {node_pool} (evictions honour PodDisruptionBudgets)")
+                format!(
+                    "drain node pool {node_pool} (through the Eviction API, which PodDisruptionBudgets can refuse)"
+                )
             }
             Step::DeleteNodePool {
                 node_pool,
@@ -299,6 +301,109 @@ impl VersionState {
     }
 }
 
+/// A plan's state, advanced one step at a time in constant time per step (pools found through
+/// a name index, deleted pools left as holes), with a count of pools per minor: what lets a
+/// plan of 10,000 pools be rendered and checked in linear time.
+pub(crate) struct StateWalk {
+    control_plane: KubeVersion,
+    pools: Vec<Option<PoolVersion>>,
+    index: HashMap<String, usize>,
+    minors: BTreeMap<u32, usize>,
+}
+
+impl StateWalk {
+    pub(crate) fn new(initial: &VersionState) -> Self {
+        let mut walk = Self {
+            control_plane: initial.control_plane.clone(),
+            pools: Vec::with_capacity(initial.node_pools.len()),
+            index: HashMap::with_capacity(initial.node_pools.len()),
+            minors: BTreeMap::new(),
+        };
+        for pool in &initial.node_pools {
+            walk.add(pool.clone());
+        }
+        walk
+    }
+
+    fn add(&mut self, pool: PoolVersion) {
+        *self.minors.entry(pool.version.minor()).or_default() += 1;
+        self.index.insert(pool.name.clone(), self.pools.len());
+        self.pools.push(Some(pool));
+    }
+
+    fn count_out(&mut self, minor: u32) {
+        if let Some(n) = self.minors.get_mut(&minor) {
+            *n -= 1;
+            if *n == 0 {
+                self.minors.remove(&minor);
+            }
+        }
+    }
+
+    /// Advances past `step`, as [`VersionState::apply`] does.
+    pub(crate) fn apply(&mut self, step: &Step) {
+        match step {
+            Step::UpgradeControlPlane { to, .. } => self.control_plane = to.clone(),
+            Step::UpgradeNodePool { node_pool, to, .. } => {
+                if let Some(&i) = self.index.get(node_pool)
+                    && let Some(pool) = self.pools[i].as_mut()
+                {
+                    let old = pool.version.minor();
+                    pool.version = to.clone();
+                    self.count_out(old);
+                    *self.minors.entry(to.minor()).or_default() += 1;
+                }
+            }
+            Step::CreateNodePool { node_pool, to, .. } => self.add(PoolVersion {
+                name: node_pool.clone(),
+                version: to.clone(),
+            }),
+            Step::DeleteNodePool { node_pool, .. } => {
+                if let Some(i) = self.index.remove(node_pool)
+                    && let Some(pool) = self.pools[i].take()
+                {
+                    self.count_out(pool.version.minor());
+                }
+            }
+            Step::CordonNodePool { .. }
+            | Step::DrainNodePool { .. }
+            | Step::Gate { .. }
+            | Step::UpdateAddons { .. } => {}
+        }
+    }
+
+    pub(crate) fn control_plane(&self) -> &KubeVersion {
+        &self.control_plane
+    }
+
+    pub(crate) fn pool(&self, name: &str) -> Option<&PoolVersion> {
+        self.index.get(name).and_then(|&i| self.pools[i].as_ref())
+    }
+
+    /// The pools, in snapshot order (new pools appended).
+    pub(crate) fn pools(&self) -> impl Iterator<Item = &PoolVersion> {
+        self.pools.iter().flatten()
+    }
+
+    /// How many pools there are.
+    pub(crate) fn pool_count(&self) -> usize {
+        self.index.len()
+    }
+
+    /// How many pools sit at each minor, oldest first.
+    pub(crate) fn minors(&self) -> &BTreeMap<u32, usize> {
+        &self.minors
+    }
+
+    /// The state as a [`VersionState`].
+    pub(crate) fn state(&self) -> VersionState {
+        VersionState {
+            control_plane: self.control_plane.clone(),
+            node_pools: self.pools().cloned().collect(),
+        }
+    }
+}
+
 /// An ordered, legal path from a cluster's versions to a target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpgradePlan {
@@ -323,26 +428,37 @@ pub struct UpgradePlan {
 }
 
 impl UpgradePlan {
-    /// The state after each step (one entry per step).
+    /// The state after each step (one entry per step). This holds steps x pools versions;
+    /// for one point of a large plan use [`UpgradePlan::state_after`].
     pub fn states(&self) -> Vec<VersionState> {
-        let mut state = self.initial.clone();
+        let mut walk = StateWalk::new(&self.initial);
         self.steps
             .iter()
             .map(|step| {
-                state.apply(step);
-                state.clone()
+                walk.apply(step);
+                walk.state()
             })
             .collect()
     }
 
+    /// The state after step `index` (0-based), in time linear in steps and pools.
+    pub fn state_after(&self, index: usize) -> VersionState {
+        let mut walk = StateWalk::new(&self.initial);
+        for step in self.steps.iter().take(index + 1) {
+            walk.apply(step);
+        }
+        walk.state()
+    }
+
     /// The versions right after the control plane reaches `hop`, with every pool move the plan
-    /// makes before it; the initial versions when no step reaches `hop` (pool-only plans).
+    /// makes before it; the initial versions when no step reaches `hop` (pool-only plans). In
+    /// time linear in steps and pools.
     pub fn state_at_hop(&self, hop: &KubeVersion) -> VersionState {
-        let mut state = self.initial.clone();
+        let mut walk = StateWalk::new(&self.initial);
         for step in &self.steps {
-            state.apply(step);
+            walk.apply(step);
             if matches!(step, Step::UpgradeControlPlane { to, .. } if to == hop) {
-                return state;
+                return walk.state();
             }
         }
         self.initial.clone()

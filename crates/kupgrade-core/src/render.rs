@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::plan::{Step, UpgradePlan, VersionState};
+use crate::plan::{StateWalk, Step, UpgradePlan};
 use crate::provider::Provider;
 
 /// A numbered plan with the versions and skew after each step.
@@ -14,7 +14,8 @@ pub fn render_text(plan: &UpgradePlan) -> String {
         "Upgrade plan for {} cluster '{}': control plane {} -> {} ({} strategy, {} skew rules)",
         plan.provider, plan.cluster, plan.initial.control_plane, plan.target, plan.strategy, plan.policy.name
     );
-    let _ = writeln!(out, "before: {}", skew_line(&plan.initial, plan));
+    let mut walk = StateWalk::new(&plan.initial);
+    let _ = writeln!(out, "before: {}", skew_line(&walk, plan, None));
     if plan.is_empty() {
         let _ = writeln!(
             out,
@@ -22,7 +23,8 @@ pub fn render_text(plan: &UpgradePlan) -> String {
             plan.target
         );
     }
-    for (n, (step, state)) in plan.steps.iter().zip(plan.states()).enumerate() {
+    for (n, step) in plan.steps.iter().enumerate() {
+        walk.apply(step);
         let _ = writeln!(out, "{:>3}. {}", n + 1, step.describe());
         if let Some(reason) = reason(step) {
             let _ = writeln!(out, "     why: {reason}");
@@ -31,7 +33,7 @@ pub fn render_text(plan: &UpgradePlan) -> String {
             step,
             Step::Gate { .. } | Step::CordonNodePool { .. } | Step::DrainNodePool { .. }
         ) {
-            let _ = writeln!(out, "     after: {}", skew_line(&state, plan));
+            let _ = writeln!(out, "     after: {}", skew_line(&walk, plan, step.node_pool()));
         }
     }
     let _ = writeln!(
@@ -53,26 +55,46 @@ fn reason(step: &Step) -> Option<&str> {
     }
 }
 
-/// `control plane 1.30 | general 1.29 (-1/3), gpu 1.28 (-2/3)`.
-fn skew_line(state: &VersionState, plan: &UpgradePlan) -> String {
-    let pools: Vec<String> = state
-        .node_pools
+/// Up to this many pools, the skew line lists every pool; beyond, it counts pools per minor.
+const SKEW_LINE_POOLS: usize = 12;
+
+/// `control plane 1.30 | general 1.29 (-1/3), gpu 1.28 (-2/3)`; for a cluster of more than
+/// [`SKEW_LINE_POOLS`] pools, the pool the step touched and the count per minor instead, so the
+/// text stays linear in the number of pools:
+/// `control plane 1.30 | general-17 1.30 (-0/3) | 10000 pools: 9999 at 1.29 (-1/3), 1 at 1.30 (-0/3)`.
+fn skew_line(walk: &StateWalk, plan: &UpgradePlan, touched: Option<&str>) -> String {
+    let control_plane = walk.control_plane();
+    let lag = |version: &crate::version::KubeVersion| {
+        format!(
+            "(-{}/{})",
+            control_plane.minors_ahead_of(version),
+            plan.policy.max_lag(version)
+        )
+    };
+    if walk.pool_count() == 0 {
+        return format!("control plane {control_plane}");
+    }
+    if walk.pool_count() <= SKEW_LINE_POOLS {
+        let pools: Vec<String> = walk
+            .pools()
+            .map(|p| format!("{} {} {}", p.name, p.version, lag(&p.version)))
+            .collect();
+        return format!("control plane {control_plane} | {}", pools.join(", "));
+    }
+    let mut line = format!("control plane {control_plane}");
+    if let Some(pool) = touched.and_then(|name| walk.pool(name)) {
+        let _ = write!(line, " | {} {} {}", pool.name, pool.version, lag(&pool.version));
+    }
+    let minors: Vec<String> = walk
+        .minors()
         .iter()
-        .map(|p| {
-            let lag = state.control_plane.minors_ahead_of(&p.version);
-            format!(
-                "{} {} (-{lag}/{})",
-                p.name,
-                p.version,
-                plan.policy.max_lag(&p.version)
-            )
+        .map(|(&minor, &count)| {
+            let version = crate::version::KubeVersion::new(control_plane.major(), minor);
+            format!("{count} at {version} {}", lag(&version))
         })
         .collect();
-    if pools.is_empty() {
-        format!("control plane {}", state.control_plane)
-    } else {
-        format!("control plane {} | {}", state.control_plane, pools.join(", "))
-    }
+    let _ = write!(line, " | {} pools: {}", walk.pool_count(), minors.join(", "));
+    line
 }
 
 /// A Markdown playbook: summary, pre-flight checklist, one checkbox per step with the
@@ -113,7 +135,9 @@ pub fn render_markdown(plan: &UpgradePlan) -> String {
     if plan.is_empty() {
         let _ = writeln!(out, "Nothing to do: everything is at {}.", plan.target);
     }
-    for (n, (step, state)) in plan.steps.iter().zip(plan.states()).enumerate() {
+    let mut walk = StateWalk::new(&plan.initial);
+    for (n, step) in plan.steps.iter().enumerate() {
+        walk.apply(step);
         let _ = writeln!(out, "{}. [ ] {}", n + 1, step.describe());
         if let Some(reason) = reason(step) {
             let _ = writeln!(out, "   - Why: {reason}");
@@ -121,7 +145,11 @@ pub fn render_markdown(plan: &UpgradePlan) -> String {
         if let Some(cmd) = command(plan.provider, c, step) {
             let _ = writeln!(out, "   - Command: `{cmd}`");
         }
-        let _ = writeln!(out, "   - Expected after: {}", skew_line(&state, plan));
+        let _ = writeln!(
+            out,
+            "   - Expected after: {}",
+            skew_line(&walk, plan, step.node_pool())
+        );
     }
     let _ = writeln!(out, "\n## If something goes wrong\n");
     let _ = writeln!(

@@ -279,7 +279,7 @@ pub(crate) fn offered_version(info: &ClusterVersionInformation, today: NaiveDate
         version: version(info.cluster_version(), "a cluster version row")?.minor_version(),
         is_default: info.default_version(),
         support: support_window(info, today),
-        // EKS publishes no preview versions: DescribeClusterVersions lists released ones only.
+        // DescribeClusterVersions lists no preview releases.
         preview: false,
     })
 }

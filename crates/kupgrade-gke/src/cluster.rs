@@ -403,7 +403,7 @@ impl ManagedCluster for GkeCluster {
                 is_default: v == default,
                 version,
                 support,
-                // `validMasterVersions` has no preview mark; channel placement is not a preview.
+                // GKE's server config lists no preview flag; channels carry that instead.
                 preview: false,
             });
         }

@@ -6,7 +6,7 @@
 //! judged on the nodes the plan leaves there, not on today's), so the same checks run from `kupgrade check` ([`run_checks`]) and from core's
 //! `CheckRegistry` ([`register`]), and are tested without a cluster.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -140,25 +140,38 @@ impl<'a> Hop<'a> {
         }
     }
 
-    /// What the plan does with `node` before this hop.
-    fn fate(&self, node: &KNode) -> NodeFate {
+    /// What the plan does before this hop with the nodes of each pool it knows, found by the
+    /// provider's pool label; built once per check run (nodes x pools lookups would not scale).
+    fn fates(&self) -> Fates<'a> {
         let (Some(plan), Some(at_hop)) = (self.plan, self.at_hop) else {
-            return NodeFate::Unplanned;
+            return Fates {
+                label: None,
+                pools: HashMap::new(),
+            };
         };
-        let labels = node.metadata.labels.as_ref();
-        let pool = plan.initial.node_pools.iter().find(|p| {
-            let (key, value) = plan.provider.pool_node_label(&p.name);
-            labels.and_then(|l| l.get(&key)) == Some(&value)
-        });
-        let Some(pool) = pool else {
-            return NodeFate::InNoPool;
-        };
-        match at_hop.node_pools.iter().find(|p| p.name == pool.name) {
-            None => NodeFate::Replaced,
-            Some(planned) if !planned.version.same_minor(&pool.version) => {
-                NodeFate::Moved(pool.name.clone(), planned.version.clone())
-            }
-            Some(_) => NodeFate::Stays(pool.name.clone()),
+        let planned: HashMap<&str, &KubeVersion> = at_hop
+            .node_pools
+            .iter()
+            .map(|p| (p.name.as_str(), &p.version))
+            .collect();
+        let pools = plan
+            .initial
+            .node_pools
+            .iter()
+            .map(|pool| {
+                let fate = match planned.get(pool.name.as_str()) {
+                    None => NodeFate::Replaced,
+                    Some(v) if !v.same_minor(&pool.version) => {
+                        NodeFate::Moved(pool.name.clone(), (*v).clone())
+                    }
+                    Some(_) => NodeFate::Stays(pool.name.clone()),
+                };
+                (pool.name.as_str(), fate)
+            })
+            .collect();
+        Fates {
+            label: Some(plan.provider.pool_node_label("").0),
+            pools,
         }
     }
 
@@ -188,7 +201,32 @@ impl<'a> Hop<'a> {
     }
 }
 
+/// What a plan does before one hop with the nodes of each pool.
+struct Fates<'a> {
+    /// The provider's pool label key; `None` outside a plan.
+    label: Option<String>,
+    /// By pool name.
+    pools: HashMap<&'a str, NodeFate>,
+}
+
+impl Fates<'_> {
+    /// What the plan does with `node`.
+    fn of(&self, node: &KNode) -> NodeFate {
+        let Some(label) = &self.label else {
+            return NodeFate::Unplanned;
+        };
+        node.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(label))
+            .and_then(|pool| self.pools.get(pool.as_str()))
+            .cloned()
+            .unwrap_or(NodeFate::InNoPool)
+    }
+}
+
 /// What a plan does with one node before a hop.
+#[derive(Clone)]
 enum NodeFate {
     /// No plan: judged as it is today.
     Unplanned,
@@ -545,6 +583,7 @@ fn allowed_lag(component: &KubeVersion) -> i64 {
 /// plan does not move before the hop, and nodes in no pool it knows, are judged as they are.
 fn kubelet_skew(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
     let control_plane = hop.version;
+    let fates = hop.fates();
     facts
         .nodes
         .iter()
@@ -552,7 +591,7 @@ fn kubelet_skew(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
             let (_, name) = meta_name(n);
             let raw = n.status.as_ref()?.node_info.as_ref()?.kubelet_version.clone();
             let live = KubeVersion::parse(&raw).ok()?;
-            let (kubelet, advice) = match hop.fate(n) {
+            let (kubelet, advice) = match fates.of(n) {
                 NodeFate::Replaced => return None,
                 NodeFate::Moved(pool, to) => (
                     to.clone(),

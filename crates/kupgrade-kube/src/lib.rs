@@ -46,6 +46,7 @@ pub mod deprecations;
 pub mod eks_token;
 pub mod helm;
 pub mod kubelet_flags;
+pub mod lease;
 pub mod live;
 pub mod manifests;
 pub mod scan;
@@ -53,6 +54,7 @@ pub mod smoke;
 pub mod workloads;
 
 pub use deprecations::{Deprecation, DeprecationTable};
+pub use lease::ClusterLease;
 pub use scan::{ScanFinding, ScanReport, Scanner};
 pub use workloads::KubeWorkloads;
 

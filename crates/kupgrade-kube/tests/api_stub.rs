@@ -634,3 +634,146 @@ async fn node_configuration_in_the_cluster_is_searched_for_kubelet_flags() {
     );
     assert_eq!(findings[0].hop, None, "the release is in the message");
 }
+
+const LEASE_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kupgrade-upgrade-lock";
+
+fn lease_json(holder: &str, renewed: &str, resource_version: &str) -> Value {
+    json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "kupgrade-upgrade-lock", "namespace": "kube-system",
+            "resourceVersion": resource_version, "uid": "lease-uid"},
+        "spec": {"holderIdentity": holder, "leaseDurationSeconds": 60,
+            "acquireTime": renewed, "renewTime": renewed, "leaseTransitions": 0}
+    })
+}
+
+#[tokio::test]
+async fn cluster_lease_is_created_when_free_and_deleted_on_release() {
+    let (server, kube) = stub().await;
+    Mock::given(method("GET"))
+        .and(path(LEASE_PATH))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+            "message": "leases.coordination.k8s.io \"kupgrade-upgrade-lock\" not found"})))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/apis/coordination.k8s.io/v1/namespaces/kube-system/leases"))
+        .and(body_partial_json(
+            json!({"spec": {"holderIdentity": "pid 1 on ci", "leaseDurationSeconds": 60}}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(lease_json(
+            "pid 1 on ci",
+            "2026-12-01T10:00:00.000000Z",
+            "7",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let lease = kupgrade_kube::ClusterLease::acquire(kube.client().clone(), "pid 1 on ci")
+        .await
+        .unwrap();
+    Mock::given(method("GET"))
+        .and(path(LEASE_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json(
+            "pid 1 on ci",
+            "2026-12-01T10:00:00.000000Z",
+            "7",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(LEASE_PATH))
+        .and(body_partial_json(
+            json!({"preconditions": {"resourceVersion": "7"}}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "code": 200}),
+            ),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    lease.release().await.unwrap();
+}
+
+#[tokio::test]
+async fn cluster_lease_held_by_another_live_run_is_refused_naming_it() {
+    let (server, kube) = stub().await;
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    Mock::given(method("GET"))
+        .and(path(LEASE_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json(
+            "pid 9 on laptop since x",
+            &now,
+            "3",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let err = kupgrade_kube::ClusterLease::acquire(kube.client().clone(), "pid 1 on ci")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("cluster Lease kube-system/kupgrade-upgrade-lock"),
+        "{message}"
+    );
+    assert!(message.contains("pid 9 on laptop since x"), "{message}");
+}
+
+#[tokio::test]
+async fn an_expired_cluster_lease_is_taken_over_with_its_resource_version() {
+    let (server, kube) = stub().await;
+    Mock::given(method("GET"))
+        .and(path(LEASE_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json(
+            "pid 9 on laptop",
+            "2020-01-01T00:00:00.000000Z",
+            "3",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(LEASE_PATH))
+        .and(body_partial_json(json!({"metadata": {"resourceVersion": "3"}, "spec": {"holderIdentity": "pid 1 on ci", "leaseTransitions": 1}})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json("pid 1 on ci", "2026-12-01T10:00:00.000000Z", "4")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    kupgrade_kube::ClusterLease::acquire(kube.client().clone(), "pid 1 on ci")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_race_for_the_cluster_lease_is_lost_with_a_lock_error() {
+    let (server, kube) = stub().await;
+    Mock::given(method("GET"))
+        .and(path(LEASE_PATH))
+        .respond_with(ResponseTemplate::new(200).set_body_json(lease_json(
+            "",
+            "2020-01-01T00:00:00.000000Z",
+            "3",
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("PUT"))
+        .and(path(LEASE_PATH))
+        .respond_with(ResponseTemplate::new(409).set_body_json(json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict", "code": 409,
+            "message": "Operation cannot be fulfilled on leases.coordination.k8s.io \"kupgrade-upgrade-lock\": the object has been modified"})))
+        .mount(&server)
+        .await;
+    let err = kupgrade_kube::ClusterLease::acquire(kube.client().clone(), "pid 1 on ci")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Locked { .. }), "{err:?}");
+}

@@ -10,7 +10,7 @@ use kupgrade_core::cluster_swap::{ClusterHandle, ClusterSwap, SwapOptions, plan_
 use kupgrade_core::{KubeVersion, RunResult, StepOutcome, Strategy};
 use kupgrade_sim::{SimCluster, SimState, SimSwap};
 
-use crate::commands::plan::{PlanFlags, parse_version};
+use crate::commands::plan::{PlanFlags, parse_target};
 use crate::output::{Output, json};
 use crate::progress::duration;
 use crate::runner::{JournalChoice, RunSettings, run as run_flow, simulated_runtime};
@@ -35,7 +35,7 @@ pub struct DemoArgs {
     #[arg(long, value_enum, default_value = "in-place")]
     strategy: DemoStrategy,
     /// Target minor version.
-    #[arg(long = "to", default_value = "1.32", value_parser = parse_version)]
+    #[arg(long = "to", default_value = "1.32", value_parser = parse_target)]
     to: KubeVersion,
     /// With canary: try the new version on a new one-node pool first.
     #[arg(long)]
@@ -94,6 +94,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             clock: Some(Box::new(move || clock.now())),
             report: None,
             banner: Some(banner),
+            cluster_lock: None,
         };
         run_flow(
             Arc::new(sim.clone()),

@@ -296,6 +296,11 @@ fn print_event(event: &FleetEvent) {
             Event::StepFailed { index, error } => {
                 eprintln!("[{wave}] {cluster}: step {} failed: {error}", index + 1)
             }
+            Event::PodDeletedPastPdb { pod, pdb, .. } => {
+                eprintln!(
+                    "[{wave}] {cluster}: deleted pod {pod} past PodDisruptionBudget {pdb} (--force-drain)"
+                )
+            }
             _ => {}
         },
     }

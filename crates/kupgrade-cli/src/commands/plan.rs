@@ -36,6 +36,13 @@ pub fn parse_version(s: &str) -> Result<KubeVersion, String> {
     KubeVersion::parse(s).map_err(|e| e.to_string())
 }
 
+/// Parses a target version flag: a version, and not one older than any provider offers.
+pub fn parse_target(s: &str) -> Result<KubeVersion, String> {
+    let version = parse_version(s)?;
+    kupgrade_core::calendar::check_target_offered_somewhere(&version).map_err(|e| e.to_string())?;
+    Ok(version)
+}
+
 /// Parses a strategy flag.
 pub fn parse_strategy(s: &str) -> Result<Strategy, String> {
     s.parse().map_err(|e: kupgrade_core::Error| e.to_string())
@@ -45,7 +52,7 @@ pub fn parse_strategy(s: &str) -> Result<Strategy, String> {
 #[derive(Debug, Clone, Args)]
 pub struct PlanFlags {
     /// Target minor version, e.g. 1.32.
-    #[arg(long = "to", value_parser = parse_version)]
+    #[arg(long = "to", value_parser = parse_target)]
     pub to: KubeVersion,
     /// How node pools are moved: in-place, blue-green or canary.
     #[arg(long, default_value = "in-place", value_parser = parse_strategy)]

@@ -17,7 +17,7 @@ use kupgrade_core::cluster_swap::{ClusterHandle, ClusterSwap, ClusterSwapHooks, 
 use kupgrade_core::{ClusterSnapshot, Error, KubeVersion, Result, RunResult};
 use kupgrade_sim::{SimCluster, SimStore};
 
-use crate::commands::plan::parse_version;
+use crate::commands::plan::parse_target;
 use crate::output::{Output, json};
 use crate::providers::{self, ClusterArgs, ProviderArg};
 use crate::runner::{live_runtime, simulated_runtime};
@@ -29,7 +29,7 @@ pub struct SwapArgs {
     #[command(flatten)]
     blue: ClusterArgs,
     /// The version of the green cluster.
-    #[arg(long = "to", value_parser = parse_version)]
+    #[arg(long = "to", value_parser = parse_target)]
     to: KubeVersion,
     /// The green cluster's name (default: blue's name with `-vX-Y`).
     #[arg(long)]

@@ -80,6 +80,7 @@ impl UpgradeArgs {
             clock,
             report: self.report.clone(),
             banner: None,
+            cluster_lock: None,
         }
     }
 }
@@ -102,7 +103,9 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
                 Vec::new(),
                 Some(cluster.clone()),
             );
-            run_flow(cluster, workloads, registry, args.settings(false, None)).await
+            let mut settings = args.settings(false, None);
+            settings.cluster_lock = Some(workloads.clone());
+            run_flow(cluster, workloads, registry, settings).await
         }),
     }
 }

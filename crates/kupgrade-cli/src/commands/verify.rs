@@ -18,7 +18,7 @@ use kupgrade_kube::bench_security::{KubeBenchOptions, run_kube_bench};
 use kupgrade_kube::smoke::{SmokeOptions, api_smoke, compare_health, nodes_at_target, run_hook};
 
 use crate::commands::check::to_json;
-use crate::commands::plan::parse_version;
+use crate::commands::plan::parse_target;
 use crate::output::{Output, json};
 use crate::report::findings_text;
 
@@ -32,7 +32,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     context: Option<String>,
     /// The version every node must run now, e.g. 1.32.
-    #[arg(long = "to", value_parser = parse_version)]
+    #[arg(long = "to", value_parser = parse_target)]
     to: KubeVersion,
     /// A check command whose exit code is the verdict (e.g. `k6 run smoke.js`); repeatable.
     #[arg(long = "check-cmd")]
