@@ -562,6 +562,8 @@ impl ManagedCluster for AksCluster {
             .catalogue()
             .await?
             .into_iter()
+            // Previews are offered too, marked, so a preview target is named as one (a warning,
+            // or a blocker without --allow-preview) rather than reported as not offered.
             .map(|v| OfferedVersion {
                 version: v.version,
                 is_default: v.is_default,

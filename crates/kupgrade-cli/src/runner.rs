@@ -12,7 +12,7 @@ use kupgrade_core::checks::{blockers, sort_findings};
 use kupgrade_core::render::render_text;
 use kupgrade_core::{
     Calendar, CheckRegistry, ClusterWorkloads, Executor, ExecutorConfig, FileLock, Finding, Journal,
-    ManagedCluster, RunOptions, RunResult, UpgradePlan, plan_with,
+    ManagedCluster, Offer, OfferedVersion, RunOptions, RunResult, UpgradePlan, plan_with,
 };
 
 use crate::commands::plan::PlanFlags;
@@ -43,6 +43,8 @@ pub struct RunSettings {
     pub output: Output,
     /// Force evictions past PDBs.
     pub force_drain: bool,
+    /// Accept a target the provider offers as a preview only.
+    pub allow_preview: bool,
     /// Where the journal is kept.
     pub journal: JournalChoice,
     /// Plan again from the cluster as it is now instead of resuming the journal's plan.
@@ -181,10 +183,17 @@ pub async fn run(
         _ => executor,
     };
     let today = chrono::Utc::now().date_naive();
-    let calendar = calendar(cluster.as_ref(), snapshot.provider).await;
+    let offer = ProviderOffer::read(cluster.as_ref(), snapshot.provider).await;
     registry.extend(cluster.extra_checks());
     let findings = executor
-        .preflight(&journal.plan, &registry, &calendar, today)
+        .preflight(
+            &journal.plan,
+            &registry,
+            &offer.calendar,
+            today,
+            offer.offer(),
+            settings.allow_preview,
+        )
         .await?;
     let text = settings.output == Output::Text;
     if text {
@@ -380,17 +389,38 @@ fn plan_for(
     )
 }
 
-/// The support calendar: live support dates (EKS DescribeClusterVersions, ...) override the
-/// embedded one.
-async fn calendar(cluster: &dyn ManagedCluster, provider: kupgrade_core::Provider) -> Calendar {
-    let live_windows = match cluster.offered_versions().await {
-        Ok(offered) => offered.into_iter().filter_map(|o| o.support).collect(),
-        Err(e) => {
-            tracing::debug!(%e, "no live support dates; using the embedded calendar");
-            Vec::new()
+/// What the provider offers for the cluster, read once before the checks: the versions (the
+/// target is checked against them, KUP-VER-001) and the support calendar, whose live dates
+/// (EKS DescribeClusterVersions, ...) override the embedded ones.
+struct ProviderOffer {
+    /// The offered versions, or why they could not be read.
+    offered: std::result::Result<Vec<OfferedVersion>, String>,
+    /// The support calendar.
+    calendar: Calendar,
+}
+
+impl ProviderOffer {
+    async fn read(cluster: &dyn ManagedCluster, provider: kupgrade_core::Provider) -> Self {
+        let offered = cluster.offered_versions().await.map_err(|e| e.to_string());
+        let live_windows = match &offered {
+            Ok(offered) => offered.iter().filter_map(|o| o.support.clone()).collect(),
+            Err(e) => {
+                tracing::debug!(%e, "no live support dates; using the embedded calendar");
+                Vec::new()
+            }
+        };
+        Self {
+            offered,
+            calendar: Calendar::embedded(provider).with_override(live_windows),
         }
-    };
-    Calendar::embedded(provider).with_override(live_windows)
+    }
+
+    fn offer(&self) -> Offer<'_> {
+        match &self.offered {
+            Ok(list) => Offer::Listed(list),
+            Err(why) => Offer::Unreadable(why),
+        }
+    }
 }
 
 /// What `kupgrade check --provider` found: the plan it checked and the findings.
@@ -404,20 +434,29 @@ pub struct Checked {
 }
 
 /// Plans the upgrade and runs the pre-flight checks of `registry` (plus the cluster's own)
-/// for every hop; changes nothing.
+/// for every hop, the provider's offer included (`allow_preview`: a preview target warns
+/// instead of blocking); changes nothing.
 pub async fn check(
     cluster: Arc<dyn ManagedCluster>,
     workloads: Arc<dyn ClusterWorkloads>,
     mut registry: CheckRegistry,
     flags: &PlanFlags,
+    allow_preview: bool,
 ) -> anyhow::Result<Checked> {
     let snapshot = cluster.describe().await?;
     let plan = plan_for(cluster.as_ref(), &snapshot, flags)?;
-    let calendar = calendar(cluster.as_ref(), snapshot.provider).await;
+    let offer = ProviderOffer::read(cluster.as_ref(), snapshot.provider).await;
     registry.extend(cluster.extra_checks());
     let today = chrono::Utc::now().date_naive();
     let mut findings = Executor::new(cluster, workloads)
-        .preflight(&plan, &registry, &calendar, today)
+        .preflight(
+            &plan,
+            &registry,
+            &offer.calendar,
+            today,
+            offer.offer(),
+            allow_preview,
+        )
         .await?;
     sort_findings(&mut findings);
     Ok(Checked {

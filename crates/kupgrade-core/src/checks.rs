@@ -8,9 +8,9 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::calendar::{Calendar, SupportStatus};
-use crate::cluster::{ClusterSnapshot, Operation, ResourceStatus};
+use crate::cluster::{ClusterSnapshot, OfferedVersion, Operation, ResourceStatus};
 use crate::error::Result;
-use crate::plan::{Step, UpgradePlan};
+use crate::plan::{Step, UpgradePlan, VersionState};
 use crate::version::KubeVersion;
 use crate::workloads::ClusterWorkloads;
 
@@ -83,6 +83,18 @@ pub struct Finding {
     pub hop: Option<KubeVersion>,
 }
 
+/// What the provider offers for the cluster, as read before the checks.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Offer<'a> {
+    /// Not asked (offline plans): the offer is not checked.
+    #[default]
+    NotRead,
+    /// The provider's list.
+    Listed(&'a [OfferedVersion]),
+    /// The provider could not be asked; why.
+    Unreadable(&'a str),
+}
+
 /// Everything a check may look at.
 pub struct CheckContext<'a> {
     /// The cluster as read before the run.
@@ -91,6 +103,14 @@ pub struct CheckContext<'a> {
     pub plan: &'a UpgradePlan,
     /// The control-plane version this hop reaches (the target for pool-only plans).
     pub hop: &'a KubeVersion,
+    /// The versions the plan gives the cluster right after its control plane reaches `hop`,
+    /// pools the plan moves before the hop included ([`UpgradePlan::state_at_hop`]). Checks of
+    /// node versions judge these, not the versions read today.
+    pub at_hop: &'a VersionState,
+    /// What the provider offers.
+    pub offer: Offer<'a>,
+    /// The user accepts a preview version as target (`--allow-preview`).
+    pub allow_preview: bool,
     /// The support calendar.
     pub calendar: &'a Calendar,
     /// Today.
@@ -159,6 +179,10 @@ pub struct CheckInputs<'a> {
     pub in_flight: &'a [Operation],
     /// The user allowed forcing past PodDisruptionBudgets.
     pub force_drain: bool,
+    /// What the provider offers.
+    pub offer: Offer<'a>,
+    /// The user accepts a preview version as target (`--allow-preview`).
+    pub allow_preview: bool,
 }
 
 impl CheckRegistry {
@@ -172,6 +196,7 @@ impl CheckRegistry {
         let mut r = Self::empty();
         r.register(SkewAtEveryHop);
         r.register(SupportWindowCheck);
+        r.register(OfferedByProvider);
         r.register(NodesReady);
         r.register(PodsFailing);
         r.register(DrainBlockingPdbs);
@@ -181,11 +206,12 @@ impl CheckRegistry {
     }
 
     /// The built-in checks that need no access to the cluster: skew at every hop, the support
-    /// calendar, auto-upgrade races. For offline plans.
+    /// calendar, the provider's offer (when one was read), auto-upgrade races. For offline plans.
     pub fn offline() -> Self {
         let mut r = Self::empty();
         r.register(SkewAtEveryHop);
         r.register(SupportWindowCheck);
+        r.register(OfferedByProvider);
         r.register(AutoUpgradeRace);
         r
     }
@@ -214,6 +240,12 @@ impl CheckRegistry {
         if hops.is_empty() {
             hops.push(plan.target.clone());
         }
+        // The plan's versions at each hop (and at the target), computed once.
+        let mut at: Vec<(KubeVersion, VersionState)> =
+            hops.iter().map(|h| (h.clone(), plan.state_at_hop(h))).collect();
+        if !hops.contains(&plan.target) {
+            at.push((plan.target.clone(), plan.state_at_hop(&plan.target)));
+        }
         let mut findings = Vec::new();
         for check in &self.checks {
             let hops_for_check: Vec<&KubeVersion> = if check.per_hop() {
@@ -225,10 +257,14 @@ impl CheckRegistry {
                 if !check.applies_to(hop) {
                     continue;
                 }
+                let at_hop = &at.iter().find(|(h, _)| h == hop).expect("computed above").1;
                 let ctx = CheckContext {
                     snapshot: inputs.snapshot,
                     plan,
                     hop,
+                    at_hop,
+                    offer: inputs.offer,
+                    allow_preview: inputs.allow_preview,
                     calendar: inputs.calendar,
                     today: inputs.today,
                     workloads: inputs.workloads,
@@ -289,13 +325,7 @@ impl Check for SkewAtEveryHop {
     async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
         let mut out = Vec::new();
         let plan = ctx.plan;
-        // The state right after the control plane reaches this hop.
-        let after_hop = plan
-            .steps
-            .iter()
-            .position(|s| matches!(s, Step::UpgradeControlPlane { to, .. } if to == ctx.hop))
-            .map(|i| plan.state_after(i))
-            .unwrap_or_else(|| plan.initial.clone());
+        let after_hop = ctx.at_hop;
         if let Err(err) = after_hop.check(&plan.policy) {
             out.push(finding(
                 self.id(),
@@ -328,6 +358,116 @@ impl Check for SkewAtEveryHop {
         }
         Ok(out)
     }
+}
+
+/// KUP-VER-001: every control-plane version the plan reaches is one the provider offers for
+/// this cluster, and none is a preview unless the user allowed it.
+struct OfferedByProvider;
+
+#[async_trait]
+impl Check for OfferedByProvider {
+    fn id(&self) -> &'static str {
+        "KUP-VER-001"
+    }
+    fn description(&self) -> &'static str {
+        "the target (and every hop to it) is a version the provider offers for this cluster, not a preview"
+    }
+    async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
+        let subject = || Subject::new("Cluster", &ctx.plan.cluster);
+        let provider = ctx.plan.provider.display_name();
+        let offered = match ctx.offer {
+            Offer::NotRead => return Ok(Vec::new()),
+            Offer::Unreadable(why) => {
+                return Ok(vec![finding(
+                    self.id(),
+                    Severity::Warning,
+                    subject(),
+                    format!(
+                        "could not read the versions {provider} offers ({why}); the target {} is not checked against them",
+                        ctx.plan.target
+                    ),
+                )]);
+            }
+            Offer::Listed(offered) => offered,
+        };
+        let mut hops = ctx.plan.hops();
+        if hops.is_empty() {
+            hops.push(ctx.plan.target.clone());
+        }
+        let mut out = Vec::new();
+        for hop in &hops {
+            let same: Vec<&OfferedVersion> = offered.iter().filter(|o| o.version.same_minor(hop)).collect();
+            let what = if hop.same_minor(&ctx.plan.target) {
+                format!("target {hop}")
+            } else {
+                format!("{hop}, a hop on the way to {},", ctx.plan.target)
+            };
+            let mut f = if same.is_empty() {
+                finding(
+                    self.id(),
+                    Severity::Blocker,
+                    subject(),
+                    format!(
+                        "{what} is not offered by {provider} for this cluster (offered: {}); pick an offered target",
+                        describe_offer(offered)
+                    ),
+                )
+            } else if same.iter().all(|o| o.preview) {
+                if ctx.allow_preview {
+                    finding(
+                        self.id(),
+                        Severity::Warning,
+                        subject(),
+                        format!(
+                            "{what} is a preview on {provider}: not supported for production; going ahead because of --allow-preview"
+                        ),
+                    )
+                } else {
+                    finding(
+                        self.id(),
+                        Severity::Blocker,
+                        subject(),
+                        format!(
+                            "{what} is a preview on {provider}, not supported for production; pick a generally available version (offered: {}) or pass --allow-preview",
+                            describe_offer(offered)
+                        ),
+                    )
+                }
+            } else {
+                continue;
+            };
+            f.hop = Some(hop.clone());
+            out.push(f);
+        }
+        Ok(out)
+    }
+}
+
+/// `1.30, 1.31, 1.32 (preview)`: the offered minors, each once, oldest first.
+fn describe_offer(offered: &[OfferedVersion]) -> String {
+    let mut minors: Vec<(KubeVersion, bool)> = Vec::new();
+    for o in offered {
+        let minor = o.version.minor_version();
+        match minors.iter_mut().find(|(m, _)| *m == minor) {
+            Some((_, preview)) => *preview &= o.preview,
+            None => minors.push((minor, o.preview)),
+        }
+    }
+    if minors.is_empty() {
+        return "none".into();
+    }
+    minors.sort();
+    minors
+        .iter()
+        .map(|(m, preview)| {
+            if *preview {
+                format!("{m} (preview)")
+            } else {
+                m.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// KUP-EOS-001: the current version and the target against the support calendar.
@@ -598,5 +738,144 @@ impl Check for AutoUpgradeRace {
                 )
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::NodePool;
+    use crate::plan::{Strategy, plan};
+    use crate::provider::Provider;
+    use crate::skew::SkewPolicy;
+
+    fn v(s: &str) -> KubeVersion {
+        KubeVersion::parse(s).unwrap()
+    }
+
+    fn aks_1_29() -> ClusterSnapshot {
+        ClusterSnapshot {
+            provider: Provider::Aks,
+            name: "prod".into(),
+            control_plane: v("1.29"),
+            status: ResourceStatus::Ready,
+            node_pools: vec![
+                NodePool::new("system", v("1.29"), 3),
+                NodePool::new("user", v("1.29"), 3),
+            ],
+            auto_upgrade: None,
+            id: None,
+        }
+    }
+
+    fn offered(versions: &[(&str, bool)]) -> Vec<OfferedVersion> {
+        versions
+            .iter()
+            .map(|(s, preview)| OfferedVersion {
+                version: v(s),
+                is_default: false,
+                support: None,
+                preview: *preview,
+            })
+            .collect()
+    }
+
+    async fn run_offer_check(to: &str, offer: Offer<'_>, allow_preview: bool) -> Vec<Finding> {
+        let snapshot = aks_1_29();
+        let plan = plan(
+            &snapshot,
+            &v(to),
+            &SkewPolicy::for_provider(Provider::Aks),
+            Strategy::InPlace,
+        )
+        .unwrap();
+        let mut registry = CheckRegistry::empty();
+        registry.register(OfferedByProvider);
+        let calendar = Calendar::embedded(Provider::Aks);
+        let inputs = CheckInputs {
+            snapshot: &snapshot,
+            calendar: &calendar,
+            today: NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(),
+            workloads: None,
+            in_flight: &[],
+            force_drain: false,
+            offer,
+            allow_preview,
+        };
+        registry.run(&plan, &inputs).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_target_the_provider_does_not_offer_blocks_naming_the_offer() {
+        let list = offered(&[("1.30.5", false), ("1.31.2", false), ("1.32.0", true)]);
+        let found = run_offer_check("1.31", Offer::Listed(&list), false).await;
+        assert!(found.is_empty(), "{found:?}");
+        let found = run_offer_check("1.33", Offer::Listed(&list), false).await;
+        let target: Vec<_> = found.iter().filter(|f| f.hop == Some(v("1.33"))).collect();
+        assert_eq!(target.len(), 1, "{found:?}");
+        assert_eq!(target[0].severity, Severity::Blocker);
+        assert!(
+            target[0].message.contains("offered: 1.30, 1.31, 1.32 (preview)"),
+            "{}",
+            target[0].message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_preview_target_blocks_unless_allowed_then_warns() {
+        let list = offered(&[("1.30", false), ("1.31", false), ("1.32", true)]);
+        let found = run_offer_check("1.32", Offer::Listed(&list), false).await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].severity, Severity::Blocker);
+        assert!(
+            found[0].message.contains("--allow-preview"),
+            "{}",
+            found[0].message
+        );
+        let found = run_offer_check("1.32", Offer::Listed(&list), true).await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].severity, Severity::Warning);
+        // A minor with one generally available patch is not a preview.
+        let list = offered(&[
+            ("1.30", false),
+            ("1.31", false),
+            ("1.32.1", true),
+            ("1.32.0", false),
+        ]);
+        assert!(
+            run_offer_check("1.32", Offer::Listed(&list), false)
+                .await
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_offer_warns_once_and_offline_plans_are_not_checked() {
+        let found = run_offer_check("1.32", Offer::Unreadable("HTTP 403"), false).await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(found[0].message.contains("HTTP 403"));
+        assert!(run_offer_check("1.32", Offer::NotRead, false).await.is_empty());
+    }
+
+    #[test]
+    fn state_at_a_hop_includes_the_pool_moves_made_before_it() {
+        let plan = plan(
+            &aks_1_29(),
+            &v("1.33"),
+            &SkewPolicy::for_provider(Provider::Aks),
+            Strategy::InPlace,
+        )
+        .unwrap();
+        let at_1_32 = plan.state_at_hop(&v("1.32"));
+        assert_eq!(at_1_32.control_plane, v("1.32"));
+        assert!(at_1_32.node_pools.iter().all(|p| p.version == v("1.29")));
+        let at_1_33 = plan.state_at_hop(&v("1.33"));
+        assert_eq!(at_1_33.control_plane, v("1.33"));
+        assert!(
+            at_1_33.node_pools.iter().all(|p| p.version == v("1.32")),
+            "{at_1_33:?}"
+        );
+        assert_eq!(plan.state_at_hop(&v("1.40")), plan.initial);
     }
 }

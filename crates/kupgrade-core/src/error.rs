@@ -51,6 +51,24 @@ pub enum Error {
         /// The newest known minor.
         newest: String,
     },
+    /// The provider refused to move the control plane because node pools lag it: it enforces a
+    /// stricter ordering than the plan was made with (EKS's `UpdateClusterVersion` reference:
+    /// managed node groups must match the cluster's version before an update).
+    #[error(
+        "{provider} refused to move the control plane to {to}: node pools {pools} must first be at the control plane's version {control_plane} ({rule}); re-plan with every pool moved before each hop: rerun with --lag-limit 0 --replan"
+    )]
+    PoolsMustMatch {
+        /// The provider's product name.
+        provider: String,
+        /// The control-plane version that was refused.
+        to: String,
+        /// The control plane's version the pools must reach first.
+        control_plane: String,
+        /// The pools the provider named, comma-separated.
+        pools: String,
+        /// The rule and where it is written.
+        rule: String,
+    },
     /// The request is malformed (a bad state file, a bad flag combination).
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -216,5 +234,28 @@ mod tests {
             retry_after: Some(Duration::from_secs(7)),
         };
         assert_eq!(e.to_string(), "throttled by the provider; retry after 7s");
+    }
+
+    #[test]
+    fn a_refused_hop_names_the_rule_and_the_replan_command() {
+        let e = Error::PoolsMustMatch {
+            provider: "Amazon EKS".into(),
+            to: "1.31".into(),
+            control_plane: "1.30".into(),
+            pools: "batch, general".into(),
+            rule: "the UpdateClusterVersion reference's rule".into(),
+        };
+        let text = e.to_string();
+        assert!(!e.is_retryable());
+        assert!(!text.contains('\n'));
+        for needle in [
+            "batch, general",
+            "1.30",
+            "1.31",
+            "UpdateClusterVersion",
+            "--lag-limit 0 --replan",
+        ] {
+            assert!(text.contains(needle), "{needle}: {text}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::calendar::Calendar;
-use crate::checks::{CheckInputs, CheckRegistry, Finding};
+use crate::checks::{CheckInputs, CheckRegistry, Finding, Offer};
 use crate::cluster::{
     ClusterSnapshot, ManagedCluster, OperationId, OperationKind, OperationState, ResourceStatus,
 };
@@ -197,6 +197,8 @@ impl Executor {
         registry: &CheckRegistry,
         calendar: &Calendar,
         today: NaiveDate,
+        offer: Offer<'_>,
+        allow_preview: bool,
     ) -> Result<Vec<Finding>> {
         let poll = &self.config.poll;
         let snapshot = poll
@@ -214,6 +216,8 @@ impl Executor {
             workloads: Some(self.workloads.as_ref()),
             in_flight: &in_flight,
             force_drain: self.config.drain.force,
+            offer,
+            allow_preview,
         };
         let findings = registry.run(plan, &inputs).await?;
         for f in &findings {

@@ -49,7 +49,7 @@ pub mod version;
 pub mod workloads;
 
 pub use calendar::{Calendar, SupportStatus, SupportWindow};
-pub use checks::{Check, CheckRegistry, Finding, Severity, Subject};
+pub use checks::{Check, CheckRegistry, Finding, Offer, Severity, Subject};
 pub use cluster::{
     Capabilities, ClusterSnapshot, ManagedCluster, NodePool, NodePoolSpec, OfferedVersion, Operation,
     OperationId, OperationKind, OperationState, RequestToken, ResourceStatus, RolloutSettings, Taint,

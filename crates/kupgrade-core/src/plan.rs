@@ -5,6 +5,8 @@
 //! The rule that minimises rollouts: the control plane climbs one minor at a time; a pool is
 //! moved only when the next control-plane hop would break skew for it, and then as far as the
 //! control plane allows (to the control plane's current minor). Every pool ends at the target.
+//! A policy with `pools_match_before_hop` (`--lag-limit 0`) also moves every pool not at the
+//! control plane's minor before each hop.
 //! Moving a pool further never shrinks its future slack, so postponing and moving as far as
 //! possible is optimal (checked against brute force in the tests).
 
@@ -448,6 +450,20 @@ impl UpgradePlan {
         walk.state()
     }
 
+    /// The versions right after the control plane reaches `hop`, with every pool move the plan
+    /// makes before it; the initial versions when no step reaches `hop` (pool-only plans). In
+    /// time linear in steps and pools.
+    pub fn state_at_hop(&self, hop: &KubeVersion) -> VersionState {
+        let mut walk = StateWalk::new(&self.initial);
+        for step in &self.steps {
+            walk.apply(step);
+            if matches!(step, Step::UpgradeControlPlane { to, .. } if to == hop) {
+                return walk.state();
+            }
+        }
+        self.initial.clone()
+    }
+
     /// The control-plane minors the plan passes through (the hops), in order.
     pub fn hops(&self) -> Vec<KubeVersion> {
         self.steps
@@ -567,7 +583,7 @@ pub fn plan_with(
             .pools
             .iter()
             .enumerate()
-            .filter(|(_, p)| policy.check_node(&next, &p.name, &p.version).is_err())
+            .filter(|(_, p)| policy.must_move_before(&control_plane, &next, &p.version))
             .map(|(i, _)| i)
             .collect();
         let reason = format!(
@@ -617,7 +633,7 @@ fn validate(snapshot: &ClusterSnapshot, target: &KubeVersion, options: &PlanOpti
     let policy = &options.policy;
     if policy.node_lag == 0 || policy.legacy_node_lag == 0 {
         return Err(Error::InvalidInput(
-            "a lag limit of 0 leaves no legal control-plane upgrade; use at least 1".into(),
+            "a skew policy whose nodes may lag 0 minors leaves no legal control-plane upgrade (nodes lag 1 until they move); for pools that match the control plane before each hop use --lag-limit 0".into(),
         ));
     }
     let mut seen = BTreeSet::new();

@@ -1,5 +1,31 @@
 //! Version-skew rules: how far node pools may lag the control plane, how far the control
-//! plane may move in one step. Policies are data; users may override the lag limit.
+//! plane may move in one step, and whether pools must catch up before each step. Policies are
+//! data; users may override the lag limit.
+//!
+//! Every provider's rule below names its source and the date it was read. Where a provider's
+//! own pages disagree, the one the planner follows is said, with why:
+//!
+//! | Provider | Rule the planner follows | Source (read) | Disagreeing source |
+//! |---|---|---|---|
+//! | upstream | kubelet/kube-proxy never newer, <= 3 minors older (< 1.25: 2); API server one minor per upgrade | <https://kubernetes.io/releases/version-skew-policy/> (kubernetes/website @01bc097, read 2026-11-25) | its own prerequisite bullet still says 2 |
+//! | EKS | as upstream: kubelet >= 1.25 may lag 3 minors, older 2; one minor per control-plane update | EKS user guide <https://docs.aws.amazon.com/eks/latest/userguide/update-cluster.html> (awsdocs @7b9bf3d, read 2026-11-25); AWS lifted the "must match" restriction (<https://github.com/aws/containers-roadmap/issues/1473>) | `UpdateClusterVersion` API reference <https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateClusterVersion.html> (aws-sdk-eks 1.160.0 docs, read 2026-11-25): managed node groups must match the cluster's version before an update |
+//! | AKS | from 1.28 the control plane may be 3 minors ahead of pools; one minor per step (non-LTS) | <https://learn.microsoft.com/azure/aks/upgrade-aks-control-plane> (MicrosoftDocs/azure-aks-docs, ms.date 2026-07-30, read 2026-12-02) | `orchestratorVersion` description in the 2026-08-01 REST spec (Azure/azure-rest-api-specs `aks/stable/2026-08-01/managedClusters.json` @10c8868, read 2026-12-02): "within two minor versions" |
+//! | GKE | nodes up to 2 minors older; control plane one minor at a time | <https://cloud.google.com/kubernetes-engine/versioning> (stored snapshot, read 2026-11-25) | none found; n-3 on GKE is unverified |
+//!
+//! Why the guide over the reference on EKS: the user guide is the newer, versioned statement,
+//! AWS confirmed the restriction was lifted (containers-roadmap #1473), and a lagging pool costs
+//! one rollout fewer per skipped move. A cluster that still enforces the reference's rule
+//! answers `InvalidParameterException: Nodegroups ... must be updated to match cluster version`;
+//! the EKS adapter maps that to [`crate::Error::PoolsMustMatch`], which tells the user to re-plan
+//! with `--lag-limit 0` ([`SkewPolicy::with_lag_limit`]: pools match the control plane before
+//! every hop).
+//!
+//! Why the docs over the spec on AKS: the spec's sentence predates 1.28 (SDKs generated from
+//! older API versions carry it word for word) and is documentation text, not a validated
+//! constraint (`orchestratorVersion` is a free string); the AKS upgrade page is dated
+//! 2026-07-30 and states the 1.28 change with an example. Should AKS ever enforce the spec's 2,
+//! the hop is refused in AKS's own words (passed through by the AKS adapter) and
+//! `--lag-limit 2 --replan` plans for it.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +45,11 @@ pub struct SkewPolicy {
     pub legacy_node_lag: u32,
     /// The first kubelet minor that gets `node_lag` rather than `legacy_node_lag`.
     pub modern_kubelet_minor: u32,
+    /// Every pool must be at the control plane's minor before the control plane moves (the
+    /// strict rule of EKS's `UpdateClusterVersion` reference; the user's `--lag-limit 0`).
+    /// Lagging states between hops stay judged by `node_lag`.
+    #[serde(default)]
+    pub pools_match_before_hop: bool,
 }
 
 /// A broken skew rule, described for a human.
@@ -42,17 +73,21 @@ impl SkewPolicy {
             node_lag: 3,
             legacy_node_lag: 2,
             modern_kubelet_minor: 25,
+            pools_match_before_hop: false,
         }
     }
 
-    /// The rules of `provider`.
+    /// The rules of `provider` (sources and dates in the module documentation).
     ///
-    /// - EKS: one minor per control-plane update [EKS-UPD]; nodes with kubelet >= 1.25 may lag 3
-    ///   minors, older ones 2 [EKS-UPD @7b9bf3d]; never newer than the control plane [EKS-MNG-U].
-    /// - AKS: one minor per step for supported non-LTS versions [AKS-VERS]; from 1.28 the control
-    ///   plane may be 3 minors ahead of pools [AKS-CP]. LTS-to-LTS jumps are not modelled yet.
-    /// - GKE: nodes up to 2 minors older [GKE-VER-OLD]; control plane one minor at a time
-    ///   [K8S-SKEW].
+    /// - EKS: one minor per control-plane update; nodes with kubelet >= 1.25 may lag 3 minors,
+    ///   older ones 2 (EKS user guide, update-cluster, read 2026-11-25); never newer than the
+    ///   control plane. The API reference's stricter "node groups must match" is not followed
+    ///   by default; `with_lag_limit(0)` follows it.
+    /// - AKS: one minor per step for supported non-LTS versions; from 1.28 the control plane may
+    ///   be 3 minors ahead of pools (AKS upgrade-aks-control-plane, ms.date 2026-07-30), not the
+    ///   2 of the 2026-08-01 spec's `orchestratorVersion` text. LTS-to-LTS jumps are not modelled.
+    /// - GKE: nodes up to 2 minors older (GKE versioning page); control plane one minor at a
+    ///   time (upstream).
     pub fn for_provider(provider: Provider) -> Self {
         match provider {
             Provider::Eks => Self {
@@ -73,11 +108,32 @@ impl SkewPolicy {
     }
 
     /// The same policy with one lag limit for every kubelet version (a user override).
+    ///
+    /// `0` means the pools may not lag when the control plane moves: every pool is brought to
+    /// the control plane's minor before each hop (EKS's strict `UpdateClusterVersion` rule), and
+    /// lags 1 minor only until its own move after the hop. The lag limits stay the provider's.
     pub fn with_lag_limit(mut self, minors: u32) -> Self {
+        if minors == 0 {
+            self.pools_match_before_hop = true;
+            self.name = format!("{} (pools match the control plane before each hop)", self.name);
+            return self;
+        }
         self.node_lag = minors;
         self.legacy_node_lag = minors;
         self.name = format!("{} (lag limit {minors})", self.name);
         self
+    }
+
+    /// Whether a pool at `node` must move before the control plane goes from `control_plane`
+    /// to `next`: it would break skew there, or this policy wants pools to match first.
+    pub fn must_move_before(
+        &self,
+        control_plane: &KubeVersion,
+        next: &KubeVersion,
+        node: &KubeVersion,
+    ) -> bool {
+        (self.pools_match_before_hop && !node.same_minor(control_plane))
+            || self.check_node(next, "", node).is_err()
     }
 
     /// How many minors a kubelet at `node` may lag the control plane.
@@ -189,6 +245,23 @@ mod tests {
             assert!(err.0.contains("cannot skip minors"), "{err}");
             assert!(p.check_control_plane_step(&v("1.30"), &v("1.29")).is_err());
         }
+    }
+
+    #[test]
+    fn lag_limit_0_moves_every_pool_to_the_control_plane_before_a_hop() {
+        let p = SkewPolicy::for_provider(Provider::Eks).with_lag_limit(0);
+        assert!(
+            p.pools_match_before_hop && p.name.contains("pools match"),
+            "{}",
+            p.name
+        );
+        // A pool one minor behind may serve, but must catch up before the next hop.
+        assert!(p.check_node(&v("1.30"), "a", &v("1.29")).is_ok());
+        assert!(p.must_move_before(&v("1.30"), &v("1.31"), &v("1.29")));
+        assert!(!p.must_move_before(&v("1.30"), &v("1.31"), &v("1.30.4")));
+        let guide = SkewPolicy::for_provider(Provider::Eks);
+        assert!(!guide.must_move_before(&v("1.30"), &v("1.31"), &v("1.29")));
+        assert!(guide.must_move_before(&v("1.31"), &v("1.32"), &v("1.28")));
     }
 
     #[test]

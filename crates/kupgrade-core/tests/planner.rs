@@ -249,6 +249,46 @@ fn lag_limit_override_forces_earlier_moves() {
 }
 
 #[test]
+fn lag_limit_0_brings_every_pool_to_the_control_plane_before_each_hop() {
+    // Half-way through a run EKS refused 1.30 -> 1.31 (strict UpdateClusterVersion rule): the
+    // cluster is at 1.30 with pools at 1.29, still legal, and re-planned with --lag-limit 0.
+    let c = cluster(
+        Provider::Eks,
+        "1.30",
+        &[("batch", "1.29", 2), ("general", "1.29", 3)],
+    );
+    let opts = PlanOptions::new(Provider::Eks, Strategy::InPlace)
+        .with_policy(SkewPolicy::for_provider(Provider::Eks).with_lag_limit(0));
+    let p = plan_with(&c, &v("1.32"), &opts).unwrap();
+    let mut state = p.initial.clone();
+    for step in &p.steps {
+        if let Step::UpgradeControlPlane { from, .. } = step {
+            assert!(
+                state.node_pools.iter().all(|pool| pool.version.same_minor(from)),
+                "a pool lags before the hop from {from}: {state:?}"
+            );
+        }
+        state.apply(step);
+    }
+    assert_eq!(
+        actions(&p),
+        [
+            "upgrade-node-pool batch",
+            "upgrade-node-pool general",
+            "upgrade-control-plane",
+            "upgrade-node-pool batch",
+            "upgrade-node-pool general",
+            "upgrade-control-plane",
+            "upgrade-node-pool batch",
+            "upgrade-node-pool general",
+        ]
+    );
+    // The guide's rule (the default) leaves them until the end.
+    let p = plan_of(&c, "1.32", Strategy::InPlace).unwrap();
+    assert_eq!(p.node_rollouts, 2);
+}
+
+#[test]
 fn json_matches_the_cli_contract() {
     let c = cluster(Provider::Eks, "1.31", &[("general", "1.31", 3)]);
     let p = plan_of(&c, "1.32", Strategy::InPlace).unwrap();

@@ -161,6 +161,12 @@ pub(crate) fn from_code(
         Some("ResourceInUseException") => {
             Error::OperationInProgress(format!("{target} ({})", with_message("ResourceInUseException")))
         }
+        Some("InvalidParameterException" | "InvalidRequestException")
+            if op == "UpdateClusterVersion"
+                && let Some(refusal) = pools_must_match(&message) =>
+        {
+            refusal
+        }
         Some(code @ ("InvalidParameterException" | "InvalidRequestException")) => {
             Error::InvalidTransition(format!("{op} on {target}: {}", with_message(code)))
         }
@@ -195,6 +201,32 @@ pub(crate) fn from_code(
         Some(code) => Error::Provider(format!("{op} on {target}: {}", with_message(code))),
         None => Error::Provider(format!("{op} on {target}: HTTP {status} {message}")),
     }
+}
+
+/// The rule behind EKS's "node groups must match" refusal, and where it is written.
+const STRICT_NODEGROUP_RULE: &str = "EKS's UpdateClusterVersion API reference, https://docs.aws.amazon.com/eks/latest/APIReference/API_UpdateClusterVersion.html (read 2026-11-25): managed node groups must match the cluster's version before it is updated; kupgrade plans by the EKS user guide, which lets kubelets >= 1.25 lag 3 minors, and this cluster enforces the reference";
+
+/// Recognises `UpdateClusterVersion`'s refusal while managed node groups lag, sent as
+/// `InvalidParameterException` (ACK#2957) or, in older clusters, `InvalidRequestException`
+/// (terraform-provider-aws#19478): "Nodegroups batch, general must be updated to match cluster
+/// version 1.30 before updating cluster version". The control plane moves one minor at a time,
+/// so the refused version is the next minor of the one named.
+fn pools_must_match(message: &str) -> Option<Error> {
+    let (head, tail) = message.split_once(" must be updated to match cluster version ")?;
+    let pools = head
+        .trim()
+        .strip_prefix("Nodegroups ")
+        .or_else(|| head.trim().strip_prefix("Nodegroup "))?
+        .trim();
+    let named = tail.split_whitespace().next()?.trim_end_matches(['.', ',']);
+    let control_plane = kupgrade_core::KubeVersion::parse(named).ok()?.minor_version();
+    Some(Error::PoolsMustMatch {
+        provider: "Amazon EKS".into(),
+        to: control_plane.next_minor().to_string(),
+        control_plane: control_plane.to_string(),
+        pools: pools.to_string(),
+        rule: STRICT_NODEGROUP_RULE.into(),
+    })
 }
 
 /// A `NotFound` naming the node group or add-on when EKS says that is what is missing, else the
@@ -296,6 +328,62 @@ mod tests {
             let text = e.to_string();
             assert!(text.contains(code) && text.contains("must not exceed"), "{text}");
         }
+    }
+
+    #[test]
+    fn a_hop_refused_because_node_groups_lag_names_the_rule_and_the_replan() {
+        for code in ["InvalidParameterException", "InvalidRequestException"] {
+            let e = from_code(
+                "UpdateClusterVersion",
+                Target::Cluster("prod"),
+                Some(code),
+                Some(
+                    "Nodegroups batch, general must be updated to match cluster version 1.30 before updating cluster version",
+                ),
+                400,
+            );
+            let Error::PoolsMustMatch {
+                to,
+                control_plane,
+                pools,
+                rule,
+                ..
+            } = &e
+            else {
+                panic!("{code}: {e:?}");
+            };
+            assert_eq!((to.as_str(), control_plane.as_str()), ("1.31", "1.30"));
+            assert_eq!(pools, "batch, general");
+            assert!(
+                rule.contains("API_UpdateClusterVersion") && rule.contains("user guide"),
+                "{rule}"
+            );
+            assert!(!e.is_retryable());
+            let text = e.to_string();
+            assert!(
+                text.contains("--lag-limit 0 --replan") && !text.contains('\n'),
+                "{text}"
+            );
+        }
+        // The same words from another call, or other UpdateClusterVersion refusals, are not it.
+        let e = from_code(
+            "UpdateNodegroupVersion",
+            NG,
+            Some("InvalidParameterException"),
+            Some(
+                "Nodegroups blue must be updated to match cluster version 1.30 before updating cluster version",
+            ),
+            400,
+        );
+        assert!(matches!(e, Error::InvalidTransition(_)), "{e:?}");
+        let e = from_code(
+            "UpdateClusterVersion",
+            Target::Cluster("prod"),
+            Some("InvalidParameterException"),
+            Some("Unsupported Kubernetes minor version update from 1.29 to 1.31"),
+            400,
+        );
+        assert!(matches!(e, Error::InvalidTransition(_)), "{e:?}");
     }
 
     #[test]

@@ -64,6 +64,41 @@ async fn update_cluster_version_sends_the_minor_and_the_token() {
 }
 
 #[tokio::test]
+async fn a_hop_refused_while_node_groups_lag_is_a_pools_must_match_error() {
+    let refusal = ReplayEvent::new(
+        http::Request::builder()
+            .uri("https://eks.us-east-1.amazonaws.com/")
+            .body(SdkBody::empty())
+            .unwrap(),
+        http::Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .header("x-amzn-errortype", "InvalidParameterException")
+            .body(SdkBody::from(
+                json!({
+                    "message": "Nodegroups batch, general must be updated to match cluster version 1.30 before updating cluster version",
+                    "clusterName": "prod"
+                })
+                .to_string(),
+            ))
+            .unwrap(),
+    );
+    let replay = StaticReplayClient::new(vec![
+        event(json!({"cluster": {"name": "prod", "version": "1.30", "status": "ACTIVE"}})),
+        refusal,
+    ]);
+    let err = cluster(&replay)
+        .upgrade_control_plane(&KubeVersion::parse("1.31").unwrap(), &RequestToken("t".into()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kupgrade_core::Error::PoolsMustMatch { pools, to, .. } if pools == "batch, general" && to == "1.31"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("--lag-limit 0 --replan"), "{err}");
+}
+
+#[tokio::test]
 async fn update_nodegroup_version_sends_version_force_and_token() {
     let replay = StaticReplayClient::new(vec![
         event(json!({"nodegroup": {

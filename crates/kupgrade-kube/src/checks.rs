@@ -2,10 +2,11 @@
 //! and the hops it applies to.
 //!
 //! The cluster is read once into [`ClusterFacts`]; each check is a plain function of the facts
-//! and the hop, so the same checks run from `kupgrade check` ([`run_checks`]) and from core's
+//! and the [`Hop`] (with the plan's versions at that hop when there is a plan: node skew is
+//! judged on the nodes the plan leaves there, not on today's), so the same checks run from `kupgrade check` ([`run_checks`]) and from core's
 //! `CheckRegistry` ([`register`]), and are tested without a cluster.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -17,7 +18,7 @@ use k8s_openapi::api::storage::v1::{CSIDriver, StorageClass};
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource};
 use kupgrade_core::checks::{Check, CheckContext, CheckRegistry, Finding, Severity, Subject, sort_findings};
-use kupgrade_core::{KubeVersion, ManagedCluster, NodeConfigSource, Result};
+use kupgrade_core::{KubeVersion, ManagedCluster, NodeConfigSource, Result, Step, UpgradePlan, VersionState};
 use serde::de::DeserializeOwned;
 
 use crate::kube_error;
@@ -112,19 +113,143 @@ pub struct KubeCheck {
     /// Whether `register` adds it to core's registry (false where a core check already covers
     /// it through `ClusterWorkloads`).
     pub in_registry: bool,
-    run: fn(&ClusterFacts, &KubeVersion) -> Vec<Finding>,
+    run: fn(&ClusterFacts, &Hop<'_>) -> Vec<Finding>,
+}
+
+/// What a check judges: the control-plane version of one hop and, inside a plan, the versions
+/// the plan gives the node pools by then.
+#[derive(Debug, Clone, Copy)]
+pub struct Hop<'a> {
+    /// The control-plane version the hop reaches (the target for once-per-plan checks).
+    pub version: &'a KubeVersion,
+    /// The plan, when the checks run for one (`kupgrade check --provider`, `upgrade`); `None`
+    /// for the kubeconfig-only `kupgrade check`, which judges the nodes as they are today.
+    pub plan: Option<&'a UpgradePlan>,
+    /// The versions the plan gives the cluster right after the control plane reaches
+    /// `version` (pools it moves before the hop included); with `plan` only.
+    pub at_hop: Option<&'a VersionState>,
+}
+
+impl<'a> Hop<'a> {
+    /// A hop outside any plan: nodes are judged as they are today.
+    pub fn unplanned(version: &'a KubeVersion) -> Self {
+        Self {
+            version,
+            plan: None,
+            at_hop: None,
+        }
+    }
+
+    /// What the plan does before this hop with the nodes of each pool it knows, found by the
+    /// provider's pool label; built once per check run (nodes x pools lookups would not scale).
+    fn fates(&self) -> Fates<'a> {
+        let (Some(plan), Some(at_hop)) = (self.plan, self.at_hop) else {
+            return Fates {
+                label: None,
+                pools: HashMap::new(),
+            };
+        };
+        let planned: HashMap<&str, &KubeVersion> = at_hop
+            .node_pools
+            .iter()
+            .map(|p| (p.name.as_str(), &p.version))
+            .collect();
+        let pools = plan
+            .initial
+            .node_pools
+            .iter()
+            .map(|pool| {
+                let fate = match planned.get(pool.name.as_str()) {
+                    None => NodeFate::Replaced,
+                    Some(v) if !v.same_minor(&pool.version) => {
+                        NodeFate::Moved(pool.name.clone(), (*v).clone())
+                    }
+                    Some(_) => NodeFate::Stays(pool.name.clone()),
+                };
+                (pool.name.as_str(), fate)
+            })
+            .collect();
+        Fates {
+            label: Some(plan.provider.pool_node_label("").0),
+            pools,
+        }
+    }
+
+    /// How many minors a kubelet at `kubelet` may lag at this hop: the plan's skew policy (the
+    /// provider's rule with its source in `kupgrade_core::skew`, or the user's `--lag-limit`),
+    /// or the upstream rule outside a plan.
+    pub fn kubelet_lag(&self, kubelet: &KubeVersion) -> i64 {
+        match self.plan {
+            Some(plan) => i64::from(plan.policy.max_lag(kubelet)),
+            None => allowed_lag(kubelet),
+        }
+    }
+
+    /// The version of the provider-managed add-ons (kube-proxy among them) right before the
+    /// control plane reaches this hop: the last `update-addons` step the plan makes before it.
+    fn addons_before(&self) -> Option<&'a KubeVersion> {
+        let plan = self.plan?;
+        let mut last = None;
+        for step in &plan.steps {
+            match step {
+                Step::UpgradeControlPlane { to, .. } if to == self.version => return last,
+                Step::UpdateAddons { to } => last = Some(to),
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
+/// What a plan does before one hop with the nodes of each pool.
+struct Fates<'a> {
+    /// The provider's pool label key; `None` outside a plan.
+    label: Option<String>,
+    /// By pool name.
+    pools: HashMap<&'a str, NodeFate>,
+}
+
+impl Fates<'_> {
+    /// What the plan does with `node`.
+    fn of(&self, node: &KNode) -> NodeFate {
+        let Some(label) = &self.label else {
+            return NodeFate::Unplanned;
+        };
+        node.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(label))
+            .and_then(|pool| self.pools.get(pool.as_str()))
+            .cloned()
+            .unwrap_or(NodeFate::InNoPool)
+    }
+}
+
+/// What a plan does with one node before a hop.
+#[derive(Clone)]
+enum NodeFate {
+    /// No plan: judged as it is today.
+    Unplanned,
+    /// In no pool the plan knows (self-managed, Karpenter, Fargate): the plan does not move it.
+    InNoPool,
+    /// Its pool is not moved before the hop: judged as it is today.
+    Stays(String),
+    /// Its pool is moved to this version before the hop: its replacement is judged.
+    Moved(String, KubeVersion),
+    /// Its pool is replaced by a new one and deleted before the hop (blue/green): gone.
+    Replaced,
 }
 
 impl KubeCheck {
     /// Runs it for one hop.
-    pub fn run(&self, facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
-        if self.from.as_ref().is_some_and(|f| hop < f) {
+    pub fn run(&self, facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
+        if self.from.as_ref().is_some_and(|f| hop.version < f) {
             return Vec::new();
         }
         let mut found = (self.run)(facts, hop);
         if self.per_hop {
             for f in &mut found {
-                f.hop = Some(hop.clone());
+                f.hop = Some(hop.version.clone());
             }
         }
         found
@@ -274,13 +399,14 @@ pub fn run_checks(facts: &ClusterFacts, current: &KubeVersion, target: &KubeVers
         hops.push(target.minor_version());
     }
     let mut out = Vec::new();
+    let target = target.minor_version();
     for check in all() {
         if check.per_hop {
             for hop in &hops {
-                out.extend(check.run(facts, hop));
+                out.extend(check.run(facts, &Hop::unplanned(hop)));
             }
         } else {
-            out.extend(check.run(facts, &target.minor_version()));
+            out.extend(check.run(facts, &Hop::unplanned(&target)));
         }
     }
     sort_findings(&mut out);
@@ -396,7 +522,12 @@ impl Check for RegistryCheck {
         self.check.from.as_ref().is_none_or(|f| hop >= f)
     }
     async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
-        Ok(self.check.run(self.shared.get().await?, ctx.hop))
+        let hop = Hop {
+            version: ctx.hop,
+            plan: Some(ctx.plan),
+            at_hop: Some(ctx.at_hop),
+        };
+        Ok(self.check.run(self.shared.get().await?, &hop))
     }
 }
 
@@ -426,7 +557,7 @@ fn meta_name<K: Resource>(k: &K) -> (Option<&str>, &str) {
     (m.namespace.as_deref(), m.name.as_deref().unwrap_or(""))
 }
 
-fn nodes_not_ready(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+fn nodes_not_ready(facts: &ClusterFacts, _: &Hop<'_>) -> Vec<Finding> {
     facts
         .nodes
         .iter()
@@ -440,37 +571,68 @@ fn nodes_not_ready(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
         .collect()
 }
 
-/// How many minors older than the API server a kubelet or kube-proxy may be.
+/// How many minors older than the API server a kubelet or kube-proxy may be, by the upstream
+/// rule (<https://kubernetes.io/releases/version-skew-policy/>, read 2026-11-25: 3, or 2 below
+/// 1.25). Inside a plan a kubelet is judged by the plan's policy instead ([`Hop::kubelet_lag`]).
 fn allowed_lag(component: &KubeVersion) -> i64 {
     if component.minor() >= 25 { 3 } else { 2 }
 }
 
-fn kubelet_skew(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
+/// KUP-KUBE-002 judges each node as the plan leaves it at the hop: a node whose pool the plan
+/// moves (or replaces) before the hop is no blocker for its kubelet today; nodes in pools the
+/// plan does not move before the hop, and nodes in no pool it knows, are judged as they are.
+fn kubelet_skew(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
+    let control_plane = hop.version;
+    let fates = hop.fates();
     facts
         .nodes
         .iter()
         .filter_map(|n| {
             let (_, name) = meta_name(n);
             let raw = n.status.as_ref()?.node_info.as_ref()?.kubelet_version.clone();
-            let kubelet = KubeVersion::parse(&raw).ok()?;
-            let lag = hop.minors_ahead_of(&kubelet);
-            (lag > allowed_lag(&kubelet)).then(|| {
+            let live = KubeVersion::parse(&raw).ok()?;
+            let (kubelet, advice) = match fates.of(n) {
+                NodeFate::Replaced => return None,
+                NodeFate::Moved(pool, to) => (
+                    to.clone(),
+                    format!("its pool {pool} is moved to {to} before this hop, and that is still too far behind; re-plan with a lower --lag-limit"),
+                ),
+                NodeFate::Stays(pool) => (
+                    live,
+                    format!("the plan does not move its pool {pool} before this hop; upgrade or replace the node"),
+                ),
+                NodeFate::InNoPool => (
+                    live,
+                    "it is in no node pool the plan moves (self-managed, Karpenter or Fargate?); replace it before this hop".to_string(),
+                ),
+                NodeFate::Unplanned => (
+                    live,
+                    "upgrade or replace its pool before this hop".to_string(),
+                ),
+            };
+            let lag = control_plane.minors_ahead_of(&kubelet);
+            let allowed = hop.kubelet_lag(&kubelet);
+            (lag > allowed).then(|| {
                 finding("KUP-KUBE-002", Severity::Blocker, "Node", None, name, format!(
-                    "node {name} runs kubelet {kubelet}, {lag} minors behind a {hop} control plane (at most {} allowed); upgrade or replace its pool before this hop",
-                    allowed_lag(&kubelet)
+                    "node {name} runs kubelet {kubelet}, {lag} minors behind a {control_plane} control plane (at most {allowed} allowed); {advice}"
                 ))
             })
         })
         .collect()
 }
 
+/// The `kube-system/kube-proxy` DaemonSet.
+fn kube_proxy_daemonset(facts: &ClusterFacts) -> Option<&DaemonSet> {
+    facts.daemonsets.iter().find(|d| {
+        d.metadata.namespace.as_deref() == Some("kube-system")
+            && d.metadata.name.as_deref() == Some("kube-proxy")
+    })
+}
+
 /// kube-proxy's version from the `kube-system/kube-proxy` DaemonSet image tag
 /// (`...kube-proxy:v1.29.3-eksbuild.2` -> 1.29.3).
 pub fn kube_proxy_version(facts: &ClusterFacts) -> Option<KubeVersion> {
-    let ds = facts.daemonsets.iter().find(|d| {
-        d.metadata.namespace.as_deref() == Some("kube-system")
-            && d.metadata.name.as_deref() == Some("kube-proxy")
-    })?;
+    let ds = kube_proxy_daemonset(facts)?;
     let image = ds
         .spec
         .template
@@ -485,11 +647,30 @@ pub fn kube_proxy_version(facts: &ClusterFacts) -> Option<KubeVersion> {
     KubeVersion::parse(tag.split('@').next()?).ok()
 }
 
-fn kube_proxy_skew(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
-    let Some(proxy) = kube_proxy_version(facts) else {
+/// The field manager of EKS managed add-ons: a DaemonSet it manages is one the plan's
+/// `update-addons` steps move ("Both types of fields are tagged with manager: eks",
+/// <https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-field-management.html>).
+const EKS_ADDON_MANAGER: &str = "eks";
+
+/// KUP-KUBE-003 judges kube-proxy as the plan leaves it at the hop: when it is an EKS managed
+/// add-on and the plan updates the add-ons after an earlier hop, at that version.
+fn kube_proxy_skew(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
+    let Some(live) = kube_proxy_version(facts) else {
         return Vec::new();
     };
-    let lag = hop.minors_ahead_of(&proxy);
+    let control_plane = hop.version;
+    let managed = kube_proxy_daemonset(facts)
+        .and_then(|d| d.metadata.managed_fields.as_ref())
+        .is_some_and(|fields| {
+            fields
+                .iter()
+                .any(|f| f.manager.as_deref() == Some(EKS_ADDON_MANAGER))
+        });
+    let proxy = match hop.addons_before() {
+        Some(updated) if managed && updated.minor_version() > live.minor_version() => updated.clone(),
+        _ => live,
+    };
+    let lag = control_plane.minors_ahead_of(&proxy);
     if lag > allowed_lag(&proxy) {
         vec![finding(
             "KUP-KUBE-003",
@@ -498,7 +679,7 @@ fn kube_proxy_skew(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
             Some("kube-system"),
             "kube-proxy",
             format!(
-                "kube-proxy {proxy} is {lag} minors behind a {hop} control plane (at most {} allowed); update the kube-proxy add-on before this hop",
+                "kube-proxy {proxy} is {lag} minors behind a {control_plane} control plane (at most {} allowed); update the kube-proxy add-on before this hop",
                 allowed_lag(&proxy)
             ),
         )]
@@ -507,7 +688,7 @@ fn kube_proxy_skew(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
     }
 }
 
-fn pods_failing(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+fn pods_failing(facts: &ClusterFacts, _: &Hop<'_>) -> Vec<Finding> {
     facts
         .pods
         .iter()
@@ -522,7 +703,7 @@ fn pods_failing(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
         .collect()
 }
 
-fn blocking_pdbs(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+fn blocking_pdbs(facts: &ClusterFacts, _: &Hop<'_>) -> Vec<Finding> {
     facts
         .pdbs
         .iter()
@@ -603,7 +784,7 @@ fn covered_by_pdb(facts: &ClusterFacts, w: &Workload<'_>) -> bool {
     })
 }
 
-fn no_pdb(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+fn no_pdb(facts: &ClusterFacts, _: &Hop<'_>) -> Vec<Finding> {
     workloads(facts)
         .into_iter()
         .filter(|w| w.replicas > 1 && !covered_by_pdb(facts, w))
@@ -616,7 +797,7 @@ fn no_pdb(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
         .collect()
 }
 
-fn single_replica(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+fn single_replica(facts: &ClusterFacts, _: &Hop<'_>) -> Vec<Finding> {
     workloads(facts)
         .into_iter()
         .filter(|w| w.replicas == 1)
@@ -627,7 +808,7 @@ fn single_replica(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
         .collect()
 }
 
-fn bare_pods(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+fn bare_pods(facts: &ClusterFacts, _: &Hop<'_>) -> Vec<Finding> {
     facts
         .pods
         .iter()
@@ -644,7 +825,7 @@ fn bare_pods(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
         .collect()
 }
 
-fn local_data(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+fn local_data(facts: &ClusterFacts, _: &Hop<'_>) -> Vec<Finding> {
     let local_pvs: BTreeMap<&str, &str> = facts
         .pvs
         .iter()
@@ -688,7 +869,7 @@ fn local_data(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
     out
 }
 
-fn hpas(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+fn hpas(facts: &ClusterFacts, _: &Hop<'_>) -> Vec<Finding> {
     facts
         .hpas
         .iter()
@@ -711,8 +892,8 @@ fn hpas(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
         .collect()
 }
 
-fn removed_runtime(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
-    if hop.minor() < 24 {
+fn removed_runtime(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
+    if hop.version.minor() < 24 {
         return Vec::new();
     }
     facts
@@ -733,7 +914,8 @@ fn removed_runtime(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
 /// Kubelet flags in node configuration that the target release removes (the kubelet exits with
 /// `unknown flag`: blocker) or deprecates (warning); the message names the release. Node
 /// configuration that could not be read is a warning.
-fn kubelet_flags(facts: &ClusterFacts, target: &KubeVersion) -> Vec<Finding> {
+fn kubelet_flags(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
+    let target = hop.version;
     let table = KubeletFlagTable::builtin();
     let mut out: Vec<Finding> = facts
         .unread_node_configs
@@ -844,7 +1026,8 @@ fn pv_plugin(pv: &PersistentVolume) -> Option<&'static (&'static str, &'static s
     used.iter().position(|u| *u).map(|i| &IN_TREE[i])
 }
 
-fn in_tree_volumes(facts: &ClusterFacts, hop: &KubeVersion) -> Vec<Finding> {
+fn in_tree_volumes(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
+    let hop = hop.version;
     let installed = |driver: &str| {
         facts
             .csi_drivers
@@ -899,7 +1082,7 @@ fn is_default(sc: &StorageClass) -> bool {
     })
 }
 
-fn default_storage_class(facts: &ClusterFacts, _: &KubeVersion) -> Vec<Finding> {
+fn default_storage_class(facts: &ClusterFacts, _: &Hop<'_>) -> Vec<Finding> {
     let defaults: Vec<&str> = facts
         .storage_classes
         .iter()

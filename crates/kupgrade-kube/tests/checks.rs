@@ -3,7 +3,8 @@
 
 use kupgrade_core::KubeVersion;
 use kupgrade_core::checks::{CheckRegistry, Finding, Severity};
-use kupgrade_kube::checks::{ClusterFacts, all, kube_proxy_version, register, run_checks};
+use kupgrade_core::{ClusterSnapshot, NodePool, PlanOptions, Provider, Strategy, UpgradePlan, plan_with};
+use kupgrade_kube::checks::{ClusterFacts, Hop, all, kube_proxy_version, register, run_checks};
 use serde_json::{Value, json};
 
 fn v(s: &str) -> KubeVersion {
@@ -46,6 +47,120 @@ fn kubelet_and_kube_proxy_skew_is_checked_per_hop() {
         findings[0].message.contains("kubelet 1.30.4-eks-a737599"),
         "{}",
         findings[0].message
+    );
+}
+
+/// The healthy fixture's cluster (EKS, node group `general` at 1.30) planned to `to`.
+fn eks_plan(to: &str, strategy: Strategy, managed_addons: bool) -> UpgradePlan {
+    let snapshot = ClusterSnapshot {
+        provider: Provider::Eks,
+        name: "prod".into(),
+        control_plane: v("1.30"),
+        status: Default::default(),
+        node_pools: vec![NodePool::new("general", v("1.30"), 2)],
+        auto_upgrade: None,
+        id: None,
+    };
+    let options = PlanOptions::new(Provider::Eks, strategy).with_managed_addons(managed_addons);
+    plan_with(&snapshot, &v(to), &options).unwrap()
+}
+
+/// The per-hop skew checks (KUP-KUBE-002, -003) at every hop of `plan`, as the registry runs them.
+fn skew_findings_along(plan: &UpgradePlan, facts: &ClusterFacts) -> Vec<Finding> {
+    let checks: Vec<_> = all()
+        .into_iter()
+        .filter(|c| c.id == "KUP-KUBE-002" || c.id == "KUP-KUBE-003")
+        .collect();
+    let mut out = Vec::new();
+    for hop in plan.hops() {
+        let at_hop = plan.state_at_hop(&hop);
+        let planned = Hop {
+            version: &hop,
+            plan: Some(plan),
+            at_hop: Some(&at_hop),
+        };
+        for check in &checks {
+            out.extend(check.run(facts, &planned));
+        }
+    }
+    out
+}
+
+#[test]
+fn pools_the_plan_moves_before_a_hop_are_no_skew_blockers_there() {
+    // Today's kubelets (1.30) are 4 minors behind the last hop (1.34), but the plan moves
+    // `general` to 1.33 before it: that plan is legal and must not be blocked.
+    let plan = eks_plan("1.34", Strategy::InPlace, false);
+    let mut h = healthy();
+    h["daemonsets"][0]["metadata"]["managedFields"] =
+        json!([{"manager": "eks", "operation": "Apply", "apiVersion": "apps/v1"}]);
+    let f = facts(h.clone());
+    assert_eq!(
+        ids(&skew_findings_along(&plan, &f)),
+        vec!["KUP-KUBE-003"],
+        "no add-on steps: kube-proxy stays"
+    );
+    // With the add-on step after each hop, EKS's managed kube-proxy follows the plan too.
+    let plan = eks_plan("1.34", Strategy::InPlace, true);
+    assert!(skew_findings_along(&plan, &f).is_empty());
+    // A kube-proxy EKS does not manage is not moved by update-addons.
+    let f = facts(healthy());
+    assert_eq!(ids(&skew_findings_along(&plan, &f)), vec!["KUP-KUBE-003"]);
+    // Blue/green replaces the pool before the hop: its old nodes are gone by then.
+    let plan = eks_plan("1.34", Strategy::BlueGreen, true);
+    assert!(skew_findings_along(&plan, &facts(h)).is_empty());
+}
+
+#[test]
+fn nodes_in_no_pool_the_plan_moves_are_still_judged_as_they_are() {
+    let plan = eks_plan("1.34", Strategy::InPlace, true);
+    let mut h = healthy();
+    h["daemonsets"][0]["metadata"]["managedFields"] = json!([{"manager": "eks"}]);
+    // A self-managed node (no node-group label) is not moved by the plan.
+    h["nodes"][1]["metadata"]["labels"] = json!({"karpenter.sh/nodepool": "default"});
+    let found = skew_findings_along(&plan, &facts(h));
+    assert_eq!(ids(&found), vec!["KUP-KUBE-002"]);
+    assert_eq!(found[0].subject.name, "ip-10-0-2-9");
+    assert_eq!(found[0].hop, Some(v("1.34")));
+    assert!(
+        found[0].message.contains("in no node pool the plan moves"),
+        "{}",
+        found[0].message
+    );
+}
+
+#[test]
+fn inside_a_plan_kubelets_are_judged_by_the_plan_s_skew_policy() {
+    // GKE lets nodes lag 2 minors, not upstream's 3: a self-managed 1.30 node at a 1.33 hop
+    // breaks GKE's rule though upstream would allow it.
+    let snapshot = ClusterSnapshot {
+        provider: Provider::Gke,
+        name: "prod".into(),
+        control_plane: v("1.30"),
+        status: Default::default(),
+        node_pools: vec![NodePool::new("general", v("1.30"), 2)],
+        auto_upgrade: None,
+        id: None,
+    };
+    let plan = plan_with(
+        &snapshot,
+        &v("1.33"),
+        &PlanOptions::new(Provider::Gke, Strategy::InPlace),
+    )
+    .unwrap();
+    let found = skew_findings_along(&plan, &facts(healthy()));
+    // Both fixture nodes carry EKS labels: in no GKE pool, so judged as they are (1.30).
+    let at_1_33: Vec<_> = found.iter().filter(|f| f.id == "KUP-KUBE-002").collect();
+    assert_eq!(at_1_33.len(), 2, "{found:?}");
+    assert!(at_1_33.iter().all(|f| f.hop == Some(v("1.33"))));
+    assert!(
+        at_1_33[0].message.contains("at most 2 allowed"),
+        "{}",
+        at_1_33[0].message
+    );
+    assert!(
+        run_checks(&facts(healthy()), &v("1.30"), &v("1.33")).is_empty(),
+        "upstream allows 3"
     );
 }
 

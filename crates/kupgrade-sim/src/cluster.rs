@@ -207,19 +207,28 @@ impl ManagedCluster for SimCluster {
         Ok(self.call()?.snapshot())
     }
 
+    /// The embedded calendar's minors, or the state's `rules.offered` list; minors in
+    /// `rules.preview` are marked preview.
     async fn offered_versions(&self) -> Result<Vec<OfferedVersion>> {
-        let provider = self.call()?.provider;
+        let (provider, rules) = {
+            let s = self.call()?;
+            (s.provider, s.rules.clone())
+        };
         let calendar = Calendar::embedded(provider);
-        let default = calendar.windows.len().saturating_sub(2);
-        Ok(calendar
-            .windows
-            .iter()
+        let minors: Vec<KubeVersion> = if rules.offered.is_empty() {
+            calendar.windows.iter().map(|w| w.version.clone()).collect()
+        } else {
+            rules.offered.iter().map(KubeVersion::minor_version).collect()
+        };
+        let default = minors.len().saturating_sub(2);
+        Ok(minors
+            .into_iter()
             .enumerate()
-            .map(|(i, w)| OfferedVersion {
-                version: w.version.clone(),
+            .map(|(i, version)| OfferedVersion {
                 is_default: i == default,
-                support: Some(w.clone()),
-                preview: false,
+                support: calendar.window(&version).cloned(),
+                preview: rules.preview.iter().any(|p| p.same_minor(&version)),
+                version,
             })
             .collect())
     }

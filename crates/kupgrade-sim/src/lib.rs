@@ -39,8 +39,8 @@ mod world;
 pub use cluster::{CrashHook, CrashPlan, SimCluster};
 pub use fleet::SimFleetConnector;
 pub use state::{
-    Budget, Faults, PlannedFailure, SimNode, SimOperation, SimPdb, SimPod, SimPool, SimState, SimWorkload,
-    Timings, WorkloadKind,
+    Budget, Faults, PlannedFailure, ProviderRules, SimNode, SimOperation, SimPdb, SimPod, SimPool, SimState,
+    SimWorkload, Timings, WorkloadKind,
 };
 pub use store::SimStore;
 pub use swap::SimSwap;

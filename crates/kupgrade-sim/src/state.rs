@@ -75,6 +75,23 @@ impl Default for Faults {
     }
 }
 
+/// Where the simulated provider departs from its defaults: the stricter rules some providers'
+/// pages state, and what it offers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderRules {
+    /// Refuse a control-plane upgrade while any pool is not at the control plane's minor, as
+    /// EKS's `UpdateClusterVersion` API reference states it ("managed node groups must match
+    /// the cluster's version"), with [`kupgrade_core::Error::PoolsMustMatch`].
+    pub pools_must_match_before_hop: bool,
+    /// The minors offered for this cluster; empty means every minor of the embedded calendar.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub offered: Vec<KubeVersion>,
+    /// Offered minors that are previews only (AKS `isPreview`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub preview: Vec<KubeVersion>,
+}
+
 /// A simulated node pool.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SimPool {
@@ -268,4 +285,7 @@ pub struct SimState {
     /// Injected faults.
     #[serde(default)]
     pub faults: Faults,
+    /// Stricter rules and the offer.
+    #[serde(default)]
+    pub rules: ProviderRules,
 }

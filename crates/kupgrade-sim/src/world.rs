@@ -43,6 +43,7 @@ impl SimState {
             clock_secs: 0,
             timings: Default::default(),
             faults: Default::default(),
+            rules: Default::default(),
         }
     }
 
@@ -50,7 +51,10 @@ impl SimState {
         Error::InvalidTransition(format!("{}: {message}", provider_error(self.provider, "invalid")))
     }
 
-    /// The skew rules this simulated provider enforces.
+    /// The skew rules this simulated provider enforces: the planner's (each provider's rule,
+    /// with its source and date, in `kupgrade_core::skew`), plus the strict EKS API-reference
+    /// ordering when `rules.pools_must_match_before_hop` is set (checked in
+    /// [`SimState::start_control_plane`]).
     pub fn policy(&self) -> SkewPolicy {
         SkewPolicy::for_provider(self.provider)
     }
@@ -653,6 +657,21 @@ impl SimState {
             return Err(self.invalid(format!(
                 "Unsupported Kubernetes minor version update from {from} to {to} ({v})"
             )));
+        }
+        let lagging: Vec<&str> = self
+            .node_pools
+            .iter()
+            .filter(|p| !p.version.same_minor(&from))
+            .map(|p| p.name.as_str())
+            .collect();
+        if self.rules.pools_must_match_before_hop && !lagging.is_empty() {
+            return Err(Error::PoolsMustMatch {
+                provider: format!("the simulated {}", self.provider.display_name()),
+                to: to.minor_version().to_string(),
+                control_plane: from.minor_version().to_string(),
+                pools: lagging.join(", "),
+                rule: "the simulator enforces the strict rule of EKS's UpdateClusterVersion API reference: node groups must match the cluster's version before it moves".into(),
+            });
         }
         for p in &self.node_pools {
             if let Err(v) = policy.check_node(to, &p.name, &p.version) {

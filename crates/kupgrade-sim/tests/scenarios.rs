@@ -125,6 +125,8 @@ async fn a_blocking_pdb_is_named_before_anything_changes() {
             &CheckRegistry::builtin(),
             &Calendar::embedded(Provider::Eks),
             chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            kupgrade_core::Offer::NotRead,
+            false,
         )
         .await
         .unwrap();
@@ -353,6 +355,47 @@ async fn the_simulator_enforces_provider_rules() {
     let busy = sim.upgrade_control_plane(&v(31), &t("f")).await.unwrap_err();
     assert!(matches!(busy, Error::OperationInProgress(_)), "{busy}");
     assert!(busy.to_string().contains("ResourceInUseException"), "{busy}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_strict_pool_rule_refuses_the_guide_plan_half_way_and_a_lag_0_replan_finishes() {
+    let sim = SimCluster::new(SimState::generate(Provider::Eks, "c", v(29), 2, 6));
+    sim.edit(|s| s.rules.pools_must_match_before_hop = true).unwrap();
+    // The default plan follows the EKS user guide: pools wait at 1.29 until the end.
+    let report = upgrade(&sim, 32, Strategy::InPlace).await;
+    assert_eq!(report.result, RunResult::Failed);
+    let error = report.error.as_deref().unwrap();
+    assert!(
+        error.contains("to 1.31") && error.contains("1.30") && error.contains("--lag-limit 0 --replan"),
+        "{error}"
+    );
+    let state = report.final_state.unwrap();
+    assert_eq!(state.control_plane, v(30), "the first hop went through");
+    // Re-planned from the cluster as it is, with every pool moved before each hop.
+    let snapshot = sim.state().snapshot();
+    let options = PlanOptions::new(Provider::Eks, Strategy::InPlace)
+        .with_policy(kupgrade_core::SkewPolicy::for_provider(Provider::Eks).with_lag_limit(0));
+    let mut journal = Journal::new(plan_with(&snapshot, &v(32), &options).unwrap());
+    let again = executor(&sim).run(&mut journal).await.unwrap();
+    assert_eq!(again.result, RunResult::Succeeded, "{:?}", again.error);
+    assert_at(&sim.state(), 32);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_offer_is_the_calendar_or_the_state_list_with_previews_marked() {
+    use kupgrade_core::ManagedCluster;
+    let sim = SimCluster::new(SimState::generate(Provider::Aks, "c", v(29), 1, 3));
+    let calendar = sim.offered_versions().await.unwrap();
+    assert!(calendar.iter().all(|o| !o.preview && o.support.is_some()));
+    assert!(calendar.iter().any(|o| o.version == v(32)));
+    sim.edit(|s| {
+        s.rules.offered = vec![v(30), v(31), v(32)];
+        s.rules.preview = vec![v(32)];
+    })
+    .unwrap();
+    let listed = sim.offered_versions().await.unwrap();
+    let minors: Vec<(u32, bool)> = listed.iter().map(|o| (o.version.minor(), o.preview)).collect();
+    assert_eq!(minors, [(30, false), (31, false), (32, true)]);
 }
 
 /// Runs the demo upgrade with a crash after mutation `n`; returns whether it crashed.

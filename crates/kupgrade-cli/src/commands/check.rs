@@ -46,6 +46,10 @@ pub struct CheckArgs {
     /// eksctl files.
     #[arg(long = "node-config", value_name = "PATH")]
     node_config: Vec<PathBuf>,
+    /// Accept a target the provider offers as a preview only (not supported for production):
+    /// it is then a warning instead of a blocker. Needs --provider.
+    #[arg(long, requires = "provider")]
+    allow_preview: bool,
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t)]
     output: Output,
@@ -170,7 +174,14 @@ fn planned(
             // The simulator has no node configuration of its own; files given are still searched.
             let mut registry = CheckRegistry::builtin();
             register_kubelet_flag_check(&mut registry, node_configs);
-            crate::runner::check(Arc::new(sim.clone()), Arc::new(sim), registry, &args.plan).await
+            crate::runner::check(
+                Arc::new(sim.clone()),
+                Arc::new(sim),
+                registry,
+                &args.plan,
+                args.allow_preview,
+            )
+            .await
         });
     }
     live_runtime()?.block_on(async {
@@ -183,7 +194,7 @@ fn planned(
             node_configs,
             Some(cluster.clone()),
         );
-        crate::runner::check(cluster, workloads, registry, &args.plan).await
+        crate::runner::check(cluster, workloads, registry, &args.plan, args.allow_preview).await
     })
 }
 

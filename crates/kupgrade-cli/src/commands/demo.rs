@@ -86,6 +86,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             yes: true,
             output: args.output,
             force_drain: false,
+            allow_preview: false,
             journal: JournalChoice::Off,
             replan: false,
             pace: Duration::from_millis(pace),

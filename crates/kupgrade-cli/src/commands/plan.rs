@@ -179,6 +179,8 @@ fn write_report(
         workloads: None,
         in_flight: &[],
         force_drain: false,
+        offer: kupgrade_core::Offer::NotRead,
+        allow_preview: false,
     };
     let findings = crate::runner::simulated_runtime()?.block_on(registry.run(plan, &inputs))?;
     crate::report_file::write_upgrade_report(path, plan, &findings, &registry.describe(), None)

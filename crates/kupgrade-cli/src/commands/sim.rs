@@ -33,6 +33,18 @@ pub enum SimCommand {
         /// The cluster's name.
         #[arg(long, default_value = "sim-cluster")]
         name: String,
+        /// Refuse a control-plane upgrade while any pool lags it, as EKS's UpdateClusterVersion
+        /// API reference states ("node groups must match the cluster version"); plans made by
+        /// the provider's default rule then stop at the first hop that needs it.
+        #[arg(long)]
+        strict_pool_rule: bool,
+        /// The minors the provider offers for this cluster, comma-separated (default: every
+        /// minor of the embedded support calendar).
+        #[arg(long, value_delimiter = ',', value_parser = parse_version)]
+        offer: Vec<KubeVersion>,
+        /// Offered minors that are previews only, comma-separated.
+        #[arg(long, value_delimiter = ',', value_parser = parse_version)]
+        preview: Vec<KubeVersion>,
         /// Overwrite an existing file.
         #[arg(long)]
         force: bool,
@@ -67,6 +79,9 @@ pub fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
             pools,
             pods,
             name,
+            strict_pool_rule,
+            offer,
+            preview,
             force,
         } => {
             if pools == 0 || pools > MAX_POOLS {
@@ -80,8 +95,17 @@ pub fn run(command: SimCommand) -> anyhow::Result<ExitCode> {
             if file.exists() && !force {
                 bail!("{} already exists; pass --force to overwrite it", file.display());
             }
+            if let Some(p) = preview
+                .iter()
+                .find(|p| !offer.is_empty() && !offer.iter().any(|o| o.same_minor(p)))
+            {
+                bail!("--preview {p} is not in --offer; list it there too");
+            }
             let mut state = SimState::generate(provider, &name, control_plane, pools, pods);
             state.uid = Some(new_uid());
+            state.rules.pools_must_match_before_hop = strict_pool_rule;
+            state.rules.offered = offer;
+            state.rules.preview = preview;
             SimStore::File(file.clone()).save(&state)?;
             eprintln!(
                 "wrote {}: {provider} cluster '{name}' at {}, {pools} pool(s), {} pod(s)",

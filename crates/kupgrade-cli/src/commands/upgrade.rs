@@ -43,6 +43,10 @@ pub struct UpgradeArgs {
     /// Delete pods a PodDisruptionBudget protects once the drain timeout passes (destructive).
     #[arg(long)]
     force_drain: bool,
+    /// Accept a target the provider offers as a preview only (not supported for production;
+    /// without this flag such a target is refused before anything changes).
+    #[arg(long)]
+    allow_preview: bool,
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t)]
     output: Output,
@@ -68,6 +72,7 @@ impl UpgradeArgs {
             yes: self.yes,
             output: self.output,
             force_drain: self.force_drain,
+            allow_preview: self.allow_preview,
             journal,
             replan: self.replan,
             pace: Duration::from_millis(self.pace_ms.unwrap_or(0)),
