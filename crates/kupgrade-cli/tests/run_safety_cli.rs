@@ -89,7 +89,7 @@ fn a_journal_of_a_recreated_cluster_of_the_same_name_is_refused() {
     let journal = dir.path().join("j.json").display().to_string();
     let mut args = upgrade_args(&state, "in-place");
     args.extend(["--journal", &journal]);
-    assert_eq!(kupgrade_crashing(&args, Some(2)).status.success(), false);
+    assert!(!kupgrade_crashing(&args, Some(2)).status.success());
     // Same name, new cluster (a new uid).
     let out = kupgrade(&[
         "sim",
@@ -164,6 +164,8 @@ fn start_paced(state: &str) -> (std::process::Child, BufReader<std::process::Chi
             return (child, err);
         }
     }
+    child.kill().unwrap();
+    child.wait().unwrap();
     panic!("the paced run never printed its journal line");
 }
 
