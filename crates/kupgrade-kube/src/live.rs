@@ -285,16 +285,18 @@ pub async fn scan_cluster(client: &Client, scanner: &Scanner) -> Result<LiveScan
     }
     // 3. What Helm will apply again.
     match crate::helm::live_releases(client).await {
-        Ok(releases) => {
-            for r in releases.iter().filter(|r| r.status == "deployed") {
+        Ok(live) => {
+            for r in live.releases.iter().filter(|r| r.status == "deployed") {
                 let mut report = ScanReport::default();
-                scanner.scan_text(&r.manifest, &format!("cluster: {}", r.label()), &mut report);
+                scanner.scan_release(r, "cluster", &mut report);
                 scan.findings.extend(report.findings);
+                scan.notes.extend(report.skipped.iter().map(ToString::to_string));
             }
+            scan.notes.extend(live.unreadable);
         }
-        Err(e) => scan
-            .notes
-            .push(format!("could not read Helm release secrets: {e}")),
+        Err(e) => scan.notes.push(format!(
+            "could not read Helm release secrets ({e}); the charts' manifests are not covered (needs `list` on secrets in all namespaces)"
+        )),
     }
     // 4. Deprecated group/versions still served (information).
     for gv in scanner.table().group_versions() {
