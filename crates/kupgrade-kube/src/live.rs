@@ -130,6 +130,7 @@ pub fn metric_findings(samples: &[DeprecatedRequest], scanner: &Scanner) -> Vec<
                     Some(Deprecation {
                         api_version: api_version.clone(),
                         kind: s.resource.clone(),
+                        introduced_in: None,
                         deprecated_in: KubeVersion::new(1, 0),
                         removed_in: KubeVersion::parse(&s.removed_release).ok(),
                         replacement: None,

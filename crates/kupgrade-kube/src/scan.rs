@@ -40,6 +40,10 @@ pub struct ScanFinding {
     pub deprecated: bool,
     /// No longer served at the target.
     pub removed: bool,
+    /// Advice from the table, e.g. that the kind is a configuration file rather than an API
+    /// object, or why no replacement is named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl ScanFinding {
@@ -56,6 +60,7 @@ impl ScanFinding {
             removed_in: entry.removed_in.as_ref().map(ToString::to_string),
             deprecated: entry.deprecated_at(target),
             removed: entry.removed_at(target),
+            note: entry.note.clone(),
         }
     }
 }
@@ -128,9 +133,10 @@ impl ScanReport {
                 Some(r) => format!("use {r}"),
                 None => "no replacement".to_string(),
             };
+            let note = f.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {verdict} {} {}{} ({}) in {}: {when}; {fix}",
+                "  {verdict} {} {}{} ({}) in {}: {when}; {fix}{note}",
                 f.kind, ns, f.name, f.api_version, f.file
             );
         }
