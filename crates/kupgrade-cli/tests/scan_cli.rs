@@ -606,6 +606,30 @@ async fn live_scan_reports_metric_managed_fields_and_helm_releases() {
     )
     .mount(&server)
     .await;
+    // A CRD whose v1beta1 is deprecated, with an object a client still writes at it.
+    get(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinitionList", "metadata": {}, "items": [
+            {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
+             "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                "versions": [
+                    {"name": "v1beta1", "served": true, "storage": false, "deprecated": true, "deprecationWarning": "use example.com/v1"},
+                    {"name": "v1", "served": true, "storage": true}]},
+             "status": {"storedVersions": ["v1"]}}
+        ]}),
+    )
+    .mount(&server)
+    .await;
+    get(
+        "/apis/example.com/v1/widgets",
+        json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList", "metadata": {}, "items": [
+            {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "w", "namespace": "shop",
+                "managedFields": [{"manager": "old-bot", "operation": "Update", "apiVersion": "example.com/v1beta1"}]}}
+        ]}),
+    )
+    .mount(&server)
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = write(
         dir.path(),
@@ -649,6 +673,11 @@ async fn live_scan_reports_metric_managed_fields_and_helm_releases() {
     assert!(files[2].contains("helm release ops/jobs revision 2"), "{files:?}");
     assert_eq!(v["findings"][1]["name"], "web");
     assert_eq!(v["findings"][2]["kind"], "CronJob");
+    let crd = &v["crds"][0];
+    assert_eq!(crd["crd"], "widgets.example.com", "{crd}");
+    assert_eq!(crd["problem"], "deprecated");
+    assert_eq!(crd["warning"], "use example.com/v1");
+    assert_eq!(crd["objects"][0], "shop/w");
     let warnings = v["warnings"].as_array().unwrap();
     assert!(
         warnings

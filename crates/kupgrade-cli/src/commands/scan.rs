@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use kupgrade_core::KubeVersion;
+use kupgrade_kube::live::CrdFinding;
 use kupgrade_kube::{DeprecationTable, ScanFinding, Scanner};
 use serde::Serialize;
 
@@ -27,7 +28,8 @@ pub struct ScanArgs {
     paths: Vec<PathBuf>,
     /// Also scan the live cluster of the kubeconfig: the API server's
     /// apiserver_requested_deprecated_apis metric, objects' managedFields and
-    /// last-applied-configuration, and deployed Helm releases.
+    /// last-applied-configuration, deployed Helm releases, and CustomResourceDefinitions
+    /// (deprecated or unserved versions, stale status.storedVersions).
     #[arg(long)]
     live: bool,
     /// Kubeconfig for --live (default: $KUBECONFIG or ~/.kube/config).
@@ -56,6 +58,7 @@ pub struct ScanArgs {
 struct JsonReport<'a> {
     findings: &'a [ScanFinding],
     skipped: &'a [kupgrade_kube::manifests::Skipped],
+    crds: &'a [CrdFinding],
     warnings: &'a [String],
 }
 
@@ -90,6 +93,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         })?;
         scanner.scan_text(&text, "<stdin>", &mut report);
     }
+    let mut crds = Vec::new();
     if args.live {
         let live = crate::runner::live_runtime()?.block_on(async {
             let kube = kupgrade_kube::KubeWorkloads::from_kubeconfig(
@@ -102,6 +106,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         })?;
         report.findings.extend(live.findings);
         report.warnings.extend(live.notes);
+        crds = live.crds;
         if !live.served.is_empty() {
             report.warnings.push(format!(
                 "the cluster still serves deprecated group/versions {} (information: stored objects are converted; the findings above show who uses them)",
@@ -119,10 +124,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             )
         });
     }
+    let crd_code = crds.iter().map(CrdFinding::exit_code).max().unwrap_or(0);
     let code = if args.allow_unreadable {
-        report.findings_exit_code()
+        report.findings_exit_code().max(crd_code)
+    } else if report.unreadable() > 0 {
+        1
     } else {
-        report.exit_code()
+        report.findings_exit_code().max(crd_code)
     };
     match args.output {
         Output::Json => print!(
@@ -130,10 +138,16 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             json(&JsonReport {
                 findings: &report.findings,
                 skipped: &report.skipped,
+                crds: &crds,
                 warnings: &report.warnings,
             })?
         ),
-        Output::Text | Output::Markdown => print!("{}", report.to_text(&args.target)),
+        Output::Text | Output::Markdown => {
+            print!("{}", report.to_text(&args.target));
+            for crd in &crds {
+                println!("  {}", crd.message());
+            }
+        }
     }
     Ok(ExitCode::from(code))
 }
