@@ -162,8 +162,8 @@ fn non_manifests_are_skipped_and_malformed_documents_named() {
         "--output",
         "json",
     ]);
-    // The malformed document does not hide the good one after it.
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    // Unreadable inputs make the scan incomplete: exit 1, even with a removed API found.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     let v = json(&out);
     let skipped = v["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 3, "{skipped:?}");
@@ -173,22 +173,244 @@ fn non_manifests_are_skipped_and_malformed_documents_named() {
             .unwrap()
             .contains("not a Kubernetes manifest")
     );
+    assert_eq!(skipped[0]["unreadable"], false);
     assert_eq!(skipped[1]["file"], bad.as_str());
     assert_eq!(skipped[1]["document"], 2);
-    assert!(
-        skipped[1]["reason"]
-            .as_str()
-            .unwrap()
-            .starts_with("malformed YAML")
-    );
-    assert!(skipped[2]["reason"].as_str().unwrap().contains("not UTF-8"));
-    // Text output names file and document on one line.
+    assert_eq!(skipped[1]["unreadable"], true);
+    // The malformed document starts at line 6 of the file; its error counts from there.
+    let reason = skipped[1]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("malformed YAML"), "{reason}");
+    assert!(reason.contains("line 6 column 7"), "{reason}");
+    assert!(skipped[2]["reason"].as_str().unwrap().contains("UTF-16"));
+    assert_eq!(skipped[2]["unreadable"], true);
+    // The malformed document does not hide the good one after it.
+    assert_eq!(v["findings"][0]["kind"], "PodDisruptionBudget");
+    // Opting out explicitly: the findings decide (3: removed).
+    let out = kupgrade(&["scan", &bad, "--target", "1.25", "--allow-unreadable"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    // Text output names file and document on one line, and says why the exit is 1.
     let out = kupgrade(&["scan", &bad, "--target", "1.25"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains(&format!("skipped {bad}: document 2: malformed YAML")),
+        text.contains(&format!("unreadable {bad}: document 2: malformed YAML")),
         "{text}"
     );
+    assert!(text.contains("--allow-unreadable"), "{text}");
+}
+
+/// Runs kupgrade, killing it and failing the test if it has not finished in `secs` seconds.
+fn kupgrade_within(secs: u64, args: &[&str]) -> Output {
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kupgrade"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("kupgrade {args:?} still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loops_fifos_sockets_and_hidden_files_end_quickly_and_each_file_is_read_once() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("manifests");
+    std::fs::create_dir_all(root.join("apps")).unwrap();
+    write(&root, "apps/pdb.yaml", PDB_V1BETA1);
+    // A loop (`self -> .`), a loop through the parent, and a second link to the same file.
+    symlink(".", root.join("self")).unwrap();
+    symlink("..", root.join("apps/up")).unwrap();
+    symlink("apps/pdb.yaml", root.join("same-pdb.yaml")).unwrap();
+    symlink("missing.yaml", root.join("broken.yaml")).unwrap();
+    // A FIFO nobody writes to: opening it would block forever.
+    let fifo = root.join("pipe.yaml");
+    let status = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(status.success());
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("agent.sock")).unwrap();
+    // Hidden entries are listed as skipped, not scanned.
+    std::fs::create_dir(root.join(".git")).unwrap();
+    write(&root, ".hidden.yaml", PDB_V1BETA1);
+    let out = kupgrade_within(
+        20,
+        &[
+            "scan",
+            &root.display().to_string(),
+            "--target",
+            "1.25",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v = json(&out);
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(
+        findings.len(),
+        1,
+        "one file, however many paths lead to it: {findings:?}"
+    );
+    let skipped: Vec<(String, String)> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            assert_eq!(s["unreadable"], false, "{s}");
+            (
+                s["file"].as_str().unwrap().to_string(),
+                s["reason"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let reason = |name: &str| -> &str {
+        skipped
+            .iter()
+            .find(|(f, _)| f.ends_with(name))
+            .map(|(_, r)| r.as_str())
+            .unwrap_or_else(|| panic!("{name} not in skipped: {skipped:?}"))
+    };
+    assert!(reason("/pipe.yaml").contains("FIFO"), "{skipped:?}");
+    assert!(reason("/agent.sock").contains("socket"), "{skipped:?}");
+    assert!(reason("/self").contains("not followed again"), "{skipped:?}");
+    assert!(reason("/apps/up").contains("not followed again"), "{skipped:?}");
+    assert!(
+        reason("/broken.yaml").contains("broken symbolic link"),
+        "{skipped:?}"
+    );
+    assert!(reason("/.git").contains("hidden"), "{skipped:?}");
+    assert!(reason("/.hidden.yaml").contains("hidden"), "{skipped:?}");
+    assert_eq!(skipped.len(), 7, "{skipped:?}");
+    // A hidden file named on the command line is scanned.
+    let out = kupgrade(&[
+        "scan",
+        &root.join(".hidden.yaml").display().to_string(),
+        "--target",
+        "1.25",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
+
+#[test]
+fn unreadable_inputs_fail_the_scan_unless_allowed() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let dir = tempfile::tempdir().unwrap();
+    let utf16: Vec<u8> = [0xff, 0xfe]
+        .into_iter()
+        .chain(DEPLOYMENT.encode_utf16().flat_map(u16::to_le_bytes))
+        .collect();
+    std::fs::write(dir.path().join("utf16.yaml"), utf16).unwrap();
+    std::fs::write(dir.path().join("latin1.yaml"), b"kind: Deployment # caf\xe9\n").unwrap();
+    write(dir.path(), "broken.yaml", "apiVersion: v1\nkind: [Service\n");
+    // A Helm release secret whose gzip is cut short.
+    let release = r#"{"name":"x","namespace":"shop","version":3,"manifest":""}"#;
+    let gz = b64
+        .decode(
+            b64.decode(kupgrade_kube::helm::encode_secret_data(release))
+                .unwrap(),
+        )
+        .unwrap();
+    let cut = b64.encode(b64.encode(&gz[..gz.len() / 2]));
+    write(
+        dir.path(),
+        "release.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\ntype: helm.sh/release.v1\nmetadata: {{name: sh.helm.release.v1.x.v3, namespace: shop}}\ndata:\n  release: {cut}\n"
+        ),
+    );
+    write(dir.path(), "ok.yaml", DEPLOYMENT);
+    let folder = dir.path().display().to_string();
+    let out = kupgrade(&["scan", &folder, "--target", "1.30", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v = json(&out);
+    let skipped = v["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 4, "{skipped:?}");
+    assert!(skipped.iter().all(|s| s["unreadable"] == true), "{skipped:?}");
+    let reasons: Vec<&str> = skipped.iter().map(|s| s["reason"].as_str().unwrap()).collect();
+    assert!(reasons[0].starts_with("malformed YAML"), "{reasons:?}");
+    assert!(reasons[1].contains("not UTF-8"), "{reasons:?}");
+    assert!(
+        reasons[2].starts_with("release secret shop/sh.helm.release.v1.x.v3 is not a Helm 3 release: the gzip data is corrupt or cut short"),
+        "{reasons:?}"
+    );
+    assert!(reasons[3].contains("UTF-16"), "{reasons:?}");
+    // The explicit opt-out: listed, exit from the findings (none: 0).
+    let out = kupgrade(&[
+        "scan",
+        &folder,
+        "--target",
+        "1.30",
+        "--allow-unreadable",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(json(&out)["skipped"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn a_helm_decompression_bomb_is_refused_with_bounded_memory() {
+    use std::io::Write;
+    // 300 MiB of spaces gzip to about 300 KB; Helm's layers make it a release secret.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let chunk = vec![b' '; 1 << 20];
+    for _ in 0..300 {
+        gz.write_all(&chunk).unwrap();
+    }
+    let gz = gz.finish().unwrap();
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let data = b64.encode(b64.encode(gz));
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "bomb.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\ntype: helm.sh/release.v1\nmetadata: {{name: sh.helm.release.v1.x.v1, namespace: shop}}\ndata:\n  release: {data}\n"
+        ),
+    );
+    let out = kupgrade_within(20, &["scan", &file, "--target", "1.30", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let reason = json(&out)["skipped"][0]["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("decompresses to more than 64 MiB"), "{reason}");
+}
+
+#[test]
+fn helm_secrets_with_wrapped_base64_give_the_release_namespace() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let release = serde_json::json!({
+        "name": "web", "namespace": "shop", "version": 2, "info": {"status": "deployed"},
+        "manifest": "---\napiVersion: batch/v1beta1\nkind: CronJob\nmetadata:\n  name: nightly\n",
+    });
+    let inner = b64
+        .decode(kupgrade_kube::helm::encode_secret_data(&release.to_string()))
+        .unwrap();
+    // Helm's own layer wrapped at 76 columns (`base64` does this), then Kubernetes' layer.
+    let wrapped: Vec<u8> = inner.chunks(76).collect::<Vec<_>>().join(&b'\n');
+    let data = b64.encode(wrapped);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "release.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\ntype: helm.sh/release.v1\nmetadata: {{name: sh.helm.release.v1.web.v2, namespace: shop}}\ndata:\n  release: {data}\n"
+        ),
+    );
+    let out = kupgrade(&["scan", &file, "--target", "1.25", "--output", "json"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let f = &json(&out)["findings"][0];
+    assert_eq!(f["kind"], "CronJob");
+    assert_eq!(f["namespace"], "shop", "{f}");
 }
 
 #[test]
@@ -384,6 +606,30 @@ async fn live_scan_reports_metric_managed_fields_and_helm_releases() {
     )
     .mount(&server)
     .await;
+    // A CRD whose v1beta1 is deprecated, with an object a client still writes at it.
+    get(
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinitionList", "metadata": {}, "items": [
+            {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "widgets.example.com"},
+             "spec": {"group": "example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                "versions": [
+                    {"name": "v1beta1", "served": true, "storage": false, "deprecated": true, "deprecationWarning": "use example.com/v1"},
+                    {"name": "v1", "served": true, "storage": true}]},
+             "status": {"storedVersions": ["v1"]}}
+        ]}),
+    )
+    .mount(&server)
+    .await;
+    get(
+        "/apis/example.com/v1/widgets",
+        json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList", "metadata": {}, "items": [
+            {"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata", "metadata": {"name": "w", "namespace": "shop",
+                "managedFields": [{"manager": "old-bot", "operation": "Update", "apiVersion": "example.com/v1beta1"}]}}
+        ]}),
+    )
+    .mount(&server)
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = write(
         dir.path(),
@@ -427,6 +673,11 @@ async fn live_scan_reports_metric_managed_fields_and_helm_releases() {
     assert!(files[2].contains("helm release ops/jobs revision 2"), "{files:?}");
     assert_eq!(v["findings"][1]["name"], "web");
     assert_eq!(v["findings"][2]["kind"], "CronJob");
+    let crd = &v["crds"][0];
+    assert_eq!(crd["crd"], "widgets.example.com", "{crd}");
+    assert_eq!(crd["problem"], "deprecated");
+    assert_eq!(crd["warning"], "use example.com/v1");
+    assert_eq!(crd["objects"][0], "shop/w");
     let warnings = v["warnings"].as_array().unwrap();
     assert!(
         warnings

@@ -1,7 +1,7 @@
 //! Scan throughput on a generated corpus, against parsing the same bytes with the YAML parser
 //! alone. `cargo bench -p kupgrade-kube --bench scan -- [OBJECTS]` (default 100000, ~100 MB).
 //!
-//! Reports MB/s of both, their ratio (goal >= 0.7) and the peak resident memory (VmHWM), which
+//! Reports MB/s of both, their ratio (goal >= 0.8) and the peak resident memory (VmHWM), which
 //! stays near one file's size because files are read and scanned one at a time.
 
 use std::fmt::Write as _;

@@ -5,10 +5,12 @@
 //! - **Find deprecated and removed APIs** before they break a hop: [`scan::Scanner`] reads
 //!   manifest files and folders (multi-document YAML, JSON, `kind: List`, `helm template`
 //!   output, Helm release secrets) against the embedded [`deprecations::DeprecationTable`]
-//!   (every removal 1.16 through 1.36, plus your own entries for CRDs and add-ons);
+//!   (generated from Kubernetes' prerelease-lifecycle data: every deprecation and removal 1.16
+//!   through 1.36, plus your own entries for CRDs and add-ons);
 //!   [`live::scan_cluster`] asks a live cluster who still *writes* with old versions
 //!   (`managedFields`, `last-applied-configuration`, the `apiserver_requested_deprecated_apis`
-//!   metric, deployed Helm releases).
+//!   metric, deployed Helm releases) and which CRD versions are deprecated, unserved or still
+//!   stored.
 //! - **Check the cluster before each hop**: [`checks::register`] adds the in-cluster checks
 //!   (`KUP-KUBE-*`: skew of kubelets and kube-proxy, PDBs that block drains naming the pod, pods
 //!   without a controller, single replicas, in-tree volumes, ...) to core's `CheckRegistry`;

@@ -11,9 +11,15 @@
 //! - deployed Helm releases (the manifests Helm will apply again on the next upgrade).
 //!
 //! Group/versions the server still serves are listed separately as information.
+//!
+//! CustomResourceDefinitions are read too (Pluto and kubent read none of this): versions marked
+//! `deprecated` (with their `deprecationWarning`), versions no longer served, and
+//! `status.storedVersions` still listing a version other than the storage version, each with the
+//! objects whose `managedFields` (or last-applied annotation) show a write at that version.
 
 use std::collections::BTreeSet;
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
@@ -35,16 +41,100 @@ pub struct LiveScan {
     pub served: Vec<String>,
     /// What could not be read (e.g. `/metrics` forbidden), so silence is not mistaken for health.
     pub notes: Vec<String>,
+    /// CustomResourceDefinition versions that are deprecated, no longer served, or still
+    /// listed in `status.storedVersions`.
+    pub crds: Vec<CrdFinding>,
+}
+
+/// What is wrong with one version of a CustomResourceDefinition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "problem")]
+pub enum CrdProblem {
+    /// Served but marked `deprecated: true`; `warning` is its `deprecationWarning`, if any.
+    Deprecated {
+        /// The CRD's `deprecationWarning` for the version.
+        warning: Option<String>,
+    },
+    /// Listed in `spec.versions` with `served: false`: clients using it get 404.
+    NotServed,
+    /// In `status.storedVersions` but not the storage version: objects may still be stored at
+    /// it, so a release of the CRD that drops it needs the objects migrated first.
+    StoredNotStorage,
+}
+
+/// One finding about a CustomResourceDefinition version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CrdFinding {
+    /// The CRD's name, e.g. `widgets.example.com`.
+    pub crd: String,
+    /// The custom resource's kind.
+    pub kind: String,
+    /// The version concerned, as `group/version`.
+    pub api_version: String,
+    /// The version objects are stored at now.
+    pub storage_version: Option<String>,
+    /// What is wrong.
+    #[serde(flatten)]
+    pub problem: CrdProblem,
+    /// Objects (`namespace/name`, or `name`) last written at this version by some client,
+    /// according to their `managedFields` or last-applied annotation.
+    pub objects: Vec<String>,
+}
+
+impl CrdFinding {
+    /// One line for people.
+    pub fn message(&self) -> String {
+        let what = match &self.problem {
+            CrdProblem::Deprecated { warning: Some(w) } => format!("is deprecated: \"{w}\""),
+            CrdProblem::Deprecated { warning: None } => "is deprecated".to_string(),
+            CrdProblem::NotServed => "is no longer served (clients using it get 404)".to_string(),
+            CrdProblem::StoredNotStorage => format!(
+                "is still in status.storedVersions although objects are now stored at {}: rewrite every object (e.g. a StorageVersionMigration) and then drop it from storedVersions before a release of the CRD removes it",
+                self.storage_version.as_deref().unwrap_or("another version")
+            ),
+        };
+        let objects = match self.objects.len() {
+            0 => "no object shows a write at this version".to_string(),
+            n => format!(
+                "{n} object(s) last written at this version: {}{}",
+                self.objects
+                    .iter()
+                    .take(10)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if n > 10 { ", ..." } else { "" }
+            ),
+        };
+        format!(
+            "CRD {} ({} {}) {what}; {objects}",
+            self.crd, self.api_version, self.kind
+        )
+    }
+
+    /// 3 when objects are still written at a version no longer served, 2 when objects use a
+    /// deprecated version or storedVersions needs a migration, else 0 (information).
+    pub fn exit_code(&self) -> u8 {
+        match (&self.problem, self.objects.is_empty()) {
+            (CrdProblem::NotServed, false) => 3,
+            (CrdProblem::StoredNotStorage, _) | (CrdProblem::Deprecated { .. }, false) => 2,
+            _ => 0,
+        }
+    }
 }
 
 impl LiveScan {
-    /// 0, 2 or 3, as for manifests.
+    /// 0, 2 or 3, as for manifests, counting the CRD findings too.
     pub fn exit_code(&self) -> u8 {
-        ScanReport {
+        let findings = ScanReport {
             findings: self.findings.clone(),
             ..Default::default()
         }
-        .exit_code()
+        .findings_exit_code();
+        self.crds
+            .iter()
+            .map(CrdFinding::exit_code)
+            .fold(findings, u8::max)
     }
 }
 
@@ -130,6 +220,7 @@ pub fn metric_findings(samples: &[DeprecatedRequest], scanner: &Scanner) -> Vec<
                     Some(Deprecation {
                         api_version: api_version.clone(),
                         kind: s.resource.clone(),
+                        introduced_in: None,
                         deprecated_in: KubeVersion::new(1, 0),
                         removed_in: KubeVersion::parse(&s.removed_release).ok(),
                         replacement: None,
@@ -209,17 +300,30 @@ pub fn object_findings(obj: &kube::api::ObjectMeta, kind: &str, scanner: &Scanne
     out
 }
 
-async fn resource_in(client: &Client, api_version: &str, kind: &str) -> Result<Option<ApiResource>> {
+/// The resource serving `kind` in `api_version`, through a discovery cache (one request per
+/// group/version however many kinds it serves).
+async fn resource_in(
+    client: &Client,
+    cache: &mut std::collections::HashMap<String, Option<APIResourceList>>,
+    api_version: &str,
+    kind: &str,
+) -> Result<Option<ApiResource>> {
     let (group, version) = split_api_version(api_version);
-    let list: std::result::Result<APIResourceList, kube::Error> = if group.is_empty() {
-        client.list_core_api_resources(version).await
-    } else {
-        client.list_api_group_resources(api_version).await
-    };
-    let list = match list {
-        Ok(l) => l,
-        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(None),
-        Err(e) => return Err(kube_error(e)),
+    if !cache.contains_key(api_version) {
+        let list: std::result::Result<APIResourceList, kube::Error> = if group.is_empty() {
+            client.list_core_api_resources(version).await
+        } else {
+            client.list_api_group_resources(api_version).await
+        };
+        let list = match list {
+            Ok(l) => Some(l),
+            Err(kube::Error::Api(s)) if s.code == 404 => None,
+            Err(e) => return Err(kube_error(e)),
+        };
+        cache.insert(api_version.to_string(), list);
+    }
+    let Some(list) = cache.get(api_version).and_then(Option::as_ref) else {
+        return Ok(None);
     };
     Ok(list
         .resources
@@ -253,12 +357,15 @@ pub async fn scan_cluster(client: &Client, scanner: &Scanner) -> Result<LiveScan
         .iter()
         .filter(|e| e.removed_in.is_some())
         .filter_map(|e| e.replacement.as_deref().map(|r| (r, e.kind.as_str())))
-        .filter(|(r, _)| !r.contains(' '))
+        // Lists are served by their resource's endpoint; "group/version Kind" replacements name
+        // another kind.
+        .filter(|(r, k)| !r.contains(' ') && !k.ends_with("List"))
         .collect();
     kinds.sort_unstable();
     kinds.dedup();
+    let mut discovery = std::collections::HashMap::new();
     for (api_version, kind) in kinds {
-        let Some(ar) = resource_in(client, api_version, kind).await? else {
+        let Some(ar) = resource_in(client, &mut discovery, api_version, kind).await? else {
             continue;
         };
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
@@ -285,18 +392,24 @@ pub async fn scan_cluster(client: &Client, scanner: &Scanner) -> Result<LiveScan
     }
     // 3. What Helm will apply again.
     match crate::helm::live_releases(client).await {
-        Ok(releases) => {
-            for r in releases.iter().filter(|r| r.status == "deployed") {
+        Ok(live) => {
+            for r in live.releases.iter().filter(|r| r.status == "deployed") {
                 let mut report = ScanReport::default();
-                scanner.scan_text(&r.manifest, &format!("cluster: {}", r.label()), &mut report);
+                scanner.scan_release(r, "cluster", &mut report);
                 scan.findings.extend(report.findings);
+                scan.notes.extend(report.skipped.iter().map(ToString::to_string));
             }
+            scan.notes.extend(live.unreadable);
         }
-        Err(e) => scan
-            .notes
-            .push(format!("could not read Helm release secrets: {e}")),
+        Err(e) => scan.notes.push(format!(
+            "could not read Helm release secrets ({e}); the charts' manifests are not covered (needs `list` on secrets in all namespaces)"
+        )),
     }
-    // 4. Deprecated group/versions still served (information).
+    // 4. CustomResourceDefinitions: deprecated, unserved and stale stored versions.
+    let (crds, notes) = scan_crds(client).await?;
+    scan.crds = crds;
+    scan.notes.extend(notes);
+    // 5. Deprecated group/versions still served (information).
     for gv in scanner.table().group_versions() {
         if gv == "v1" {
             continue;
@@ -306,6 +419,157 @@ pub async fn scan_cluster(client: &Client, scanner: &Scanner) -> Result<LiveScan
         }
     }
     Ok(scan)
+}
+
+/// The CRD findings of one CustomResourceDefinition, before the objects are looked up.
+pub fn crd_problems(crd: &CustomResourceDefinition) -> Vec<CrdFinding> {
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    let group = &crd.spec.group;
+    let gv = |v: &str| format!("{group}/{v}");
+    let storage = crd.spec.versions.iter().find(|v| v.storage).map(|v| gv(&v.name));
+    let finding = |version: &str, problem: CrdProblem| CrdFinding {
+        crd: name.clone(),
+        kind: crd.spec.names.kind.clone(),
+        api_version: gv(version),
+        storage_version: storage.clone(),
+        problem,
+        objects: Vec::new(),
+    };
+    let mut out = Vec::new();
+    for v in &crd.spec.versions {
+        if !v.served {
+            out.push(finding(&v.name, CrdProblem::NotServed));
+        } else if v.deprecated == Some(true) {
+            out.push(finding(
+                &v.name,
+                CrdProblem::Deprecated {
+                    warning: v.deprecation_warning.clone(),
+                },
+            ));
+        }
+    }
+    let stored = crd
+        .status
+        .as_ref()
+        .and_then(|s| s.stored_versions.as_deref())
+        .unwrap_or_default();
+    for v in stored {
+        if storage.as_deref() != Some(gv(v).as_str()) {
+            out.push(finding(v, CrdProblem::StoredNotStorage));
+        }
+    }
+    out
+}
+
+/// The version an object was last written at, per writer: `managedFields` entries, and the
+/// last-applied annotation's `apiVersion`.
+fn written_versions(meta: &kube::api::ObjectMeta) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = meta
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|mf| mf.api_version.clone())
+        .collect();
+    if let Some(v) = meta
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("kubectl.kubernetes.io/last-applied-configuration"))
+        .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        .and_then(|v| v.get("apiVersion").and_then(|a| a.as_str()).map(str::to_string))
+    {
+        out.insert(v);
+    }
+    out
+}
+
+/// Reads every CustomResourceDefinition and, for those with a deprecated, unserved or stale
+/// stored version, lists their objects (metadata only, through a served version) to name the
+/// ones last written at it. What cannot be read is returned as notes naming the RBAC needed.
+pub async fn scan_crds(client: &Client) -> Result<(Vec<CrdFinding>, Vec<String>)> {
+    let mut notes = Vec::new();
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut crds = Vec::new();
+    let mut params = ListParams::default().limit(500);
+    loop {
+        let list = match api.list(&params).await {
+            Ok(l) => l,
+            Err(kube::Error::Api(s)) if s.code == 403 => {
+                notes.push("cannot list customresourcedefinitions (forbidden): CRD versions are not checked; grant `list` on customresourcedefinitions.apiextensions.k8s.io".to_string());
+                return Ok((Vec::new(), notes));
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {
+                notes.push(
+                    "the API server does not serve apiextensions.k8s.io/v1: CRD versions are not checked"
+                        .to_string(),
+                );
+                return Ok((Vec::new(), notes));
+            }
+            Err(e) => return Err(kube_error(e)),
+        };
+        crds.extend(list.items);
+        match list.metadata.continue_ {
+            Some(t) if !t.is_empty() => params = params.continue_token(&t),
+            _ => break,
+        }
+    }
+    let mut out = Vec::new();
+    for crd in &crds {
+        let mut findings = crd_problems(crd);
+        if findings.is_empty() {
+            continue;
+        }
+        let Some(read_at) = crd
+            .spec
+            .versions
+            .iter()
+            .find(|v| v.storage && v.served)
+            .or_else(|| crd.spec.versions.iter().find(|v| v.served))
+        else {
+            out.extend(findings);
+            continue;
+        };
+        let ar = ApiResource {
+            group: crd.spec.group.clone(),
+            version: read_at.name.clone(),
+            api_version: format!("{}/{}", crd.spec.group, read_at.name),
+            kind: crd.spec.names.kind.clone(),
+            plural: crd.spec.names.plural.clone(),
+        };
+        let objects: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
+        let mut params = ListParams::default().limit(500);
+        loop {
+            let list = match objects.list_metadata(&params).await {
+                Ok(l) => l,
+                Err(kube::Error::Api(s)) if s.code == 403 => {
+                    notes.push(format!(
+                        "cannot list {} (forbidden): objects at its old versions are not named; grant `list` on {}",
+                        ar.plural,
+                        crd.metadata.name.as_deref().unwrap_or_default()
+                    ));
+                    break;
+                }
+                Err(e) => return Err(kube_error(e)),
+            };
+            for item in &list.items {
+                let written = written_versions(&item.metadata);
+                let label = match &item.metadata.namespace {
+                    Some(ns) => format!("{ns}/{}", item.metadata.name.as_deref().unwrap_or_default()),
+                    None => item.metadata.name.clone().unwrap_or_default(),
+                };
+                for f in &mut findings {
+                    if written.contains(&f.api_version) {
+                        f.objects.push(label.clone());
+                    }
+                }
+            }
+            match list.metadata.continue_ {
+                Some(t) if !t.is_empty() => params = params.continue_token(&t),
+                _ => break,
+            }
+        }
+        out.extend(findings);
+    }
+    Ok((out, notes))
 }
 
 fn http_get(uri: &str) -> http::Request<Vec<u8>> {

@@ -2,8 +2,12 @@
 //! (and `kubectl get -o yaml` lists), `helm template` output, and Helm release secrets.
 //!
 //! Anything that is not a manifest (a `values.yaml`, a `Chart.yaml`, an unrendered chart
-//! template, a binary) is reported as [`Skipped`] with the reason, never an error. A document
-//! that is not valid YAML is skipped with the file and its 1-based document index.
+//! template) is reported as [`Skipped`] with the reason. An input that should be a manifest but
+//! cannot be read (not UTF-8, UTF-16, malformed YAML or JSON, a Helm release that does not
+//! decode, over the size limit) is [`Skipped`] with `unreadable` set: the scan is incomplete, and
+//! `kupgrade scan` exits 1 for it. Folders are walked following symbolic links once (a loop is
+//! reported, never followed again), each file is read once however many paths lead to it, and
+//! FIFOs, sockets and devices found in folders are listed, never opened.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +39,28 @@ pub struct Skipped {
     pub document: Option<usize>,
     /// Why.
     pub reason: String,
+    /// The input looked like a manifest but could not be read, so the scan is incomplete.
+    pub unreadable: bool,
+}
+
+impl Skipped {
+    /// A whole file passed over on purpose (not a manifest, hidden, a FIFO...).
+    pub fn file(file: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            file: file.into(),
+            document: None,
+            reason: reason.into(),
+            unreadable: false,
+        }
+    }
+
+    /// A whole file that should have been read and could not be.
+    pub fn unreadable_file(file: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            unreadable: true,
+            ..Self::file(file, reason)
+        }
+    }
 }
 
 impl std::fmt::Display for Skipped {
@@ -48,6 +74,7 @@ impl std::fmt::Display for Skipped {
 
 /// What a document holds, decoded just enough to scan it (other fields are skipped unparsed).
 #[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "a Kubernetes object (a map with apiVersion and kind)")]
 pub(crate) struct RawObject {
     #[serde(rename = "apiVersion", default)]
     pub(crate) api_version: Option<String>,
@@ -64,6 +91,7 @@ pub(crate) struct RawObject {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(expecting = "object metadata (a map with name, namespace)")]
 pub(crate) struct RawMeta {
     #[serde(default)]
     pub(crate) name: Option<String>,
@@ -260,7 +288,8 @@ fn is_blank(doc: &str) -> bool {
     })
 }
 
-/// Decodes one document (YAML or JSON text).
+/// Decodes one document (YAML or JSON text). Line numbers in its errors count from the
+/// document's first line ([`read_text`] turns them into the file's).
 pub fn parse_document(body: &str, document: usize) -> std::result::Result<Document, String> {
     if is_blank(body) {
         return Ok(Document::Empty);
@@ -289,9 +318,7 @@ pub(crate) fn classify(raw: RawObject, document: usize) -> std::result::Result<D
         ));
     };
     if let Some(release) = crate::helm::release_from_raw(&raw) {
-        return release
-            .map(|r| Document::HelmRelease(Box::new(r)))
-            .map_err(|e| format!("Helm release {kind} {}: {e}", raw.name()));
+        return release.map(|r| Document::HelmRelease(Box::new(r)));
     }
     let mut objects = Vec::new();
     match raw.items {
@@ -343,6 +370,10 @@ fn one_line(err: &dyn std::fmt::Display) -> String {
     err.to_string().replace('\n', " ")
 }
 
+/// The largest manifest file, or single YAML document, read (256 MiB): a `kubectl get -A -o
+/// yaml` List of a large cluster fits; anything larger is refused instead of exhausting memory.
+pub const MAX_INPUT_BYTES: u64 = 256 << 20;
+
 /// Everything read from one file.
 #[derive(Debug, Default)]
 pub struct FileContents {
@@ -356,12 +387,12 @@ pub struct FileContents {
 /// the objects of a Helm release).
 pub fn read_text(text: &str, file: &str) -> FileContents {
     let mut out = FileContents::default();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.contains("{{") && text.contains("}}") && looks_like_go_template(text) {
-        out.skipped.push(Skipped {
-            file: file.into(),
-            document: None,
-            reason: "an unrendered Helm/Go template; scan the output of `helm template` instead".into(),
-        });
+        out.skipped.push(Skipped::file(
+            file,
+            "an unrendered Helm/Go template; scan the output of `helm template` instead",
+        ));
         return out;
     }
     let trimmed = text.trim_start();
@@ -375,22 +406,61 @@ pub fn read_text(text: &str, file: &str) -> FileContents {
             }
             Ok(value) => handle(json_doc(value, 1), file, 1, &mut out),
             Err(err) => out.skipped.push(Skipped {
-                file: file.into(),
                 document: Some(1),
-                reason: format!("malformed JSON: {err}"),
+                ..Skipped::unreadable_file(file, format!("malformed JSON: {err}"))
             }),
         }
         return out;
     }
     for (index, body) in split_documents(text) {
-        let doc = parse_document(body, index).map_err(|reason| {
-            // Point at the file's line, not the document's.
-            let offset = body.as_ptr() as usize - text.as_ptr() as usize;
-            let first_line = text[..offset].matches('\n').count() + 1;
-            format!("{reason} (the document starts at line {first_line} of the file)")
-        });
+        let doc = if body.len() as u64 > MAX_INPUT_BYTES {
+            Err(format!(
+                "the document is {} MiB, over the {} MiB limit for one document; split it",
+                body.len() >> 20,
+                MAX_INPUT_BYTES >> 20
+            ))
+        } else {
+            parse_document(body, index).map_err(|reason| {
+                // Point at the file's lines, not the document's.
+                let offset = body.as_ptr() as usize - text.as_ptr() as usize;
+                let lines_before = text[..offset].matches('\n').count();
+                shift_line_numbers(&reason, lines_before)
+            })
+        };
         handle(doc, file, index, &mut out);
     }
+    out
+}
+
+/// The objects of a Helm release's manifest, labelled `FILE (helm release NS/NAME revision N)`
+/// (line numbers in its errors count within the release's manifest). Objects without a
+/// namespace get the release's: Helm installs them there.
+pub fn read_release(release: &crate::helm::HelmRelease, file: &str) -> FileContents {
+    let label = format!("{file} ({})", release.label());
+    let mut inner = read_text(&release.manifest, &label);
+    for (_, object) in &mut inner.objects {
+        if object.namespace.is_none() && !release.namespace.is_empty() {
+            object.namespace = Some(release.namespace.clone());
+        }
+    }
+    inner
+}
+
+/// Adds `by` to every "line N" in a parser message, so positions count from the file's start.
+fn shift_line_numbers(message: &str, by: usize) -> String {
+    let mut out = String::with_capacity(message.len() + 16);
+    let mut rest = message;
+    while let Some(at) = rest.find("line ") {
+        let (head, tail) = rest.split_at(at + "line ".len());
+        out.push_str(head);
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        match tail[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + by).to_string()),
+            Err(_) => out.push_str(&tail[..digits]),
+        }
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
     out
 }
 
@@ -407,21 +477,18 @@ fn handle(doc: std::result::Result<Document, String>, file: &str, index: usize, 
             .objects
             .extend(objects.into_iter().map(|o| (file.to_string(), o))),
         Ok(Document::HelmRelease(release)) => {
-            let label = format!("{file} ({})", release.label());
-            let inner = read_text(&release.manifest, &label);
+            let inner = read_release(&release, file);
             out.objects.extend(inner.objects);
             out.skipped.extend(inner.skipped);
         }
         Ok(Document::Empty) => {}
         Ok(Document::Skipped(reason)) => out.skipped.push(Skipped {
-            file: file.into(),
             document: Some(index),
-            reason,
+            ..Skipped::file(file, reason)
         }),
         Err(reason) => out.skipped.push(Skipped {
-            file: file.into(),
             document: Some(index),
-            reason,
+            ..Skipped::unreadable_file(file, reason)
         }),
     }
 }
@@ -442,72 +509,210 @@ fn looks_like_go_template(text: &str) -> bool {
     .any(|p| text.contains(p))
 }
 
-/// Reads a file's objects. Unreadable or non-UTF-8 files are skipped with the reason.
+/// Reads a file's objects, at most [`MAX_INPUT_BYTES`] of it. A file that cannot be read as
+/// UTF-8 text is listed as unreadable with the reason and what to do.
 pub fn read_file(path: &Path) -> FileContents {
+    use std::io::Read;
     let file = path.display().to_string();
-    match std::fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => read_text(&text, &file),
-            Err(_) => FileContents {
-                objects: Vec::new(),
-                skipped: vec![Skipped {
-                    file,
-                    document: None,
-                    reason: "not UTF-8 text (binary file?)".into(),
-                }],
-            },
-        },
-        Err(err) => FileContents {
-            objects: Vec::new(),
-            skipped: vec![Skipped {
-                file,
-                document: None,
-                reason: format!("cannot read: {err}"),
-            }],
-        },
+    let unreadable = |reason: String| FileContents {
+        objects: Vec::new(),
+        skipped: vec![Skipped::unreadable_file(file.clone(), reason)],
+    };
+    let mut bytes = Vec::new();
+    let read = std::fs::File::open(path).and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes));
+    if let Err(err) = read {
+        return unreadable(format!("cannot read it: {err}"));
+    }
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return unreadable(format!(
+            "larger than the {} MiB limit for one manifest file; split it",
+            MAX_INPUT_BYTES >> 20
+        ));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => read_text(&text, &file),
+        Err(err) => {
+            let bytes = err.as_bytes();
+            unreadable(
+                if bytes.starts_with(&[0xff, 0xfe]) || bytes.starts_with(&[0xfe, 0xff]) {
+                    "UTF-16 text; manifests are read as UTF-8: convert it with `iconv -f UTF-16 -t UTF-8`"
+                        .into()
+                } else if bytes.starts_with(&[0x1f, 0x8b]) {
+                    "gzip-compressed; decompress it (`gunzip -k`) and scan the result".into()
+                } else {
+                    format!(
+                        "not UTF-8 text (byte {} is not valid UTF-8): a binary file, or another encoding to convert to UTF-8",
+                        err.utf8_error().valid_up_to()
+                    )
+                },
+            )
+        }
     }
 }
 
+/// The files a scan reads, and what it passed over while collecting them.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Each file once, as first reached, in the order given (folders sorted).
+    pub files: Vec<PathBuf>,
+    /// Hidden entries, special files, symbolic link loops, broken links.
+    pub skipped: Vec<Skipped>,
+}
+
 /// The files to scan under `paths`: files as given, and `.yaml`, `.yml` and `.json` files in
-/// folders (recursively, sorted, hidden entries skipped). A path that does not exist is an
-/// error naming it.
-pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
+/// folders, recursively and sorted. Symbolic links are followed, each folder and file once
+/// (by canonical path), so a loop such as `self -> .` ends and a file reached twice is read once.
+/// In folders, hidden entries (names starting with `.`) and FIFOs, sockets and devices are
+/// listed in [`Inputs::skipped`] and never opened. A FIFO or character device named on the
+/// command line is read (`kupgrade scan <(helm template ...)` passes a pipe). A path that does
+/// not exist is an error naming it.
+pub fn collect_inputs(paths: &[PathBuf]) -> Result<Inputs> {
+    let mut walk = Walk::default();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| {
             Error::InvalidInput(format!("{}: {e}; pass manifest files or folders", path.display()))
         })?;
-        if meta.is_dir() {
-            walk(path, &mut files).map_err(|e| Error::io(path, e))?;
+        let kind = meta.file_type();
+        if kind.is_dir() {
+            walk.dir(path).map_err(|e| Error::io(path, e))?;
+        } else if kind.is_file() || is_pipe_or_char_device(&kind) {
+            walk.file(path);
         } else {
-            files.push(path.clone());
+            walk.inputs
+                .skipped
+                .push(Skipped::file(path.display().to_string(), special_reason(&kind)));
         }
     }
-    Ok(files)
+    Ok(walk.inputs)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            !p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with('.'))
-        })
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "yaml" | "yml" | "json"))
-        {
-            out.push(path);
+#[derive(Default)]
+struct Walk {
+    inputs: Inputs,
+    /// Canonical folder -> the path it was first reached by.
+    dirs: std::collections::HashMap<PathBuf, PathBuf>,
+    files: std::collections::HashSet<PathBuf>,
+}
+
+impl Walk {
+    fn file(&mut self, path: &Path) {
+        let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if self.files.insert(key) {
+            self.inputs.files.push(path.to_path_buf());
         }
     }
-    Ok(())
+
+    fn dir(&mut self, dir: &Path) -> std::io::Result<()> {
+        let canonical = std::fs::canonicalize(dir)?;
+        if let Some(first) = self.dirs.get(&canonical) {
+            self.inputs.skipped.push(Skipped::file(
+                dir.display().to_string(),
+                format!(
+                    "a symbolic link to {}, already scanned as {}: not followed again",
+                    canonical.display(),
+                    first.display()
+                ),
+            ));
+            return Ok(());
+        }
+        self.dirs.insert(canonical, dir.to_path_buf());
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for path in entries {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let manifest_name = has_manifest_extension(&path);
+            let meta = match std::fs::metadata(&path) {
+                Ok(meta) => meta,
+                Err(err) => {
+                    let is_link = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink());
+                    if is_link && err.kind() == std::io::ErrorKind::NotFound {
+                        if manifest_name {
+                            self.inputs.skipped.push(Skipped::file(
+                                path.display().to_string(),
+                                "a broken symbolic link (its target does not exist)",
+                            ));
+                        }
+                    } else if manifest_name {
+                        self.inputs.skipped.push(Skipped::unreadable_file(
+                            path.display().to_string(),
+                            format!("cannot read it: {err}"),
+                        ));
+                    }
+                    continue;
+                }
+            };
+            let kind = meta.file_type();
+            if name.starts_with('.') {
+                if kind.is_dir() || manifest_name {
+                    self.inputs.skipped.push(Skipped::file(
+                        path.display().to_string(),
+                        "hidden (its name starts with '.'): not scanned; name it on the command line to scan it",
+                    ));
+                }
+            } else if kind.is_dir() {
+                // A folder that cannot be listed is reported; the walk goes on.
+                if let Err(err) = self.dir(&path) {
+                    self.inputs.skipped.push(Skipped::unreadable_file(
+                        path.display().to_string(),
+                        format!("cannot list this folder: {err}"),
+                    ));
+                }
+            } else if kind.is_file() {
+                if manifest_name {
+                    self.file(&path);
+                }
+            } else {
+                self.inputs
+                    .skipped
+                    .push(Skipped::file(path.display().to_string(), special_reason(&kind)));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn has_manifest_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "yaml" | "yml" | "json"))
+}
+
+#[cfg(unix)]
+fn is_pipe_or_char_device(kind: &std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    kind.is_fifo() || kind.is_char_device()
+}
+
+#[cfg(not(unix))]
+fn is_pipe_or_char_device(_: &std::fs::FileType) -> bool {
+    false
+}
+
+/// Why a special file is passed over without being opened.
+fn special_reason(kind: &std::fs::FileType) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let what = if kind.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if kind.is_socket() {
+            "a socket"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else {
+            "not a regular file"
+        };
+        format!("{what}: not opened (reading it could block or never end)")
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = kind;
+        "not a regular file: not opened".to_string()
+    }
 }
 
 #[cfg(test)]
@@ -564,6 +769,8 @@ mod tests {
             "{:?}",
             c.skipped
         );
+        // Messages never name internal types.
+        assert!(!c.skipped[0].reason.contains("RawObject"), "{:?}", c.skipped);
     }
 
     #[test]
@@ -580,11 +787,14 @@ mod tests {
             "{}",
             c.skipped[0]
         );
+        // Positions are the file's lines (the document starts at line 5), not the document's.
         assert!(
-            c.skipped[0].reason.ends_with("starts at line 5 of the file)"),
+            c.skipped[0].reason.contains("at line 6 column 1")
+                && c.skipped[0].reason.contains("at line 5 column 7"),
             "{}",
             c.skipped[0]
         );
+        assert!(c.skipped[0].unreadable);
         assert_eq!(c.objects[1].1.document, 3);
     }
 

@@ -4,7 +4,8 @@
 //! Findings follow the `kupgrade scan` contract: `file, kind, name, namespace, api_version,
 //! replacement, deprecated_in, removed_in, deprecated, removed`; [`ScanReport::exit_code`] is 0
 //! when nothing is deprecated at the target, 2 when something is deprecated only, 3 when
-//! something is removed in the target.
+//! something is removed in the target, and 1 when an input could not be read (the scan is
+//! incomplete, so it cannot pass a gate).
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -39,6 +40,10 @@ pub struct ScanFinding {
     pub deprecated: bool,
     /// No longer served at the target.
     pub removed: bool,
+    /// Advice from the table, e.g. that the kind is a configuration file rather than an API
+    /// object, or why no replacement is named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl ScanFinding {
@@ -55,6 +60,7 @@ impl ScanFinding {
             removed_in: entry.removed_in.as_ref().map(ToString::to_string),
             deprecated: entry.deprecated_at(target),
             removed: entry.removed_at(target),
+            note: entry.note.clone(),
         }
     }
 }
@@ -75,8 +81,23 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
-    /// 0: nothing deprecated; 2: deprecated only; 3: something is removed in the target.
+    /// 1 when an input could not be read, else [`Self::findings_exit_code`].
     pub fn exit_code(&self) -> u8 {
+        if self.unreadable() > 0 {
+            1
+        } else {
+            self.findings_exit_code()
+        }
+    }
+
+    /// How many inputs (or documents) looked like manifests but could not be read.
+    pub fn unreadable(&self) -> usize {
+        self.skipped.iter().filter(|s| s.unreadable).count()
+    }
+
+    /// From the findings alone: 0 nothing deprecated; 2 deprecated only; 3 something is
+    /// removed in the target.
+    pub fn findings_exit_code(&self) -> u8 {
         if self.findings.iter().any(|f| f.removed) {
             3
         } else if self.findings.iter().any(|f| f.deprecated) {
@@ -112,14 +133,16 @@ impl ScanReport {
                 Some(r) => format!("use {r}"),
                 None => "no replacement".to_string(),
             };
+            let note = f.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {verdict} {} {}{} ({}) in {}: {when}; {fix}",
+                "  {verdict} {} {}{} ({}) in {}: {when}; {fix}{note}",
                 f.kind, ns, f.name, f.api_version, f.file
             );
         }
         for s in &self.skipped {
-            let _ = writeln!(out, "  skipped {s}");
+            let verdict = if s.unreadable { "unreadable" } else { "skipped" };
+            let _ = writeln!(out, "  {verdict} {s}");
         }
         for w in &self.warnings {
             let _ = writeln!(out, "  warning: {w}");
@@ -165,6 +188,12 @@ impl Scanner {
         self.absorb(contents, report);
     }
 
+    /// Scans a decoded Helm release's manifest; `file` says where the release was found. The
+    /// findings carry the release's namespace for objects that name none.
+    pub fn scan_release(&self, release: &crate::helm::HelmRelease, file: &str, report: &mut ScanReport) {
+        self.absorb(manifests::read_release(release, file), report);
+    }
+
     fn absorb(&self, contents: manifests::FileContents, report: &mut ScanReport) {
         report.objects += contents.objects.len();
         for (file, object) in &contents.objects {
@@ -175,11 +204,14 @@ impl Scanner {
         report.skipped.extend(contents.skipped);
     }
 
-    /// Scans files and folders (`.yaml`, `.yml`, `.json` inside folders). A path that does not
-    /// exist is an error; a file that is not a manifest is skipped with the reason.
+    /// Scans files and folders (see [`manifests::collect_inputs`] for how folders are walked).
+    /// A path that does not exist is an error; a file that is not a manifest is skipped with the
+    /// reason, one that cannot be read is listed as unreadable.
     pub fn scan_paths(&self, paths: &[PathBuf]) -> Result<ScanReport> {
         let mut report = self.new_report();
-        for file in manifests::collect_files(paths)? {
+        let inputs = manifests::collect_inputs(paths)?;
+        report.skipped.extend(inputs.skipped);
+        for file in inputs.files {
             let contents = manifests::read_file(&file);
             report.files += 1;
             self.absorb(contents, &mut report);

@@ -776,4 +776,111 @@ async fn a_race_for_the_cluster_lease_is_lost_with_a_lock_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err:?}");
+
+fn crd_json() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
+            "versions": [
+                {"name": "v1alpha1", "served": false, "storage": false},
+                {"name": "v1beta1", "served": true, "storage": false, "deprecated": true,
+                 "deprecationWarning": "example.com/v1beta1 Widget is deprecated; use example.com/v1"},
+                {"name": "v1", "served": true, "storage": true}
+            ]
+        },
+        "status": {"storedVersions": ["v1alpha1", "v1"], "acceptedNames": {"plural": "widgets", "kind": "Widget"}}
+    })
+}
+
+/// CRDs: a deprecated version (its deprecationWarning quoted), a version no longer served and a
+/// stale storedVersions entry, each with the objects last written at that version.
+#[tokio::test]
+async fn crd_versions_deprecated_unserved_and_stored_are_reported_with_their_objects() {
+    let (server, kube) = stub().await;
+    let healthy = crd_json();
+    let mut fine = crd_json();
+    fine["metadata"]["name"] = json!("gadgets.example.com");
+    fine["spec"]["names"] = json!({"plural": "gadgets", "singular": "gadget", "kind": "Gadget"});
+    fine["spec"]["versions"] = json!([{"name": "v1", "served": true, "storage": true}]);
+    fine["status"]["storedVersions"] = json!(["v1"]);
+    Mock::given(method("GET"))
+        .and(path("/apis/apiextensions.k8s.io/v1/customresourcedefinitions"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(list("CustomResourceDefinitionList", vec![healthy, fine])),
+        )
+        .mount(&server)
+        .await;
+    let object = |ns: &str, name: &str, version: &str| {
+        json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+            "metadata": {"name": name, "namespace": ns,
+                "managedFields": [{"manager": "widget-operator", "operation": "Update", "apiVersion": version}]}})
+    };
+    Mock::given(method("GET"))
+        .and(path("/apis/example.com/v1/widgets"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadataList", "metadata": {},
+            "items": [
+                object("shop", "old", "example.com/v1alpha1"),
+                object("shop", "beta", "example.com/v1beta1"),
+                object("ops", "new", "example.com/v1"),
+            ]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (crds, notes) = kupgrade_kube::live::scan_crds(kube.client()).await.unwrap();
+    assert!(notes.is_empty(), "{notes:?}");
+    use kupgrade_kube::live::CrdProblem;
+    let by_version = |v: &str, p: fn(&CrdProblem) -> bool| {
+        crds.iter()
+            .find(|f| f.api_version == v && p(&f.problem))
+            .unwrap_or_else(|| panic!("{v}: {crds:?}"))
+    };
+    let deprecated = by_version("example.com/v1beta1", |p| {
+        matches!(p, CrdProblem::Deprecated { .. })
+    });
+    assert_eq!(deprecated.objects, vec!["shop/beta"]);
+    assert!(
+        deprecated
+            .message()
+            .contains("\"example.com/v1beta1 Widget is deprecated; use example.com/v1\""),
+        "{}",
+        deprecated.message()
+    );
+    assert_eq!(deprecated.exit_code(), 2);
+    let unserved = by_version("example.com/v1alpha1", |p| *p == CrdProblem::NotServed);
+    assert_eq!(unserved.objects, vec!["shop/old"]);
+    assert_eq!(unserved.exit_code(), 3);
+    let stored = by_version("example.com/v1alpha1", |p| *p == CrdProblem::StoredNotStorage);
+    assert_eq!(stored.storage_version.as_deref(), Some("example.com/v1"));
+    assert!(
+        stored.message().contains("storedVersions"),
+        "{}",
+        stored.message()
+    );
+    // Only widgets has problems; the healthy gadgets CRD is not listed.
+    assert_eq!(crds.len(), 3, "{crds:?}");
+    assert!(crds.iter().all(|f| f.crd == "widgets.example.com"));
+}
+
+#[tokio::test]
+async fn crds_that_cannot_be_listed_are_a_note_naming_the_permission() {
+    let (server, kube) = stub().await;
+    Mock::given(method("GET"))
+        .and(path("/apis/apiextensions.k8s.io/v1/customresourcedefinitions"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Forbidden", "code": 403,
+            "message": "customresourcedefinitions.apiextensions.k8s.io is forbidden"})))
+        .mount(&server)
+        .await;
+    let (crds, notes) = kupgrade_kube::live::scan_crds(kube.client()).await.unwrap();
+    assert!(crds.is_empty());
+    assert!(
+        notes[0].contains("grant `list` on customresourcedefinitions"),
+        "{notes:?}"
+    );
 }

@@ -1,7 +1,9 @@
 //! `kupgrade scan`: deprecated and removed API versions in manifests, per the public contract.
 //!
 //! Exit codes: 0 nothing deprecated at the target, 2 deprecated only, 3 something is removed in
-//! the target, 1 the scan could not run (a path that does not exist, a bad deprecations file).
+//! the target, 1 the scan could not run (a path that does not exist, a bad deprecations file) or
+//! is incomplete: an input that looks like a manifest could not be read (listed in `skipped`
+//! with `unreadable: true`), unless `--allow-unreadable` is given.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use kupgrade_core::KubeVersion;
+use kupgrade_kube::live::CrdFinding;
 use kupgrade_kube::{DeprecationTable, ScanFinding, Scanner};
 use serde::Serialize;
 
@@ -25,7 +28,8 @@ pub struct ScanArgs {
     paths: Vec<PathBuf>,
     /// Also scan the live cluster of the kubeconfig: the API server's
     /// apiserver_requested_deprecated_apis metric, objects' managedFields and
-    /// last-applied-configuration, and deployed Helm releases.
+    /// last-applied-configuration, deployed Helm releases, and CustomResourceDefinitions
+    /// (deprecated or unserved versions, stale status.storedVersions).
     #[arg(long)]
     live: bool,
     /// Kubeconfig for --live (default: $KUBECONFIG or ~/.kube/config).
@@ -41,6 +45,10 @@ pub struct ScanArgs {
     /// removed_in, replacement), e.g. for CRDs and add-ons. Repeatable.
     #[arg(long = "deprecations", value_name = "FILE")]
     deprecations: Vec<PathBuf>,
+    /// Do not fail (exit 1) when inputs that look like manifests cannot be read (not UTF-8,
+    /// malformed YAML, a Helm release that does not decode); they are still listed.
+    #[arg(long)]
+    allow_unreadable: bool,
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t)]
     output: Output,
@@ -50,6 +58,7 @@ pub struct ScanArgs {
 struct JsonReport<'a> {
     findings: &'a [ScanFinding],
     skipped: &'a [kupgrade_kube::manifests::Skipped],
+    crds: &'a [CrdFinding],
     warnings: &'a [String],
 }
 
@@ -67,12 +76,24 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         scanner.scan_paths(&files)?
     };
     if !stdin.is_empty() {
-        let mut text = String::new();
+        let limit = kupgrade_kube::manifests::MAX_INPUT_BYTES;
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
             .context("reading standard input")?;
+        if bytes.len() as u64 > limit {
+            anyhow::bail!(
+                "standard input is larger than the {} MiB limit for one manifest; write it to files and scan the folder",
+                limit >> 20
+            );
+        }
+        let text = String::from_utf8(bytes).map_err(|_| {
+            anyhow::anyhow!("standard input is not UTF-8 text; convert it to UTF-8 and scan it again")
+        })?;
         scanner.scan_text(&text, "<stdin>", &mut report);
     }
+    let mut crds = Vec::new();
     if args.live {
         let live = crate::runner::live_runtime()?.block_on(async {
             let kube = kupgrade_kube::KubeWorkloads::from_kubeconfig(
@@ -85,6 +106,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         })?;
         report.findings.extend(live.findings);
         report.warnings.extend(live.notes);
+        crds = live.crds;
         if !live.served.is_empty() {
             report.warnings.push(format!(
                 "the cluster still serves deprecated group/versions {} (information: stored objects are converted; the findings above show who uses them)",
@@ -92,16 +114,40 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
+    let unreadable = report.unreadable();
+    if unreadable > 0 {
+        report.warnings.push(if args.allow_unreadable {
+            format!("{unreadable} input(s) could not be read and were not scanned (--allow-unreadable)")
+        } else {
+            format!(
+                "{unreadable} input(s) could not be read, so the scan is incomplete (exit 1): fix or remove them, or pass --allow-unreadable"
+            )
+        });
+    }
+    let crd_code = crds.iter().map(CrdFinding::exit_code).max().unwrap_or(0);
+    let code = if args.allow_unreadable {
+        report.findings_exit_code().max(crd_code)
+    } else if report.unreadable() > 0 {
+        1
+    } else {
+        report.findings_exit_code().max(crd_code)
+    };
     match args.output {
         Output::Json => print!(
             "{}",
             json(&JsonReport {
                 findings: &report.findings,
                 skipped: &report.skipped,
+                crds: &crds,
                 warnings: &report.warnings,
             })?
         ),
-        Output::Text | Output::Markdown => print!("{}", report.to_text(&args.target)),
+        Output::Text | Output::Markdown => {
+            print!("{}", report.to_text(&args.target));
+            for crd in &crds {
+                println!("  {}", crd.message());
+            }
+        }
     }
-    Ok(ExitCode::from(report.exit_code()))
+    Ok(ExitCode::from(code))
 }
