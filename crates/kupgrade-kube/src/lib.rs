@@ -39,6 +39,7 @@
 //! # Ok::<(), kupgrade_core::Error>(())
 //! ```
 
+pub mod api_gate;
 pub mod bench_security;
 pub mod checks;
 pub mod deprecations;
