@@ -164,7 +164,7 @@ pub fn all() -> Vec<KubeCheck> {
         ),
         c(
             api_gate::DEPRECATED_CHECK,
-            "API versions still in use that are deprecated, or were removed before the plan",
+            "no API version still in use is deprecated at the hop or was removed before the plan",
             Severity::Warning,
             true,
             true,
