@@ -273,3 +273,28 @@ async fn unreadable_metrics_and_secrets_are_warnings_naming_the_rbac_verb() {
         "{found:#?}"
     );
 }
+
+#[tokio::test]
+async fn a_scan_that_stops_is_a_warning_not_a_clean_bill() {
+    let (server, client) = server_at("1.30").await;
+    metric(&server, FLOWSCHEMA_METRIC).await;
+    no_helm_releases(&server).await;
+    get(
+        &server,
+        "/apis/policy/v1",
+        ResponseTemplate::new(500).set_body_json(json!({
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "etcdserver: request timed out", "code": 500
+        })),
+    )
+    .await;
+    let found = gate(&client, "1.30", "1.32").await;
+    let unread: Vec<&Finding> = found.iter().filter(|f| f.id == "KUP-API-003").collect();
+    assert_eq!(unread.len(), 1, "{found:#?}");
+    assert_eq!(unread[0].severity, Severity::Warning);
+    assert!(
+        unread[0].message.contains("the deprecated-API scan stopped")
+            && unread[0].message.contains("etcdserver: request timed out"),
+        "{}",
+        unread[0].message
+    );
+}
