@@ -384,21 +384,22 @@ mod tests {
 
     #[test]
     fn metric_uses_name_the_resource_the_server_reported() {
-        let mut m = use_of(
-            "flowcontrol.apiserver.k8s.io/v1beta3",
-            "FlowSchema",
-            "1.29",
-            Some("1.32"),
-        );
-        m.name = "(requests to flowschemas)".into();
-        m.namespace = None;
-        m.file = "cluster: apiserver_requested_deprecated_apis (a client still calls this version)".into();
+        // Through the live scan's own metric findings, so a change to how it names them shows here.
+        let sample = live::DeprecatedRequest {
+            group: "flowcontrol.apiserver.k8s.io".into(),
+            version: "v1beta3".into(),
+            resource: "flowschemas".into(),
+            subresource: String::new(),
+            removed_release: "1.32".into(),
+        };
+        let scanner = Scanner::new(DeprecationTable::builtin(), v("1.32"));
+        let m = &live::metric_findings(&[sample], &scanner)[0];
         assert_eq!(
-            group_version_resource(&m),
+            group_version_resource(m),
             "flowcontrol.apiserver.k8s.io/v1beta3/flowschemas"
         );
         assert_eq!(
-            seen(&m),
+            seen(m),
             "seen in apiserver_requested_deprecated_apis (a client still calls this version)"
         );
         assert_eq!(plural("Ingress"), "ingresses");
