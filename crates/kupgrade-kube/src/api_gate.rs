@@ -148,10 +148,19 @@ fn seen(u: &ScanFinding) -> String {
     format!("{object}, seen in {evidence}")
 }
 
+/// What to do: the replacement, and for a metric sample how to find the client.
 fn replacement(u: &ScanFinding) -> String {
-    match &u.replacement {
-        Some(r) => format!("move it to {r}"),
-        None => "nothing replaces it: remove or replace the object".to_string(),
+    let fix = match &u.replacement {
+        Some(r) => format!("use {r} instead"),
+        None => "nothing replaces it: remove or replace what uses it".to_string(),
+    };
+    if u.name.starts_with(METRIC_NAME_PREFIX) {
+        // The metric does not say who called; the audit log does, on events annotated
+        // `k8s.io/deprecated: "true"` (and `k8s.io/removed-release`), per
+        // https://kubernetes.io/docs/reference/labels-annotations-taints/audit-annotations/
+        format!("{fix} (the API server's audit log names the client: events annotated k8s.io/deprecated)")
+    } else {
+        fix
     }
 }
 
@@ -322,7 +331,7 @@ mod tests {
             "{msg}"
         );
         assert!(
-            msg.contains("move it to flowcontrol.apiserver.k8s.io/v1"),
+            msg.contains("use flowcontrol.apiserver.k8s.io/v1 instead"),
             "{msg}"
         );
     }

@@ -114,7 +114,12 @@ async fn a_metric_sample_removed_at_a_hop_blocks_that_hop_and_warns_at_the_first
     assert!(
         blocker
             .message
-            .contains("move it to flowcontrol.apiserver.k8s.io/v1"),
+            .contains("use flowcontrol.apiserver.k8s.io/v1 instead"),
+        "{}",
+        blocker.message
+    );
+    assert!(
+        blocker.message.contains("audit log names the client"),
         "{}",
         blocker.message
     );
@@ -172,7 +177,7 @@ async fn a_writer_in_managed_fields_blocks_the_hop_that_removes_its_version() {
         "{}",
         b.message
     );
-    assert!(b.message.contains("move it to policy/v1"), "{}", b.message);
+    assert!(b.message.contains("use policy/v1 instead"), "{}", b.message);
     // Nothing at 1.26: the removal is reported once, at its hop.
     assert!(at(&found, "KUP-API-001", "1.26").is_empty(), "{found:#?}");
     assert!(
