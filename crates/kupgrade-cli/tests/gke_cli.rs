@@ -196,3 +196,76 @@ async fn check_runs_provider_and_in_cluster_checks_and_only_reads() {
     let report = std::fs::read_to_string(report).unwrap();
     assert!(report.contains("KUP-KUBE-014"), "{report}");
 }
+
+/// The deprecated-API gate runs in `kupgrade check --provider` and before a live `kupgrade
+/// upgrade`: requests to flowcontrol.apiserver.k8s.io/v1beta3 (removed in 1.32) reported by the
+/// API server block the 1.32 hop, and the upgrade changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_and_upgrade_are_blocked_by_an_api_the_target_removes() {
+    let server = server_with_prod().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/projects/p/locations/europe-west1/operations"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"operations": []})))
+        .mount(&server)
+        .await;
+    common::mount_kube_api_with_metrics(
+        &server,
+        "apiserver_requested_deprecated_apis{group=\"flowcontrol.apiserver.k8s.io\",removed_release=\"1.32\",resource=\"flowschemas\",subresource=\"\",version=\"v1beta3\"} 1\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = common::write_kubeconfig(dir.path(), &server.uri());
+    let out = run(gke_args(
+        "check",
+        &server,
+        "prod",
+        &["--kubeconfig", &kubeconfig, "--to", "1.32", "--output", "json"],
+    ))
+    .await;
+    common::assert_exit(&out, 3);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gate: Vec<&serde_json::Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "KUP-API-001")
+        .collect();
+    assert_eq!(gate.len(), 1, "{v}");
+    assert_eq!(gate[0]["hop"], "1.32");
+    assert!(
+        gate[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("flowcontrol.apiserver.k8s.io/v1beta3/flowschemas is removed in 1.32"),
+        "{}",
+        gate[0]
+    );
+
+    let journal = dir.path().join("run.journal.json");
+    let out = run(gke_args(
+        "upgrade",
+        &server,
+        "prod",
+        &[
+            "--kubeconfig",
+            &kubeconfig,
+            "--to",
+            "1.32",
+            "--yes",
+            "--journal",
+            journal.to_str().unwrap(),
+        ],
+    ))
+    .await;
+    common::assert_exit(&out, 3);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("KUP-API-001") && text.contains("flowcontrol.apiserver.k8s.io/v1beta3"),
+        "{text}"
+    );
+    let requests = server.received_requests().await.unwrap();
+    assert!(
+        requests.iter().all(|r| r.method.as_str() == "GET"),
+        "a blocked upgrade writes nothing"
+    );
+}

@@ -549,6 +549,71 @@ async fn check_exit_codes_and_json_contract_against_an_api_stub() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
 }
 
+/// `kupgrade check --kubeconfig` runs the deprecated-API gate: an API server at 1.30 that
+/// reports requests to flowcontrol.apiserver.k8s.io/v1beta3 (removed in 1.32) blocks the 1.32
+/// hop (exit 3, KUP-API-001) and only warns for a plan that stops at 1.31 (exit 0, KUP-API-002).
+#[tokio::test(flavor = "multi_thread")]
+async fn check_blocks_the_hop_that_removes_an_api_the_server_still_serves_requests_for() {
+    let server = wiremock::MockServer::start().await;
+    common::mount_kube_api_with_metrics(
+        &server,
+        "# TYPE apiserver_requested_deprecated_apis gauge\napiserver_requested_deprecated_apis{group=\"flowcontrol.apiserver.k8s.io\",removed_release=\"1.32\",resource=\"flowschemas\",subresource=\"\",version=\"v1beta3\"} 1\n",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = common::write_kubeconfig(dir.path(), &server.uri());
+    let run = |to: &'static str, output: &'static str| {
+        let kubeconfig = kubeconfig.clone();
+        tokio::task::spawn_blocking(move || {
+            kupgrade(&[
+                "check",
+                "--kubeconfig",
+                &kubeconfig,
+                "--to",
+                to,
+                "--output",
+                output,
+            ])
+        })
+    };
+    let out = run("1.32", "json").await.unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let v = json(&out);
+    let f = &v["findings"][0];
+    assert_eq!(f["id"], "KUP-API-001", "{v}");
+    assert_eq!(f["severity"], "blocker");
+    assert_eq!(f["hop"], "1.32");
+    let message = f["message"].as_str().unwrap();
+    assert!(
+        message.contains("flowcontrol.apiserver.k8s.io/v1beta3/flowschemas is removed in 1.32"),
+        "{message}"
+    );
+    assert!(
+        message.contains("apiserver_requested_deprecated_apis"),
+        "{message}"
+    );
+    assert!(message.contains("flowcontrol.apiserver.k8s.io/v1"), "{message}");
+    // The text output names it too.
+    let out = run("1.32", "text").await.unwrap();
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("KUP-API-001") && text.contains("flowcontrol.apiserver.k8s.io/v1beta3"),
+        "{text}"
+    );
+    // A plan that stops before the removal is warned, not blocked.
+    let out = run("1.31", "json").await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json(&out);
+    let ids: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["KUP-API-002"], "{v}");
+}
+
 /// `kupgrade scan --live` against a local API stub: the deprecated-API metric, a writer in
 /// managedFields and a deployed Helm release are each reported; exit 3 when removed.
 #[tokio::test(flavor = "multi_thread")]

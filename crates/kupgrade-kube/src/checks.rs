@@ -1,5 +1,6 @@
-//! Pre-upgrade checks inside the cluster (`KUP-KUBE-NNN`), each with a stable id, a severity
-//! and the hops it applies to.
+//! Pre-upgrade checks inside the cluster (`KUP-KUBE-NNN`, and the deprecated-API gate
+//! `KUP-API-NNN` of [`crate::api_gate`]), each with a stable id, a severity and the hops it
+//! applies to.
 //!
 //! The cluster is read once into [`ClusterFacts`]; each check is a plain function of the facts
 //! and the [`Hop`] (with the plan's versions at that hop when there is a plan: node skew is
@@ -21,6 +22,7 @@ use kupgrade_core::checks::{Check, CheckContext, CheckRegistry, Finding, Severit
 use kupgrade_core::{KubeVersion, ManagedCluster, NodeConfigSource, Result, Step, UpgradePlan, VersionState};
 use serde::de::DeserializeOwned;
 
+use crate::api_gate::{self, ApiUsage};
 use crate::kube_error;
 use crate::kubelet_flags::{self, KubeletFlagTable};
 use crate::workloads::{node_ready, pdb_block_reason, pdb_selects, pod_failing, selector_matches};
@@ -57,6 +59,10 @@ pub struct ClusterFacts {
     /// Node configuration that could not be read (what, and why), reported so that "no
     /// finding" is never mistaken for "nothing read".
     pub unread_node_configs: Vec<String>,
+    /// The live deprecated-API scan (`KUP-API-*`); `None` when the facts come from a file, so
+    /// no cluster was scanned.
+    #[serde(skip)]
+    pub api_usage: Option<ApiUsage>,
 }
 
 async fn list_all<K>(client: &Client) -> Result<Vec<K>>
@@ -77,7 +83,8 @@ where
 }
 
 impl ClusterFacts {
-    /// Reads the cluster (read-only: lists only).
+    /// Reads the cluster (read-only: lists, `/version` and `/metrics`), including the live
+    /// deprecated-API scan.
     pub async fn gather(client: &Client) -> Result<Self> {
         let node_configs = kubelet_flags::gather(client).await;
         Ok(Self {
@@ -93,6 +100,7 @@ impl ClusterFacts {
             pvs: list_all(client).await?,
             node_configs: node_configs.sources,
             unread_node_configs: node_configs.unread,
+            api_usage: Some(ApiUsage::gather(client).await),
         })
     }
 }
@@ -271,6 +279,30 @@ pub fn all() -> Vec<KubeCheck> {
         run,
     };
     vec![
+        c(
+            api_gate::REMOVED_CHECK,
+            "no API version still in use (API server metric, managedFields, last-applied, Helm releases) is removed at the hop",
+            Severity::Blocker,
+            true,
+            true,
+            api_removed,
+        ),
+        c(
+            api_gate::DEPRECATED_CHECK,
+            "no API version still in use is deprecated at the hop or was removed before the plan",
+            Severity::Warning,
+            true,
+            true,
+            api_deprecated,
+        ),
+        c(
+            api_gate::UNREAD_CHECK,
+            "the deprecated-API scan could read every source (or says which permission is missing)",
+            Severity::Warning,
+            false,
+            true,
+            api_unread,
+        ),
         c(
             "KUP-KUBE-001",
             "every node reports Ready",
@@ -555,6 +587,26 @@ fn finding(
 fn meta_name<K: Resource>(k: &K) -> (Option<&str>, &str) {
     let m = k.meta();
     (m.namespace.as_deref(), m.name.as_deref().unwrap_or(""))
+}
+
+fn api_removed(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
+    facts
+        .api_usage
+        .as_ref()
+        .map(|u| api_gate::removed_at_hop(u, hop.version))
+        .unwrap_or_default()
+}
+
+fn api_deprecated(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
+    facts
+        .api_usage
+        .as_ref()
+        .map(|u| api_gate::deprecated_at_hop(u, hop.version))
+        .unwrap_or_default()
+}
+
+fn api_unread(facts: &ClusterFacts, _: &Hop<'_>) -> Vec<Finding> {
+    facts.api_usage.as_ref().map(api_gate::unread).unwrap_or_default()
 }
 
 fn nodes_not_ready(facts: &ClusterFacts, _: &Hop<'_>) -> Vec<Finding> {

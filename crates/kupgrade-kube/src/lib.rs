@@ -13,7 +13,9 @@
 //!   stored.
 //! - **Check the cluster before each hop**: [`checks::register`] adds the in-cluster checks
 //!   (`KUP-KUBE-*`: skew of kubelets and kube-proxy, PDBs that block drains naming the pod, pods
-//!   without a controller, single replicas, in-tree volumes, ...) to core's `CheckRegistry`;
+//!   without a controller, single replicas, in-tree volumes, ...) and the deprecated-API gate
+//!   ([`api_gate`], `KUP-API-*`: the live scan read once, an API version removed at a hop blocks
+//!   that hop) to core's `CheckRegistry`;
 //!   [`kubelet_flags`] finds kubelet flags the target removes in node configuration (EKS user
 //!   data, nodeadm, kubeadm, Karpenter, systemd units).
 //! - **Drain through the Eviction API**: [`workloads::KubeWorkloads`] implements core's
@@ -41,6 +43,7 @@
 //! # Ok::<(), kupgrade_core::Error>(())
 //! ```
 
+pub mod api_gate;
 pub mod bench_security;
 pub mod checks;
 pub mod deprecations;

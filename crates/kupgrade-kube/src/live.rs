@@ -374,8 +374,11 @@ pub async fn scan_cluster(client: &Client, scanner: &Scanner) -> Result<LiveScan
             let list = match api.list_metadata(&params).await {
                 Ok(l) => l,
                 Err(kube::Error::Api(s)) if s.code == 403 => {
-                    scan.notes
-                        .push(format!("cannot list {} {api_version}: forbidden", ar.plural));
+                    scan.notes.push(format!(
+                        "cannot list {} {api_version}: forbidden; writers recorded on them are not covered (needs `list` on {} in every namespace)",
+                        ar.plural,
+                        if ar.group.is_empty() { ar.plural.clone() } else { format!("{}.{}", ar.plural, ar.group) }
+                    ));
                     break;
                 }
                 Err(e) => return Err(kube_error(e)),
@@ -401,9 +404,11 @@ pub async fn scan_cluster(client: &Client, scanner: &Scanner) -> Result<LiveScan
             }
             scan.notes.extend(live.unreadable);
         }
-        Err(e) => scan.notes.push(format!(
-            "could not read Helm release secrets ({e}); the charts' manifests are not covered (needs `list` on secrets in all namespaces)"
-        )),
+        Err(e) => scan
+            .notes
+            .push(format!(
+                "could not read Helm release secrets ({e}); deployed Helm releases are not covered (needs `list` on secrets in every namespace)"
+            )),
     }
     // 4. CustomResourceDefinitions: deprecated, unserved and stale stored versions.
     let (crds, notes) = scan_crds(client).await?;

@@ -121,9 +121,7 @@ impl KubeWorkloads {
 
     /// The API server's version.
     pub async fn server_version(&self) -> Result<KubeVersion> {
-        let info = self.client.apiserver_version().await.map_err(kube_error)?;
-        KubeVersion::parse(&info.git_version)
-            .or_else(|_| KubeVersion::parse(&format!("{}.{}", info.major, info.minor.trim_end_matches('+'))))
+        api_server_version(&self.client).await
     }
 
     fn pool_of(&self, node: &KNode) -> String {
@@ -186,6 +184,13 @@ impl KubeWorkloads {
             )
         }))
     }
+}
+
+/// The API server's version (`/version`): `gitVersion`, or `major.minor` when that does not parse.
+pub(crate) async fn api_server_version(client: &Client) -> Result<KubeVersion> {
+    let info = client.apiserver_version().await.map_err(kube_error)?;
+    KubeVersion::parse(&info.git_version)
+        .or_else(|_| KubeVersion::parse(&format!("{}.{}", info.major, info.minor.trim_end_matches('+'))))
 }
 
 /// Whether a node reports `Ready=True`.

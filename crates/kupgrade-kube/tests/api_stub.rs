@@ -776,6 +776,7 @@ async fn a_race_for_the_cluster_lease_is_lost_with_a_lock_error() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err:?}");
+}
 
 fn crd_json() -> Value {
     json!({

@@ -71,8 +71,15 @@ pub fn assert_one_line_failure(out: &Output, needle: &str) {
 }
 
 /// Serves a Kubernetes API on `server` at version 1.30 whose lists come from the "healthy"
-/// fixture of kupgrade-kube (nodes, pods, PDBs, workloads, storage); anything else is 404.
+/// fixture of kupgrade-kube (nodes, pods, PDBs, workloads, storage), with no deprecated API in
+/// use (`/metrics` without deprecated requests, no Helm release); anything else is 404.
 pub async fn mount_kube_api(server: &wiremock::MockServer) {
+    mount_kube_api_with_metrics(server, "apiserver_request_total{code=\"200\"} 5\n").await;
+}
+
+/// [`mount_kube_api`], with `metrics` as the API server's `/metrics` text (e.g. samples of
+/// `apiserver_requested_deprecated_apis`).
+pub async fn mount_kube_api_with_metrics(server: &wiremock::MockServer, metrics: &str) {
     use serde_json::json;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, ResponseTemplate};
@@ -97,6 +104,7 @@ pub async fn mount_kube_api(server: &wiremock::MockServer) {
         ("/apis/storage.k8s.io/v1/storageclasses", "storage_classes"),
         ("/apis/storage.k8s.io/v1/csidrivers", "csi_drivers"),
         ("/api/v1/persistentvolumes", "pvs"),
+        ("/api/v1/secrets", "helm_release_secrets"),
     ];
     for (p, key) in lists {
         let items = facts.get(key).cloned().unwrap_or(json!([]));
@@ -106,6 +114,11 @@ pub async fn mount_kube_api(server: &wiremock::MockServer) {
             .mount(server)
             .await;
     }
+    Mock::given(method("GET"))
+        .and(path("/metrics"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(metrics))
+        .mount(server)
+        .await;
 }
 
 /// Writes a kubeconfig whose context `stub` reaches `server_uri` with no credentials.
