@@ -72,7 +72,7 @@ pub fn assert_one_line_failure(out: &Output, needle: &str) {
 
 /// Serves a Kubernetes API on `server` at version 1.30 whose lists come from the "healthy"
 /// fixture of kupgrade-kube (nodes, pods, PDBs, workloads, storage), with no deprecated API in
-/// use (`/metrics` without deprecated requests, no Helm release); anything else is 404.
+/// use (`/metrics` without deprecated requests, no Helm release, no CRD); anything else is 404.
 pub async fn mount_kube_api(server: &wiremock::MockServer) {
     mount_kube_api_with_metrics(server, "apiserver_request_total{code=\"200\"} 5\n").await;
 }
@@ -105,6 +105,7 @@ pub async fn mount_kube_api_with_metrics(server: &wiremock::MockServer, metrics:
         ("/apis/storage.k8s.io/v1/csidrivers", "csi_drivers"),
         ("/api/v1/persistentvolumes", "pvs"),
         ("/api/v1/secrets", "helm_release_secrets"),
+        ("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "crds"),
     ];
     for (p, key) in lists {
         let items = facts.get(key).cloned().unwrap_or(json!([]));
