@@ -34,8 +34,8 @@ fn forbidden(message: &str) -> ResponseTemplate {
     }))
 }
 
-/// A server at `version`; `/metrics`, the Helm secrets and the resource lists are mounted by
-/// each test (anything else answers 404: not served).
+/// A server at `version` with no CRDs; `/metrics`, the Helm secrets and the resource lists are
+/// mounted by each test (anything else answers 404: not served).
 async fn server_at(version: &str) -> (MockServer, kube::Client) {
     let server = MockServer::start().await;
     let minor = version.split('.').nth(1).unwrap();
@@ -43,6 +43,13 @@ async fn server_at(version: &str) -> (MockServer, kube::Client) {
         "major": "1", "minor": minor, "gitVersion": format!("v{version}.4"), "gitCommit": "", "gitTreeState": "",
         "buildDate": "", "goVersion": "", "compiler": "", "platform": ""
     })))
+    .await;
+    // Every cluster serves CRDs; these tests have none.
+    get(
+        &server,
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        ok(json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinitionList", "metadata": {}, "items": []})),
+    )
     .await;
     let kube =
         kupgrade_kube::KubeWorkloads::from_config(kube::Config::new(server.uri().parse().unwrap()), None)
@@ -210,7 +217,7 @@ async fn a_deployed_helm_release_blocks_naming_the_release_and_its_namespace() {
         m.starts_with("flowcontrol.apiserver.k8s.io/v1beta3/flowschemas is removed in 1.32"),
         "{m}"
     );
-    assert!(m.contains("FlowSchema batch-jobs"), "{m}");
+    assert!(m.contains("FlowSchema") && m.contains("batch-jobs"), "{m}");
     assert!(m.contains("helm release platform/fairness revision 4"), "{m}");
 }
 
