@@ -359,6 +359,11 @@ async fn facts_are_read_through_the_api_and_checks_register_in_core() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"metadata": {}, "items": []})))
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/apis/apiextensions.k8s.io/v1/customresourcedefinitions"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"metadata": {}, "items": []})))
+        .mount(&server)
+        .await;
     // Through the crate's constructor, which also picks the TLS back end when a build links two.
     let kube =
         kupgrade_kube::KubeWorkloads::from_config(kube::Config::new(server.uri().parse().unwrap()), None)
