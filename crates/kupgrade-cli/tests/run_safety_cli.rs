@@ -191,8 +191,9 @@ fn ctrl_c_keeps_the_journal_says_how_to_resume_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     let state = init(dir.path(), "eks", "3");
     let (mut child, mut err) = start_paced(&state);
-    let killed = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    // The shell's own `kill`, so no procps is needed.
+    let killed = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
         .status()
         .unwrap();
     assert!(killed.success());
