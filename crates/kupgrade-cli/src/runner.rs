@@ -278,19 +278,21 @@ pub async fn run(
         None => None,
     };
     let outcome = tokio::select! {
-        report = executor.run(&mut journal) => Some(report),
-        () = interrupt.wait() => None,
+        report = executor.run(&mut journal) => Ok(report),
+        code = interrupt.wait() => Err(code),
     };
     if let Some(lease) = lease
         && let Err(e) = lease.release().await
     {
         eprintln!("warning: the cluster Lease was not released ({e}); it expires by itself within a minute");
     }
-    let Some(report) = outcome else {
-        eprintln!("{}", interrupted_message(journal_path.as_deref()));
-        return Ok(ExitCode::from(130));
+    let report = match outcome {
+        Ok(report) => report?,
+        Err(code) => {
+            eprintln!("{}", interrupted_message(journal_path.as_deref()));
+            return Ok(ExitCode::from(code));
+        }
     };
-    let report = report?;
     if report.result == RunResult::Succeeded
         && !keep_journal
         && let Some(path) = &journal_path
@@ -328,26 +330,43 @@ pub async fn run(
     }
 }
 
-/// Ctrl-C (SIGINT), caught from the moment it is registered.
+/// Ctrl-C (SIGINT) and, on Unix, SIGTERM (what CI systems and `timeout` send on cancel), caught
+/// from the moment they are registered.
 struct Interrupt {
     #[cfg(unix)]
-    signal: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
 }
 
 impl Interrupt {
     fn register() -> anyhow::Result<Self> {
-        Ok(Self {
-            #[cfg(unix)]
-            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-                .context("installing the Ctrl-C handler")?,
-        })
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt()).context("installing the Ctrl-C handler")?,
+                terminate: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
 
-    async fn wait(&mut self) {
+    /// Waits for a signal; the exit code the shell convention gives it (130 SIGINT, 143 SIGTERM).
+    async fn wait(&mut self) -> u8 {
         #[cfg(unix)]
-        self.signal.recv().await;
+        {
+            tokio::select! {
+                _ = self.interrupt.recv() => 130,
+                _ = self.terminate.recv() => 143,
+            }
+        }
         #[cfg(not(unix))]
-        let _ = tokio::signal::ctrl_c().await;
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            130
+        }
     }
 }
 

@@ -350,3 +350,22 @@ fn force_drain_names_every_pod_deleted_past_its_budget() {
     assert!(stdout.contains("--force-drain deleted"), "{stdout}");
     assert!(!stdout.contains("evictions honour"), "{stdout}");
 }
+
+#[test]
+fn sigterm_keeps_the_journal_and_exits_143() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = init(dir.path(), "eks", "3");
+    let (mut child, mut err) = start_paced(&state);
+    let sent = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(143), "{rest}");
+    assert!(rest.contains("Rerun the same command"), "{rest}");
+    let resumed = kupgrade(&upgrade_args(&state, "in-place"));
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+}
