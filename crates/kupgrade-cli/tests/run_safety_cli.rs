@@ -186,28 +186,35 @@ fn a_second_run_on_the_same_cluster_is_refused_naming_the_first() {
     );
 }
 
-#[test]
-fn ctrl_c_keeps_the_journal_says_how_to_resume_and_exits_130() {
+/// Sends `signal` to a paced run once it holds its journal; returns its exit code and the rest
+/// of its stderr, after checking that the same command then resumes and finishes.
+fn interrupt_and_resume(signal: &str) -> (Option<i32>, String) {
     let dir = tempfile::tempdir().unwrap();
     let state = init(dir.path(), "eks", "3");
     let (mut child, mut err) = start_paced(&state);
     // The shell's own `kill`, so no procps is needed.
-    let killed = Command::new("sh")
-        .args(["-c", &format!("kill -INT {}", child.id())])
+    let sent = Command::new("sh")
+        .args(["-c", &format!("kill -{signal} {}", child.id())])
         .status()
         .unwrap();
-    assert!(killed.success());
+    assert!(sent.success());
     let status = child.wait().unwrap();
     let mut rest = String::new();
     err.read_to_string(&mut rest).unwrap();
-    assert_eq!(status.code(), Some(130), "{rest}");
+    let resumed = kupgrade(&upgrade_args(&state, "in-place"));
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    (status.code(), rest)
+}
+
+#[test]
+fn ctrl_c_keeps_the_journal_says_how_to_resume_and_exits_130() {
+    let (code, rest) = interrupt_and_resume("INT");
+    assert_eq!(code, Some(130), "{rest}");
     assert!(
         rest.contains("interrupted: progress is saved in the journal"),
         "{rest}"
     );
     assert!(rest.contains("Rerun the same command"), "{rest}");
-    let resumed = kupgrade(&upgrade_args(&state, "in-place"));
-    assert!(resumed.status.success(), "{}", stderr(&resumed));
 }
 
 #[test]
@@ -353,19 +360,7 @@ fn force_drain_names_every_pod_deleted_past_its_budget() {
 
 #[test]
 fn sigterm_keeps_the_journal_and_exits_143() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = init(dir.path(), "eks", "3");
-    let (mut child, mut err) = start_paced(&state);
-    let sent = Command::new("sh")
-        .args(["-c", &format!("kill -TERM {}", child.id())])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let status = child.wait().unwrap();
-    let mut rest = String::new();
-    err.read_to_string(&mut rest).unwrap();
-    assert_eq!(status.code(), Some(143), "{rest}");
+    let (code, rest) = interrupt_and_resume("TERM");
+    assert_eq!(code, Some(143), "{rest}");
     assert!(rest.contains("Rerun the same command"), "{rest}");
-    let resumed = kupgrade(&upgrade_args(&state, "in-place"));
-    assert!(resumed.status.success(), "{}", stderr(&resumed));
 }
