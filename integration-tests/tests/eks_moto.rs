@@ -1,28 +1,23 @@
 //! `EksCluster` against `moto_server`, the EKS emulator from PyPI `moto[server]`.
 //!
-//! Each test starts its own `moto_server` on a free 127.0.0.1 port and stops it at the end.
-//! The binary is `$KUPGRADE_MOTO_SERVER`, or `<repo>/.venv/bin/moto_server` (which
-//! `scripts/test` installs). When it is missing the tests say so and pass without running,
-//! unless `KUPGRADE_REQUIRE_MOTO=1` (set by `scripts/test`), where they fail.
+//! Each test starts its own `moto_server` on a free 127.0.0.1 port and stops it at the end
+//! (see `common/mod.rs`).
 //!
 //! moto implements the EKS cluster and node-group calls (create, describe, list, delete,
 //! update-config) but not the version updates, `DescribeUpdate`, `ListUpdates`, insights,
-//! add-ons or `DescribeClusterVersions` (it answers HTTP 404): those are covered by the
-//! `aws-smithy-mocks` tests in `crates/kupgrade-eks/tests`. Its EC2 side serves the launch
-//! templates whose user data `EksCluster::node_configs` reads.
+//! add-ons or `DescribeClusterVersions` (it answers HTTP 404). `eks_emulator.rs` runs whole
+//! upgrades on moto extended with those calls (`integration-tests/moto/eks_server.py`). Its EC2
+//! side serves the launch templates whose user data `EksCluster::node_configs` reads.
 
-use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
-use aws_sdk_eks::config::{BehaviorVersion, Credentials, Region};
-use aws_sdk_eks::types::{NodegroupScalingConfig, NodegroupUpdateConfig, Taint as EksTaint, TaintEffect};
+use aws_sdk_eks::types::NodegroupScalingConfig;
+use common::{NODE_ROLE, Server, client, create, start_moto};
 use kupgrade_core::conformance::{self, Fixture};
 use kupgrade_core::workloads::{DrainBlocker, Eviction, HealthSnapshot, Pod, PodRef};
 use kupgrade_core::{
@@ -31,126 +26,6 @@ use kupgrade_core::{
     plan_with,
 };
 use kupgrade_eks::EksCluster;
-
-/// A running `moto_server`, stopped on drop.
-struct Moto {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn moto_path() -> PathBuf {
-    match std::env::var_os("KUPGRADE_MOTO_SERVER") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server"),
-    }
-}
-
-/// Starts `moto_server`, or explains why it cannot (and fails when moto is required).
-fn start_moto(test: &str) -> Option<Moto> {
-    let path = moto_path();
-    let required = std::env::var("KUPGRADE_REQUIRE_MOTO").is_ok_and(|v| v == "1");
-    if !path.exists() {
-        let why = format!(
-            "{test}: SKIPPED: moto_server not found at {} (run scripts/test, or set KUPGRADE_MOTO_SERVER)",
-            path.display()
-        );
-        assert!(!required, "KUPGRADE_REQUIRE_MOTO=1 but {why}");
-        // Straight to stderr, past the test harness's capture, so a skip is never silent.
-        let _ = writeln!(std::io::stderr(), "\n*** {why} ***\n");
-        return None;
-    }
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new(&path)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", path.display()));
-    let moto = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not listen on port {port} within 30 s"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(moto)
-}
-
-fn client(moto: &Moto) -> Client {
-    let config = aws_sdk_eks::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(&moto.url)
-        .credentials_provider(Credentials::new("moto", "moto", None, None, "moto"))
-        .build();
-    Client::from_conf(config)
-}
-
-const ROLE: &str = "arn:aws:iam::123456789012:role/eks";
-const NODE_ROLE: &str = "arn:aws:iam::123456789012:role/node";
-
-/// Creates a cluster and its node groups through the SDK, as the spec says.
-async fn create(client: &Client, name: &str, spec: &ClusterSnapshot) {
-    client
-        .create_cluster()
-        .name(name)
-        .version(format!("1.{}", spec.control_plane.minor()))
-        .role_arn(ROLE)
-        .resources_vpc_config(
-            aws_sdk_eks::types::VpcConfigRequest::builder()
-                .subnet_ids("subnet-a")
-                .subnet_ids("subnet-b")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create cluster on moto");
-    for pool in &spec.node_pools {
-        client
-            .create_nodegroup()
-            .cluster_name(name)
-            .nodegroup_name(&pool.name)
-            .version(format!("1.{}", pool.version.minor()))
-            .node_role(NODE_ROLE)
-            .subnets("subnet-a")
-            .subnets("subnet-b")
-            .instance_types("m6i.large")
-            .labels("team", "web")
-            .taints(
-                EksTaint::builder()
-                    .key("dedicated")
-                    .value("web")
-                    .effect(TaintEffect::NoSchedule)
-                    .build(),
-            )
-            .update_config(NodegroupUpdateConfig::builder().max_unavailable(1).build())
-            .scaling_config(
-                NodegroupScalingConfig::builder()
-                    .min_size(1)
-                    .max_size(10)
-                    .desired_size(pool.nodes as i32)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("create node group on moto");
-    }
-}
 
 /// moto has no Kubernetes API behind it: the in-cluster side refuses every call.
 #[derive(Debug)]
@@ -212,7 +87,7 @@ impl Fixture for MotoFixture {
 /// `UpdateNodegroupVersion` and `DescribeUpdate`, which moto does not implement.
 #[tokio::test]
 async fn conformance_scenarios_moto_supports() {
-    let Some(moto) = start_moto("conformance_scenarios_moto_supports") else {
+    let Some(moto) = start_moto("conformance_scenarios_moto_supports", Server::Moto) else {
         return;
     };
     let f = MotoFixture {
@@ -239,7 +114,7 @@ async fn conformance_scenarios_moto_supports() {
 
 #[tokio::test]
 async fn describe_plan_clone_and_delete() {
-    let Some(moto) = start_moto("describe_plan_clone_and_delete") else {
+    let Some(moto) = start_moto("describe_plan_clone_and_delete", Server::Moto) else {
         return;
     };
     let client = client(&moto);
@@ -343,7 +218,7 @@ async fn describe_plan_clone_and_delete() {
 
 #[tokio::test]
 async fn rollout_settings_reach_moto_and_version_updates_are_not_emulated() {
-    let Some(moto) = start_moto("rollout_settings_reach_moto_and_version_updates_are_not_emulated") else {
+    let Some(moto) = start_moto("rollout_settings_reach_moto_and_version_updates_are_not_emulated", Server::Moto) else {
         return;
     };
     let client = client(&moto);
@@ -386,7 +261,7 @@ async fn rollout_settings_reach_moto_and_version_updates_are_not_emulated() {
 #[tokio::test]
 async fn launch_template_user_data_is_read_through_ec2() {
     use base64::Engine;
-    let Some(moto) = start_moto("launch_template_user_data_is_read_through_ec2") else {
+    let Some(moto) = start_moto("launch_template_user_data_is_read_through_ec2", Server::Moto) else {
         return;
     };
     let client = client(&moto);

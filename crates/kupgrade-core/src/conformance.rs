@@ -13,7 +13,7 @@ use crate::cluster::{
     ClusterSnapshot, ManagedCluster, NodePool, OperationState, RequestToken, RolloutSettings,
 };
 use crate::error::{Error, Result};
-use crate::executor::{Executor, RunResult};
+use crate::executor::{Executor, ExecutorConfig, RunResult};
 use crate::journal::Journal;
 use crate::plan::{PlanOptions, Strategy, plan_with};
 use crate::provider::Provider;
@@ -29,6 +29,12 @@ pub trait Fixture: Send + Sync {
         &self,
         spec: &ClusterSnapshot,
     ) -> Result<(Arc<dyn ManagedCluster>, Arc<dyn ClusterWorkloads>)>;
+
+    /// How the suite's executor polls and soaks. The default suits a paused tokio clock;
+    /// an emulator in another process runs on a real clock and wants short delays.
+    fn executor_config(&self) -> ExecutorConfig {
+        ExecutorConfig::default()
+    }
 }
 
 /// A cluster spec: `pools` are (name, minor, nodes).
@@ -55,9 +61,14 @@ fn check(ok: bool, what: impl FnOnce() -> String) -> Result<()> {
     }
 }
 
-async fn wait(cluster: &dyn ManagedCluster, id: &crate::OperationId) -> Result<OperationState> {
+async fn wait(
+    f: &dyn Fixture,
+    cluster: &dyn ManagedCluster,
+    id: &crate::OperationId,
+) -> Result<OperationState> {
     let events = crate::events::discard();
-    crate::poll::PollPolicy::default()
+    f.executor_config()
+        .poll
         .wait_for("operation", &events, || async {
             let op = cluster.operation(id).await?;
             Ok(op.state.is_terminal().then_some(op.state))
@@ -92,7 +103,7 @@ pub async fn control_plane_upgrade_completes(f: &dyn Fixture, provider: Provider
     let id = cluster
         .upgrade_control_plane(&KubeVersion::new(1, 31), &RequestToken("cp-1".into()))
         .await?;
-    let state = wait(cluster.as_ref(), &id).await?;
+    let state = wait(f, cluster.as_ref(), &id).await?;
     check(state == OperationState::Succeeded, || {
         format!("operation ended {state:?}")
     })?;
@@ -175,6 +186,7 @@ pub async fn full_upgrade(f: &dyn Fixture, provider: Provider, strategy: Strateg
     )?;
     let mut journal = Journal::new(plan);
     let report = Executor::new(cluster.clone(), workloads)
+        .with_config(f.executor_config())
         .run(&mut journal)
         .await?;
     check(report.result == RunResult::Succeeded, || {
