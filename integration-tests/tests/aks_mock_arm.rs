@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use kupgrade_aks::mock::{MockArm, MockNodes};
 use kupgrade_core::conformance::{self, Fixture};
 use kupgrade_core::{
-    ClusterSnapshot, ClusterWorkloads, KubeVersion, ManagedCluster, Provider, Result, Strategy,
+    ClusterSnapshot, ClusterWorkloads, Executor, Journal, KubeVersion, ManagedCluster, PlanOptions, Provider,
+    Result, RunResult, Strategy, plan_with,
 };
 
 struct ArmFixture {
@@ -113,5 +114,42 @@ async fn blue_green_on_the_mock_arm_server_replaces_every_pool() {
         (2, 2),
         "one new pool per old pool, old pools deleted"
     );
+    assert!(f.arm.violations().is_empty(), "{:?}", f.arm.violations());
+}
+
+/// ARM requests of an in-place 1.29 -> 1.32 upgrade with two agent pools (pre-flight's
+/// operation listing and the run), by method and resource kind, printed for BENCHMARKS.md.
+/// Polls of long-running operations are counted apart from reads of the cluster and pools.
+#[tokio::test(start_paused = true)]
+async fn calls_per_in_place_upgrade() {
+    let f = ArmFixture::new().await;
+    let spec = conformance::spec(Provider::Aks, 29, &[("alpha", 29, 2), ("beta", 29, 1)]);
+    let (cluster, workloads) = f.cluster(&spec).await.unwrap();
+    let plan = plan_with(
+        &cluster.describe().await.unwrap(),
+        &KubeVersion::new(1, 32),
+        &PlanOptions::new(Provider::Aks, Strategy::InPlace),
+    )
+    .unwrap();
+    assert!(cluster.operations_in_flight().await.unwrap().is_empty());
+    let mut journal = Journal::new(plan);
+    let report = Executor::new(cluster, workloads).run(&mut journal).await.unwrap();
+    assert_eq!(report.result, RunResult::Succeeded, "{:?}", report.error);
+    let mut calls: std::collections::BTreeMap<String, u32> = Default::default();
+    for (method, path, _) in f.arm.requests().await {
+        let path = path.split('?').next().unwrap_or_default();
+        let kind = if path.contains("/operations/") || path.contains("Operations/") {
+            "operation poll"
+        } else if path.ends_with("/agentPools") {
+            "agent pools"
+        } else if path.contains("/agentPools/") {
+            "agent pool"
+        } else {
+            "cluster"
+        };
+        *calls.entry(format!("{method} {kind}")).or_default() += 1;
+    }
+    let total: u32 = calls.values().sum();
+    println!("calls for an in-place 1.29 -> 1.32 upgrade, 2 pools: {total} {calls:?}");
     assert!(f.arm.violations().is_empty(), "{:?}", f.arm.violations());
 }

@@ -17,9 +17,8 @@ use common::{Moto, Server, client, create, start_moto};
 use kupgrade_core::conformance::{self, Fixture};
 use kupgrade_core::workloads::{DrainBlocker, Eviction, HealthSnapshot, Pod, PodRef};
 use kupgrade_core::{
-    ClusterSnapshot, ClusterWorkloads, Executor, ExecutorConfig, Journal, KubeVersion,
-    ManagedCluster, Node, PlanOptions, PollPolicy, Provider, Result, RunResult, SkewPolicy, Strategy,
-    UpgradePlan, plan_with,
+    ClusterSnapshot, ClusterWorkloads, Executor, ExecutorConfig, Journal, KubeVersion, ManagedCluster, Node,
+    PlanOptions, PollPolicy, Provider, Result, RunResult, SkewPolicy, Strategy, UpgradePlan, plan_with,
 };
 use kupgrade_eks::EksCluster;
 use serde_json::Value;
@@ -187,7 +186,8 @@ fn in_place() -> PlanOptions {
 /// in-place, blue/green and canary upgrades from 1.29 to 1.32.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eks_on_the_extended_emulator_passes_the_whole_suite() {
-    let Some(emulator) = Emulator::start("eks_on_the_extended_emulator_passes_the_whole_suite", "guide") else {
+    let Some(emulator) = Emulator::start("eks_on_the_extended_emulator_passes_the_whole_suite", "guide")
+    else {
         return;
     };
     conformance::run_all(&emulator, Provider::Eks).await.unwrap();
@@ -223,7 +223,9 @@ async fn kill_and_resume(
     }
     first.abort();
     assert!(first.await.unwrap_err().is_cancelled());
-    let mut journal = Journal::load(&path).unwrap().expect("the killed run left its journal");
+    let mut journal = Journal::load(&path)
+        .unwrap()
+        .expect("the killed run left its journal");
     let report = executor.run(&mut journal).await.unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     report
@@ -231,7 +233,10 @@ async fn kill_and_resume(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_place_killed_mid_run_resumes_and_starts_no_update_twice() {
-    let Some(emulator) = Emulator::start("in_place_killed_mid_run_resumes_and_starts_no_update_twice", "guide") else {
+    let Some(emulator) = Emulator::start(
+        "in_place_killed_mid_run_resumes_and_starts_no_update_twice",
+        "guide",
+    ) else {
         return;
     };
     let (cluster, nodes) = emulator.make(&two_groups()).await;
@@ -301,7 +306,10 @@ async fn throttling_and_conflicts_are_waited_out() {
 /// An update someone else started is found and waited for, not started again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_already_running_is_waited_for_not_started_again() {
-    let Some(emulator) = Emulator::start("an_update_already_running_is_waited_for_not_started_again", "guide") else {
+    let Some(emulator) = Emulator::start(
+        "an_update_already_running_is_waited_for_not_started_again",
+        "guide",
+    ) else {
         return;
     };
     let (cluster, nodes) = emulator.make(&two_groups()).await;
@@ -334,7 +342,10 @@ async fn an_update_already_running_is_waited_for_not_started_again() {
 /// error names the groups and the re-plan, and the plan with pools moved first succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_strict_lag_rule_is_named_and_lag_limit_0_plans_around_it() {
-    let Some(emulator) = Emulator::start("the_strict_lag_rule_is_named_and_lag_limit_0_plans_around_it", "strict") else {
+    let Some(emulator) = Emulator::start(
+        "the_strict_lag_rule_is_named_and_lag_limit_0_plans_around_it",
+        "strict",
+    ) else {
         return;
     };
     let (cluster, nodes) = emulator.make(&two_groups()).await;
@@ -362,9 +373,9 @@ async fn the_strict_lag_rule_is_named_and_lag_limit_0_plans_around_it() {
     assert_eq!(report.result, RunResult::Succeeded, "{:?}", report.error);
 }
 
-/// Cloud calls of an in-place 1.29 -> 1.32 upgrade with two node groups: pre-flight (the
-/// cluster and the operations in flight) and the run. Printed for BENCHMARKS.md, and bounded
-/// so a change that adds reads shows here.
+/// Cloud calls of an in-place 1.29 -> 1.32 upgrade with two node groups: the plan's snapshot,
+/// pre-flight (the operations in flight) and the run. Printed for BENCHMARKS.md, and pinned so
+/// a change that adds reads shows here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_per_in_place_upgrade() {
     let Some(emulator) = Emulator::start("calls_per_in_place_upgrade", "guide") else {
@@ -387,4 +398,25 @@ async fn calls_per_in_place_upgrade() {
         .collect();
     let total: u64 = made.values().sum();
     println!("calls for an in-place 1.29 -> 1.32 upgrade, 2 node groups: {total} {made:?}");
+    // Every read is part of one snapshot (cluster, group list, each group once): no step reads
+    // a resource its snapshot already read.
+    let count = |op: &str| made.get(op).copied().unwrap_or(0);
+    assert_eq!(count("DescribeCluster"), count("ListNodegroups"), "{made:?}");
+    assert_eq!(
+        count("DescribeNodegroup"),
+        2 * count("ListNodegroups"),
+        "{made:?}"
+    );
+    // Starts once each; two polls per update (the emulator ends an update on its second).
+    assert_eq!(
+        (
+            count("UpdateClusterVersion"),
+            count("UpdateNodegroupVersion"),
+            count("DescribeUpdate")
+        ),
+        (3, 2, 10)
+    );
+    // Snapshots: the plan's, pre-flight's, one per control-plane hop and node-group step, the
+    // final verification (74 calls in all before reads were shared within a step).
+    assert_eq!(count("ListNodegroups"), 8, "{made:?}");
 }

@@ -218,7 +218,10 @@ async fn describe_plan_clone_and_delete() {
 
 #[tokio::test]
 async fn rollout_settings_reach_moto_and_version_updates_are_not_emulated() {
-    let Some(moto) = start_moto("rollout_settings_reach_moto_and_version_updates_are_not_emulated", Server::Moto) else {
+    let Some(moto) = start_moto(
+        "rollout_settings_reach_moto_and_version_updates_are_not_emulated",
+        Server::Moto,
+    ) else {
         return;
     };
     let client = client(&moto);

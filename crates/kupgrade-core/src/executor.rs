@@ -262,9 +262,13 @@ impl Executor {
                 description: step.describe(),
             });
             let t0 = tokio::time::Instant::now();
+            // A step an earlier run began may have left an operation running.
+            let resumed = journal.steps[index].status != StepStatus::Pending;
             journal.steps[index].status = StepStatus::Started;
             self.save(journal)?;
-            let outcome = self.execute(index, step, journal, &mut operations_started).await;
+            let outcome = self
+                .execute(index, step, resumed, journal, &mut operations_started)
+                .await;
             let seconds = t0.elapsed().as_secs();
             steps[index].seconds = seconds;
             steps[index].operation = journal.steps[index].operation.clone();
@@ -369,10 +373,15 @@ impl Executor {
             .await
     }
 
+    /// Runs one step. The operations in flight are listed only where one may be running: on a
+    /// step an earlier run began (`resumed`), or on a resource the snapshot shows busy (someone
+    /// else's change); a fresh step on an idle resource starts its change at once, and a lagging
+    /// status is covered by the request token (the same change returns the same operation).
     async fn execute(
         &self,
         index: usize,
         step: &Step,
+        resumed: bool,
         journal: &mut Journal,
         started: &mut u32,
     ) -> Result<Done> {
@@ -387,9 +396,11 @@ impl Executor {
                         snap.control_plane
                     )));
                 }
-                if let Some(op) = self
-                    .running(OperationKind::UpgradeControlPlane, None, index)
-                    .await?
+                let maybe_running = resumed || snap.status != ResourceStatus::Ready;
+                if maybe_running
+                    && let Some(op) = self
+                        .running(OperationKind::UpgradeControlPlane, None, index)
+                        .await?
                 {
                     return self.finish(index, op, journal).await;
                 }
@@ -427,9 +438,11 @@ impl Executor {
                         pool.version
                     )));
                 }
-                if let Some(op) = self
-                    .running(OperationKind::UpgradeNodePool, Some(node_pool), index)
-                    .await?
+                let maybe_running = resumed || pool.status != ResourceStatus::Ready;
+                if maybe_running
+                    && let Some(op) = self
+                        .running(OperationKind::UpgradeNodePool, Some(node_pool), index)
+                        .await?
                 {
                     return self.finish(index, op, journal).await;
                 }

@@ -1,6 +1,8 @@
 //! [`EksCluster`]: the [`ManagedCluster`] implementation on `aws-sdk-eks`. Thin: every method
 //! is one or a few EKS calls; waiting and retrying belong to the core executor.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{
@@ -16,6 +18,7 @@ use kupgrade_core::{
 use crate::convert::{self, OpRef};
 use crate::error::{Target, map_sdk_error};
 use crate::insights::EksInsightsCheck;
+use crate::recent_reads::RecentReads;
 
 /// An EKS cluster reached through the EKS API. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -23,6 +26,7 @@ pub struct EksCluster {
     client: Client,
     ec2: Option<aws_sdk_ec2::Client>,
     cluster: String,
+    recent: Arc<RecentReads>,
 }
 
 /// A token for a second call made on behalf of one logical change (`<token>-<suffix>`), kept
@@ -51,6 +55,7 @@ impl EksCluster {
             client,
             ec2: None,
             cluster: cluster.into(),
+            recent: Arc::default(),
         }
     }
 
@@ -130,6 +135,22 @@ impl EksCluster {
             .map_err(|e| map_sdk_error("DescribeNodegroup", self.ng_target(nodegroup), e))?;
         out.nodegroup
             .ok_or_else(|| Error::Provider(format!("DescribeNodegroup returned nothing for {nodegroup}")))
+    }
+
+    /// The cluster for a write's own checks: as `describe` just read it, or read now.
+    async fn cluster_before_write(&self) -> Result<Cluster> {
+        match self.recent.cluster() {
+            Some(cluster) => Ok(cluster),
+            None => self.describe_cluster().await,
+        }
+    }
+
+    /// Node group `nodegroup` for a write's own checks: as `describe` just read it, or read now.
+    async fn nodegroup_before_write(&self, nodegroup: &str) -> Result<Nodegroup> {
+        match self.recent.nodegroup(nodegroup) {
+            Some(ng) => Ok(ng),
+            None => self.describe_nodegroup(nodegroup).await,
+        }
     }
 
     /// The node group, or `None` when EKS says it does not exist.
@@ -300,9 +321,9 @@ impl ManagedCluster for EksCluster {
     async fn describe(&self) -> Result<ClusterSnapshot> {
         let cluster = self.describe_cluster().await?;
         let control_plane = convert::version(cluster.version(), &format!("cluster {}", self.cluster))?;
-        let node_pools = self
-            .nodegroups()
-            .await?
+        let groups = self.nodegroups().await?;
+        self.recent.remember(&cluster, &groups);
+        let node_pools = groups
             .iter()
             .map(convert::node_pool)
             .collect::<Result<Vec<_>>>()?;
@@ -338,7 +359,7 @@ impl ManagedCluster for EksCluster {
     }
 
     async fn upgrade_control_plane(&self, to: &KubeVersion, token: &RequestToken) -> Result<OperationId> {
-        let cluster = self.describe_cluster().await?;
+        let cluster = self.cluster_before_write().await?;
         let current = convert::version(cluster.version(), &format!("cluster {}", self.cluster))?;
         if to.minor() > current.minor() + 1 || to.major() != current.major() {
             return Err(Error::InvalidTransition(format!(
@@ -355,6 +376,7 @@ impl ManagedCluster for EksCluster {
                 to.minor_version()
             )));
         }
+        self.recent.forget();
         let out = self
             .client
             .update_cluster_version()
@@ -380,6 +402,7 @@ impl ManagedCluster for EksCluster {
         control_plane: &KubeVersion,
         token: &RequestToken,
     ) -> Result<Vec<OperationId>> {
+        self.recent.forget();
         self.start_addon_updates(control_plane, token).await
     }
 
@@ -391,15 +414,16 @@ impl ManagedCluster for EksCluster {
         force: bool,
         token: &RequestToken,
     ) -> Result<OperationId> {
-        let ng = self.describe_nodegroup(pool).await?;
+        let ng = self.nodegroup_before_write(pool).await?;
         if convert::is_custom_ami(&ng) {
             return Err(Error::InvalidTransition(format!(
                 "node group {pool} runs a custom AMI from its launch template; EKS cannot pick its AMI for {}: publish a new launch template version with an AMI for that version",
                 to.minor_version()
             )));
         }
-        let cluster = self.describe_cluster().await?;
+        let cluster = self.cluster_before_write().await?;
         let control_plane = convert::version(cluster.version(), &format!("cluster {}", self.cluster))?;
+        self.recent.forget();
         if to.minor() > control_plane.minor() {
             return Err(Error::InvalidTransition(format!(
                 "node group {pool} cannot move to {}: it would be newer than the control plane ({control_plane})",
@@ -436,7 +460,8 @@ impl ManagedCluster for EksCluster {
     }
 
     async fn create_node_pool(&self, spec: &NodePoolSpec, token: &RequestToken) -> Result<OperationId> {
-        let source = self.describe_nodegroup(&spec.clone_of).await?;
+        let source = self.nodegroup_before_write(&spec.clone_of).await?;
+        self.recent.forget();
         let op = OpRef::Create {
             cluster: self.cluster.clone(),
             nodegroup: spec.name.clone(),
@@ -526,7 +551,8 @@ impl ManagedCluster for EksCluster {
     }
 
     async fn delete_node_pool(&self, pool: &str, _token: &RequestToken) -> Result<OperationId> {
-        let ng = self.describe_nodegroup(pool).await?;
+        let ng = self.nodegroup_before_write(pool).await?;
+        self.recent.forget();
         let op = OpRef::Delete {
             cluster: self.cluster.clone(),
             nodegroup: pool.to_string(),

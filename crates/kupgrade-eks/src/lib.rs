@@ -57,6 +57,7 @@ mod convert;
 mod error;
 mod insights;
 mod launch_templates;
+mod recent_reads;
 
 pub use addons::{AddonVersion, pick_target};
 pub use builder::{CLUSTER_ENV, EksClusterBuilder};

@@ -8,10 +8,13 @@
 //! simulator's refusals into the status codes GKE sends (`FAILED_PRECONDITION` with
 //! `CLUSTER_ALREADY_HAS_OPERATION`, `NOT_FOUND`, `RESOURCE_EXHAUSTED`, ...). The fake drops
 //! idempotency tokens (GKE has none), so `same_token_starts_one_operation` tests the adapter's
-//! own idempotency.
+//! own idempotency. It counts the calls it serves and can refuse the next calls of a method
+//! with a status code (429 `RESOURCE_EXHAUSTED`, 409 `ABORTED`, `CLUSTER_ALREADY_HAS_OPERATION`).
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use google_cloud_container_v1::client::ClusterManager;
@@ -23,10 +26,11 @@ use google_cloud_gax::options::RequestOptions;
 use google_cloud_gax::response::Response;
 use kupgrade_core::conformance::{self, Fixture};
 use kupgrade_core::{
-    ClusterSnapshot, ClusterWorkloads, Error, KubeVersion, ManagedCluster, NodePoolSpec, OperationId,
-    OperationKind, OperationState, Provider, RequestToken, Result, RolloutSettings, Strategy, Taint,
+    ClusterSnapshot, ClusterWorkloads, Error, Executor, Journal, KubeVersion, ManagedCluster, NodePoolSpec,
+    OperationId, OperationKind, OperationState, PlanOptions, Provider, RequestToken, Result, RolloutSettings,
+    RunReport, RunResult, Strategy, Taint, UpgradePlan, plan_with,
 };
-use kupgrade_gke::GkeClusterBuilder;
+use kupgrade_gke::{GkeCluster, GkeClusterBuilder};
 use kupgrade_sim::{Budget, SimCluster, SimState, WorkloadKind};
 
 type GaxResult<T> = google_cloud_container_v1::Result<Response<T>>;
@@ -34,22 +38,68 @@ type GaxResult<T> = google_cloud_container_v1::Result<Response<T>>;
 const PARENT: &str = "projects/p/locations/europe-west1";
 const ZONE: &str = "europe-west1-b";
 
+/// A refusal queued for the next calls of a method: its code, GKE's reason, how many times.
+type Fault = (Code, Option<&'static str>, u32);
+
+/// The calls a fake served, per method, and the refusals queued for the next calls.
+#[derive(Debug, Default)]
+struct CallLog {
+    calls: Mutex<BTreeMap<&'static str, u64>>,
+    faults: Mutex<HashMap<&'static str, Fault>>,
+}
+
+impl CallLog {
+    /// The next `times` calls of `method` fail with `code` (and GKE's `reason`, if any).
+    fn fail(&self, method: &'static str, code: Code, reason: Option<&'static str>, times: u32) {
+        self.faults.lock().unwrap().insert(method, (code, reason, times));
+    }
+
+    fn calls(&self) -> BTreeMap<&'static str, u64> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    fn count(&self, method: &str) -> u64 {
+        self.calls().get(method).copied().unwrap_or(0)
+    }
+}
+
 /// A GKE API for one cluster, backed by the simulator.
 #[derive(Debug)]
 struct SimGke {
     sim: SimCluster,
     cluster: String,
-    calls: AtomicU64,
+    tokens: AtomicU64,
+    log: Arc<CallLog>,
 }
 
 impl SimGke {
+    /// Counts a call of `method`, and refuses it when a fault is queued for it.
+    fn enter(&self, method: &'static str) -> std::result::Result<(), GaxError> {
+        *self.log.calls.lock().unwrap().entry(method).or_default() += 1;
+        let mut faults = self.log.faults.lock().unwrap();
+        match faults.get_mut(method) {
+            Some((code, reason, times)) if *times > 0 => {
+                *times -= 1;
+                Err(gke_error(
+                    *code,
+                    format!("injected by the test: {method} refused"),
+                    *reason,
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn cluster_path(&self) -> String {
         format!("{PARENT}/clusters/{}", self.cluster)
     }
 
     /// A fresh token per call: GKE has no idempotency key, so the simulator must not dedupe.
     fn token(&self) -> RequestToken {
-        RequestToken(format!("gke-call-{}", self.calls.fetch_add(1, Ordering::Relaxed)))
+        RequestToken(format!(
+            "gke-call-{}",
+            self.tokens.fetch_add(1, Ordering::Relaxed)
+        ))
     }
 
     fn check_cluster(&self, name: &str) -> std::result::Result<(), GaxError> {
@@ -209,6 +259,7 @@ impl stub::ClusterManager for SimGke {
         req: model::GetClusterRequest,
         _: RequestOptions,
     ) -> GaxResult<model::Cluster> {
+        self.enter("GetCluster")?;
         self.check_cluster(&req.name)?;
         let snap = self.sim.describe().await.map_err(to_gke)?;
         let status = match snap.status {
@@ -230,6 +281,7 @@ impl stub::ClusterManager for SimGke {
         req: model::GetNodePoolRequest,
         _: RequestOptions,
     ) -> GaxResult<model::NodePool> {
+        self.enter("GetNodePool")?;
         let name = self.pool_name(&req.name)?;
         let snap = self.sim.describe().await.map_err(to_gke)?;
         snap.pool(name)
@@ -242,6 +294,7 @@ impl stub::ClusterManager for SimGke {
         req: model::UpdateMasterRequest,
         _: RequestOptions,
     ) -> GaxResult<model::Operation> {
+        self.enter("UpdateMaster")?;
         self.check_cluster(&req.name)?;
         let to = parse_version(&req.master_version)?;
         let result = self.sim.upgrade_control_plane(&to, &self.token()).await;
@@ -253,6 +306,7 @@ impl stub::ClusterManager for SimGke {
         req: model::UpdateNodePoolRequest,
         _: RequestOptions,
     ) -> GaxResult<model::Operation> {
+        self.enter("UpdateNodePool")?;
         let pool = self.pool_name(&req.name)?;
         if req.image_type.is_empty() {
             return Err(gke_error(
@@ -280,6 +334,7 @@ impl stub::ClusterManager for SimGke {
         req: model::CreateNodePoolRequest,
         _: RequestOptions,
     ) -> GaxResult<model::Operation> {
+        self.enter("CreateNodePool")?;
         self.check_cluster(&req.parent)?;
         let pool = req
             .node_pool
@@ -321,6 +376,7 @@ impl stub::ClusterManager for SimGke {
         req: model::DeleteNodePoolRequest,
         _: RequestOptions,
     ) -> GaxResult<model::Operation> {
+        self.enter("DeleteNodePool")?;
         let pool = self.pool_name(&req.name)?;
         let result = self.sim.delete_node_pool(pool, &self.token()).await;
         self.started(result).await
@@ -331,6 +387,7 @@ impl stub::ClusterManager for SimGke {
         req: model::GetOperationRequest,
         _: RequestOptions,
     ) -> GaxResult<model::Operation> {
+        self.enter("GetOperation")?;
         let id = req
             .name
             .strip_prefix(&format!("{PARENT}/operations/"))
@@ -354,12 +411,45 @@ impl stub::ClusterManager for SimGke {
         req: model::ListOperationsRequest,
         _: RequestOptions,
     ) -> GaxResult<model::ListOperationsResponse> {
+        self.enter("ListOperations")?;
         assert_eq!(req.parent, PARENT);
         let ops = self.sim.operations_in_flight().await.map_err(to_gke)?;
         Ok(Response::from(
             model::ListOperationsResponse::new().set_operations(ops.iter().map(|o| self.operation(o))),
         ))
     }
+}
+
+/// A `GkeCluster` on a fresh fake shaped like `spec`, its in-cluster side, and the fake's log.
+async fn fake_gke(spec: &ClusterSnapshot) -> Result<(GkeCluster, SimCluster, Arc<CallLog>)> {
+    let mut state = SimState::new(Provider::Gke, &spec.name, spec.control_plane.clone());
+    for pool in &spec.node_pools {
+        state.add_pool(&pool.name, pool.version.clone(), pool.nodes);
+    }
+    state.faults.one_operation_at_a_time = true;
+    state.add_workload(
+        WorkloadKind::Deployment,
+        "app",
+        "web",
+        3,
+        Some(Budget::MaxUnavailable(1)),
+    );
+    let sim = SimCluster::new(state);
+    let log = Arc::new(CallLog::default());
+    let fake = SimGke {
+        sim: sim.clone(),
+        cluster: spec.name.clone(),
+        tokens: AtomicU64::new(0),
+        log: log.clone(),
+    };
+    let gke = GkeClusterBuilder::new()
+        .project("p")
+        .location("europe-west1")
+        .cluster(spec.name.clone())
+        .with_client(ClusterManager::from_stub::<SimGke>(fake))
+        .build()
+        .await?;
+    Ok((gke, sim, log))
 }
 
 struct GkeFixture;
@@ -370,31 +460,7 @@ impl Fixture for GkeFixture {
         &self,
         spec: &ClusterSnapshot,
     ) -> Result<(Arc<dyn ManagedCluster>, Arc<dyn ClusterWorkloads>)> {
-        let mut state = SimState::new(Provider::Gke, &spec.name, spec.control_plane.clone());
-        for pool in &spec.node_pools {
-            state.add_pool(&pool.name, pool.version.clone(), pool.nodes);
-        }
-        state.faults.one_operation_at_a_time = true;
-        state.add_workload(
-            WorkloadKind::Deployment,
-            "app",
-            "web",
-            3,
-            Some(Budget::MaxUnavailable(1)),
-        );
-        let sim = SimCluster::new(state);
-        let fake = SimGke {
-            sim: sim.clone(),
-            cluster: spec.name.clone(),
-            calls: AtomicU64::new(0),
-        };
-        let gke = GkeClusterBuilder::new()
-            .project("p")
-            .location("europe-west1")
-            .cluster(spec.name.clone())
-            .with_client(ClusterManager::from_stub::<SimGke>(fake))
-            .build()
-            .await?;
+        let (gke, sim, _) = fake_gke(spec).await?;
         Ok((Arc::new(gke), Arc::new(sim)))
     }
 }
@@ -445,4 +511,138 @@ async fn a_second_start_while_one_runs_is_refused_as_busy_then_succeeds() {
         .create_node_pool(&create, &RequestToken("np".into()))
         .await
         .unwrap();
+}
+
+fn two_pools() -> ClusterSnapshot {
+    conformance::spec(Provider::Gke, 29, &[("alpha", 29, 2), ("beta", 29, 1)])
+}
+
+async fn plan(gke: &GkeCluster, to: u32, strategy: Strategy) -> UpgradePlan {
+    let live = gke.describe().await.unwrap();
+    plan_with(
+        &live,
+        &KubeVersion::new(1, to),
+        &PlanOptions::new(Provider::Gke, strategy),
+    )
+    .unwrap()
+}
+
+/// Runs `plan` in a task, stops it (as a kill would) once `killed_after` control-plane upgrades
+/// were asked for, then resumes from the journal file; returns the second run's report.
+async fn kill_and_resume(
+    gke: GkeCluster,
+    sim: SimCluster,
+    log: &CallLog,
+    plan: UpgradePlan,
+    killed_after: u64,
+) -> RunReport {
+    let dir = std::env::temp_dir().join(format!(
+        "kupgrade-gke-stub-{}-{}",
+        std::process::id(),
+        plan.strategy
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("journal.json");
+    let executor = Executor::new(Arc::new(gke), Arc::new(sim)).with_journal_path(&path);
+    let first = {
+        let executor = executor.clone();
+        let mut journal = Journal::new(plan);
+        tokio::spawn(async move { executor.run(&mut journal).await })
+    };
+    while log.count("UpdateMaster") < killed_after {
+        assert!(!first.is_finished(), "the run ended before it was killed");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    first.abort();
+    assert!(first.await.unwrap_err().is_cancelled());
+    let mut journal = Journal::load(&path)
+        .unwrap()
+        .expect("the killed run left its journal");
+    let report = executor.run(&mut journal).await.unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    report
+}
+
+/// In place and blue/green, 1.29 -> 1.32, killed during the second control-plane hop and
+/// resumed: every hop and pool change is asked of GKE once (GKE has no idempotency key, so a
+/// second ask would be a second operation).
+#[tokio::test(start_paused = true)]
+async fn killed_mid_run_and_resumed_asks_for_each_change_once() {
+    for strategy in [Strategy::InPlace, Strategy::BlueGreen] {
+        let (gke, sim, log) = fake_gke(&two_pools()).await.unwrap();
+        let plan = plan(&gke, 32, strategy).await;
+        let steps = |action: &str| plan.steps.iter().filter(|s| s.action() == action).count() as u64;
+        let pool_changes = [
+            ("UpdateNodePool", steps("upgrade-node-pool")),
+            ("CreateNodePool", steps("create-node-pool")),
+            ("DeleteNodePool", steps("delete-node-pool")),
+        ];
+        let end = gke.clone();
+        let report = kill_and_resume(gke, sim, &log, plan, 2).await;
+        assert_eq!(
+            report.result,
+            RunResult::Succeeded,
+            "{strategy}: {:?}",
+            report.error
+        );
+        let state = end.describe().await.unwrap();
+        assert_eq!(state.control_plane.minor(), 32, "{strategy}");
+        assert!(
+            state.node_pools.iter().all(|p| p.version.minor() == 32),
+            "{strategy}: {state:?}"
+        );
+        assert_eq!(log.count("UpdateMaster"), 3, "{strategy}: {:?}", log.calls());
+        for (method, want) in pool_changes {
+            assert_eq!(log.count(method), want, "{strategy} {method}: {:?}", log.calls());
+        }
+    }
+}
+
+/// 429 (`RESOURCE_EXHAUSTED`) on reads, 409 (`ABORTED`) on a start and a second operation
+/// refused while one runs (`CLUSTER_ALREADY_HAS_OPERATION`) are waited out; the run ends at
+/// the target.
+#[tokio::test(start_paused = true)]
+async fn throttling_conflicts_and_a_busy_cluster_are_waited_out() {
+    let (gke, sim, log) = fake_gke(&two_pools()).await.unwrap();
+    let plan = plan(&gke, 31, Strategy::InPlace).await;
+    log.fail("GetCluster", Code::ResourceExhausted, None, 2);
+    log.fail("UpdateMaster", Code::Aborted, None, 1);
+    log.fail(
+        "UpdateNodePool",
+        Code::FailedPrecondition,
+        Some("CLUSTER_ALREADY_HAS_OPERATION"),
+        2,
+    );
+    log.fail("GetOperation", Code::Unavailable, None, 1);
+    let mut journal = Journal::new(plan);
+    let report = Executor::new(Arc::new(gke.clone()), Arc::new(sim))
+        .run(&mut journal)
+        .await
+        .unwrap();
+    assert_eq!(report.result, RunResult::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        report.operations_started, 4,
+        "two hops and two pool moves, each once"
+    );
+    // Each refused start was asked again once it could go through.
+    assert_eq!(log.count("UpdateMaster"), 2 + 1, "{:?}", log.calls());
+    assert_eq!(log.count("UpdateNodePool"), 2 + 2, "{:?}", log.calls());
+}
+
+/// GKE calls of an in-place 1.29 -> 1.32 upgrade with two pools (pre-flight's operation
+/// listing and the run), printed for BENCHMARKS.md.
+#[tokio::test(start_paused = true)]
+async fn calls_per_in_place_upgrade() {
+    let (gke, sim, log) = fake_gke(&two_pools()).await.unwrap();
+    let plan = plan(&gke, 32, Strategy::InPlace).await;
+    assert!(gke.operations_in_flight().await.unwrap().is_empty());
+    let mut journal = Journal::new(plan);
+    let report = Executor::new(Arc::new(gke), Arc::new(sim))
+        .run(&mut journal)
+        .await
+        .unwrap();
+    assert_eq!(report.result, RunResult::Succeeded, "{:?}", report.error);
+    let calls = log.calls();
+    let total: u64 = calls.values().sum();
+    println!("calls for an in-place 1.29 -> 1.32 upgrade, 2 pools: {total} {calls:?}");
 }
