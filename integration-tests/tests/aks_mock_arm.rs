@@ -152,4 +152,10 @@ async fn calls_per_in_place_upgrade() {
     let total: u32 = calls.values().sum();
     println!("calls for an in-place 1.29 -> 1.32 upgrade, 2 pools: {total} {calls:?}");
     assert!(f.arm.violations().is_empty(), "{:?}", f.arm.violations());
+    // Every read belongs to one snapshot (the cluster and its pool list): each PUT sends the
+    // eTag and body its step's snapshot read (46 calls in all before).
+    let count = |k: &str| calls.get(k).copied().unwrap_or(0);
+    assert_eq!(count("GET cluster"), count("GET agent pools"), "{calls:?}");
+    assert_eq!(count("GET agent pool"), 0, "{calls:?}");
+    assert_eq!((count("PUT cluster"), count("PUT agent pool")), (3, 2));
 }

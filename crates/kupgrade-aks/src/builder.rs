@@ -232,6 +232,7 @@ impl AksClusterBuilder {
                 undrainable: self.undrainable,
             },
             started: Mutex::new(HashMap::new()),
+            recent: Default::default(),
         })
     }
 }

@@ -11,7 +11,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use kupgrade_core::{
     Capabilities, ClusterSnapshot, Error, KubeVersion, ManagedCluster, NodePoolSpec, OfferedVersion,
-    Operation, OperationId, OperationKind, OperationState, Provider, RequestToken, Result, RolloutSettings,
+    Operation, OperationId, OperationKind, OperationState, Provider, RecentRead, RequestToken, Result,
+    RolloutSettings,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -125,6 +126,17 @@ pub struct AksCluster {
     pub(crate) options: Options,
     /// Operations started by this handle, by request token: a retried call returns the same id.
     pub(crate) started: Mutex<HashMap<String, OperationId>>,
+    /// What `describe` read, for the write that follows (its bodies and eTags).
+    pub(crate) recent: RecentRead<Reads>,
+}
+
+/// The cluster and agent pools as `describe` read them.
+#[derive(Debug)]
+pub(crate) struct Reads {
+    /// The cluster's `ETag` header, if ARM sent one.
+    cluster_etag: Option<String>,
+    cluster: Value,
+    pools: HashMap<String, Value>,
 }
 
 impl std::fmt::Debug for AksCluster {
@@ -143,9 +155,9 @@ fn state_of(v: &Value) -> Option<&str> {
 
 /// `If-Match` with the eTag read from the body (where the spec puts it), else from the
 /// `ETag` header.
-fn if_match(body_etag: Option<&str>, resp: &ArmResponse) -> Vec<(&'static str, String)> {
+fn if_match(body_etag: Option<&str>, header_etag: Option<&str>) -> Vec<(&'static str, String)> {
     body_etag
-        .or_else(|| resp.etag())
+        .or(header_etag)
         .map(|e| vec![("if-match", e.to_string())])
         .unwrap_or_default()
 }
@@ -220,16 +232,23 @@ impl AksCluster {
     }
 
     async fn list_pools(&self) -> Result<Vec<AgentPoolModel>> {
+        self.list_pool_bodies()
+            .await?
+            .into_iter()
+            .map(|v| {
+                serde_json::from_value(v)
+                    .map_err(|e| Error::Provider(format!("could not read an agent pool: {e}")))
+            })
+            .collect()
+    }
+
+    /// Every agent pool's body, as ARM returns it.
+    async fn list_pool_bodies(&self) -> Result<Vec<Value>> {
         let mut out = Vec::new();
         let mut url = self.cluster_url(&["agentPools"]);
         loop {
             let page: AgentPoolList = self.arm.get(url).await?.ok(&self.cluster_target())?.json()?;
-            for v in page.value {
-                out.push(
-                    serde_json::from_value(v)
-                        .map_err(|e| Error::Provider(format!("could not read an agent pool: {e}")))?,
-                );
-            }
+            out.extend(page.value);
             match page.next_link {
                 Some(next) if !next.is_empty() => {
                     let next = azure_core::http::Url::parse(&next)
@@ -244,6 +263,30 @@ impl AksCluster {
                 _ => return Ok(out),
             }
         }
+    }
+
+    /// The cluster's body and `ETag` header for a write: as `describe` just read them on a
+    /// first attempt, or read now.
+    async fn cluster_before_write(&self, fresh: bool) -> Result<(Option<String>, Value)> {
+        if !fresh
+            && let Some(kept) = self
+                .recent
+                .with(|r| Some((r.cluster_etag.clone(), r.cluster.clone())))
+        {
+            return Ok(kept);
+        }
+        let (resp, body) = self.get_cluster().await?;
+        Ok((resp.etag().map(str::to_string), body))
+    }
+
+    /// Pool `pool`'s body and `ETag` header for a write: as `describe` just read it on a
+    /// first attempt, or read now.
+    async fn pool_before_write(&self, pool: &str, fresh: bool) -> Result<(Option<String>, Value)> {
+        if !fresh && let Some(body) = self.recent.with(|r| r.pools.get(pool).cloned()) {
+            return Ok((None, body));
+        }
+        let (resp, body) = self.get_pool(pool).await?;
+        Ok((resp.etag().map(str::to_string), body))
     }
 
     fn remembered(&self, token: &RequestToken) -> Option<OperationId> {
@@ -550,11 +593,28 @@ impl ManagedCluster for AksCluster {
     }
 
     async fn describe(&self) -> Result<ClusterSnapshot> {
-        let (_, body) = self.get_cluster().await?;
-        let cluster: ManagedClusterModel = serde_json::from_value(body)
+        let (resp, body) = self.get_cluster().await?;
+        let cluster: ManagedClusterModel = serde_json::from_value(body.clone())
             .map_err(|e| Error::Provider(format!("could not read cluster '{}': {e}", self.ids.name)))?;
-        let pools = self.list_pools().await?;
-        convert::snapshot(&self.ids.name, &cluster, &pools)
+        let bodies = self.list_pool_bodies().await?;
+        let pools = bodies
+            .iter()
+            .map(|v| {
+                serde_json::from_value(v.clone())
+                    .map_err(|e| Error::Provider(format!("could not read an agent pool: {e}")))
+            })
+            .collect::<Result<Vec<AgentPoolModel>>>()?;
+        let snapshot = convert::snapshot(&self.ids.name, &cluster, &pools)?;
+        self.recent.remember(Reads {
+            cluster_etag: resp.etag().map(str::to_string),
+            cluster: body,
+            pools: pools
+                .iter()
+                .zip(bodies)
+                .map(|(model, body)| (model.name.clone(), body))
+                .collect(),
+        });
+        Ok(snapshot)
     }
 
     async fn offered_versions(&self) -> Result<Vec<OfferedVersion>> {
@@ -581,7 +641,7 @@ impl ManagedCluster for AksCluster {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (resp, body) = self.get_cluster().await?;
+            let (etag, body) = self.cluster_before_write(attempt > 1).await?;
             let cluster: ManagedClusterModel =
                 serde_json::from_value(body.clone()).map_err(|e| Error::Provider(e.to_string()))?;
             self.check_control_plane_only(&cluster)?;
@@ -606,7 +666,8 @@ impl ManagedCluster for AksCluster {
                 return Ok(id);
             }
             let put = writes::cluster_upgrade(&body, to, self.options.force_upgrade_until)?;
-            let headers = if_match(writes::cluster_etag(&body), &resp);
+            let headers = if_match(writes::cluster_etag(&body), etag.as_deref());
+            self.recent.forget();
             let resp = self
                 .arm
                 .send(Method::Put, self.cluster_url(&[]), Some(&put), &headers)
@@ -644,7 +705,7 @@ impl ManagedCluster for AksCluster {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let (resp, body) = self.get_pool(pool).await?;
+            let (etag, body) = self.pool_before_write(pool, attempt > 1).await?;
             let model: AgentPoolModel =
                 serde_json::from_value(body.clone()).map_err(|e| Error::Provider(e.to_string()))?;
             let p = &model.properties;
@@ -676,7 +737,8 @@ impl ManagedCluster for AksCluster {
                 self.options.undrainable,
             )?;
             let put = writes::pool_upgrade(&body, to, Some(&changes))?;
-            let headers = if_match(writes::pool_etag(&body), &resp);
+            let headers = if_match(writes::pool_etag(&body), etag.as_deref());
+            self.recent.forget();
             let resp = self
                 .arm
                 .send(
@@ -721,8 +783,9 @@ impl ManagedCluster for AksCluster {
                 spec.name, self.ids.name
             )));
         }
-        let (_, source) = self.get_pool(&spec.clone_of).await?;
+        let (_, source) = self.pool_before_write(&spec.clone_of, false).await?;
         let body = writes::pool_create(&source, spec)?;
+        self.recent.forget();
         let resp = self
             .arm
             .send(
@@ -741,6 +804,7 @@ impl ManagedCluster for AksCluster {
             return Ok(id);
         }
         let kind = OperationKind::DeleteNodePool;
+        self.recent.forget();
         let resp = self
             .arm
             .send(Method::Delete, self.cluster_url(&["agentPools", pool]), None, &[])

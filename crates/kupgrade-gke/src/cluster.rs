@@ -9,7 +9,8 @@ use google_cloud_container_v1::client::ClusterManager;
 use google_cloud_container_v1::model;
 use kupgrade_core::{
     Calendar, Capabilities, ClusterSnapshot, Error, KubeVersion, ManagedCluster, NodePoolSpec,
-    OfferedVersion, Operation, OperationId, OperationKind, Provider, RequestToken, Result, RolloutSettings,
+    OfferedVersion, Operation, OperationId, OperationKind, Provider, RecentRead, RequestToken, Result,
+    RolloutSettings,
 };
 
 use crate::convert::{self, PoolUpgradeStrategy};
@@ -41,6 +42,9 @@ struct Inner {
     tokens: Mutex<HashMap<String, OperationId>>,
     /// Operation -> the version it moves to, for operations started here.
     targets: Mutex<HashMap<String, KubeVersion>>,
+    /// The cluster `describe` read, for the write that follows (its pools' image types and
+    /// etags, the source of a clone).
+    recent: RecentRead<model::Cluster>,
 }
 
 /// The last path segment of a GKE operation name (`operation-123` of
@@ -66,6 +70,7 @@ impl GkeCluster {
                 strategy,
                 tokens: Mutex::default(),
                 targets: Mutex::default(),
+                recent: RecentRead::default(),
             }),
         }
     }
@@ -121,6 +126,26 @@ impl GkeCluster {
             .send()
             .await
             .map_err(self.err(Subject::Cluster(&self.inner.cluster)))
+    }
+
+    /// The cluster for a write: as `describe` just read it, or read now.
+    async fn cluster_before_write(&self) -> Result<model::Cluster> {
+        match self.inner.recent.with(|c| Some(c.clone())) {
+            Some(cluster) => Ok(cluster),
+            None => self.get_cluster().await,
+        }
+    }
+
+    /// Node pool `pool` for a write: as `describe` just read it, or read now.
+    async fn pool_before_write(&self, pool: &str) -> Result<model::NodePool> {
+        let kept = self
+            .inner
+            .recent
+            .with(|c| c.node_pools.iter().find(|p| p.name == pool).cloned());
+        match kept {
+            Some(p) => Ok(p),
+            None => self.get_node_pool(pool).await,
+        }
     }
 
     /// Reads one node pool as GKE returns it.
@@ -207,6 +232,7 @@ impl GkeCluster {
         if let Some(id) = self.inner.tokens.lock().unwrap().get(&token.0).cloned() {
             return Ok(id);
         }
+        self.inner.recent.forget();
         if let Some(id) = self.find_running(kind, pool).await? {
             tracing::info!(operation = %id, ?kind, pool, "adopting the operation already running");
             self.remember(token, &id, to);
@@ -246,7 +272,7 @@ impl GkeCluster {
     ) -> Result<OperationId> {
         // update_node_pool requires image_type: keep the pool's own; send its etag so a
         // concurrent change is refused (ABORTED) instead of overwritten.
-        let current = self.get_node_pool(pool).await?;
+        let current = self.pool_before_write(pool).await?;
         let image_type = current
             .config
             .as_ref()
@@ -352,7 +378,10 @@ impl ManagedCluster for GkeCluster {
     }
 
     async fn describe(&self) -> Result<ClusterSnapshot> {
-        convert::snapshot(&self.get_cluster().await?)
+        let cluster = self.get_cluster().await?;
+        let snapshot = convert::snapshot(&cluster)?;
+        self.inner.recent.remember(cluster);
+        Ok(snapshot)
     }
 
     async fn offered_versions(&self) -> Result<Vec<OfferedVersion>> {
@@ -449,7 +478,7 @@ impl ManagedCluster for GkeCluster {
     }
 
     async fn create_node_pool(&self, spec: &NodePoolSpec, token: &RequestToken) -> Result<OperationId> {
-        let cluster = self.get_cluster().await?;
+        let cluster = self.cluster_before_write().await?;
         let source = cluster
             .node_pools
             .iter()

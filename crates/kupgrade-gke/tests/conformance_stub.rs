@@ -645,4 +645,8 @@ async fn calls_per_in_place_upgrade() {
     let calls = log.calls();
     let total: u64 = calls.values().sum();
     println!("calls for an in-place 1.29 -> 1.32 upgrade, 2 pools: {total} {calls:?}");
+    // Reads: one GetCluster per snapshot (plan, one per step, the final check); the pool
+    // updates use the pools that snapshot read.
+    assert_eq!(log.count("GetCluster"), 9, "{calls:?}");
+    assert_eq!(log.count("GetNodePool"), 0, "{calls:?}");
 }
