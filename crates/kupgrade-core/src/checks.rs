@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::calendar::{Calendar, SupportStatus};
 use crate::cluster::{ClusterSnapshot, OfferedVersion, Operation, ResourceStatus};
+use crate::deprecated_api::{DeprecatedApi, merge_api_findings};
 use crate::error::Result;
 use crate::plan::{Step, UpgradePlan, VersionState};
 use crate::version::KubeVersion;
@@ -81,6 +82,10 @@ pub struct Finding {
     pub subject: Subject,
     /// The control-plane version of the hop it was found for, when per hop.
     pub hop: Option<KubeVersion>,
+    /// The deprecated API version it is about, for findings about one: the key that merges
+    /// what the cluster and the provider report about the same use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<DeprecatedApi>,
 }
 
 /// What the provider offers for the cluster, as read before the checks.
@@ -280,7 +285,7 @@ impl CheckRegistry {
                 findings.extend(found);
             }
         }
-        Ok(findings)
+        Ok(merge_api_findings(findings))
     }
 }
 
@@ -304,6 +309,7 @@ fn finding(id: &str, severity: Severity, subject: Subject, message: String) -> F
         message,
         subject,
         hop: None,
+        api: None,
     }
 }
 
@@ -605,6 +611,7 @@ impl Check for PodsFailing {
                     name: pod.name,
                 },
                 hop: None,
+                api: None,
             })
             .collect())
     }
@@ -669,6 +676,7 @@ impl Check for DrainBlockingPdbs {
                     name: b.pdb.rsplit('/').next().unwrap_or(&b.pdb).to_string(),
                 },
                 hop: None,
+                api: None,
             })
             .collect())
     }

@@ -31,6 +31,7 @@ pub mod cluster;
 pub mod cluster_swap;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod deprecated_api;
 pub mod drain;
 pub mod error;
 pub mod events;
@@ -55,6 +56,7 @@ pub use cluster::{
     Capabilities, ClusterSnapshot, ManagedCluster, NodePool, NodePoolSpec, OfferedVersion, Operation,
     OperationId, OperationKind, OperationState, RequestToken, ResourceStatus, RolloutSettings, Taint,
 };
+pub use deprecated_api::DeprecatedApi;
 pub use error::{Error, Result};
 pub use events::{Event, EventSink};
 pub use executor::{Executor, ExecutorConfig, RunReport, RunResult, StepOutcome};

@@ -356,6 +356,7 @@ mod tests {
                 name: "web-pdb".into(),
             },
             hop: None,
+            api: None,
         }
     }
 

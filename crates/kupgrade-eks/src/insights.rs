@@ -122,6 +122,7 @@ impl EksInsightsCheck {
                 message: message.replace('\n', " "),
                 subject: Subject::new("Cluster", &self.cluster),
                 hop: s.kubernetes_version().and_then(|v| KubeVersion::parse(v).ok()),
+                api: None,
             });
         }
         Ok(out)
@@ -149,6 +150,7 @@ impl Check for EksInsightsCheck {
                 message: format!("could not read EKS upgrade insights ({e}); check them in the EKS console"),
                 subject: Subject::new("Cluster", &self.cluster),
                 hop: None,
+                api: None,
             }]),
         }
     }

@@ -15,8 +15,8 @@
 //!   would allow it, so that "no finding" is never mistaken for "nothing in use".
 
 use kube::Client;
-use kupgrade_core::KubeVersion;
 use kupgrade_core::checks::{Finding, Severity, Subject};
+use kupgrade_core::{DeprecatedApi, KubeVersion, Provider};
 
 use crate::deprecations::DeprecationTable;
 use crate::live;
@@ -110,15 +110,26 @@ fn lifecycle(u: &ScanFinding) -> Option<Lifecycle> {
 
 /// `group/version/resource`, e.g. `policy/v1beta1/poddisruptionbudgets`.
 fn group_version_resource(u: &ScanFinding) -> String {
-    let resource = match u
+    format!("{}/{}", u.api_version, resource(u))
+}
+
+/// The resource a use is of: as the metric names it, or the kind's plural.
+fn resource(u: &ScanFinding) -> String {
+    match u
         .name
         .strip_prefix(METRIC_NAME_PREFIX)
         .and_then(|r| r.strip_suffix(')'))
     {
         Some(resource) => resource.to_string(),
         None => plural(&u.kind),
-    };
-    format!("{}/{resource}", u.api_version)
+    }
+}
+
+/// The use as the key providers' reports are merged on.
+fn api_key(u: &ScanFinding) -> DeprecatedApi {
+    let (group, version) = u.api_version.rsplit_once('/').unwrap_or(("", &u.api_version));
+    let removed_in = lifecycle(u).and_then(|l| l.removed_in);
+    DeprecatedApi::new(group, version, resource(u), removed_in)
 }
 
 /// The lowercase plural Kubernetes uses for a kind's resource.
@@ -175,27 +186,45 @@ fn finding(id: &str, severity: Severity, u: &ScanFinding, message: String) -> Fi
             name: u.name.clone(),
         },
         hop: None,
+        api: Some(api_key(u)),
     }
 }
 
-/// `KUP-API-001`: uses of API versions that `hop` removes.
-pub(crate) fn removed_at_hop(usage: &ApiUsage, hop: &KubeVersion) -> Vec<Finding> {
+/// `KUP-API-001`: uses of API versions that `hop` removes. On AKS the message also says that
+/// AKS refuses the hop itself (see [`AKS_BLOCK`]).
+pub(crate) fn removed_at_hop(
+    usage: &ApiUsage,
+    hop: &KubeVersion,
+    provider: Option<Provider>,
+) -> Vec<Finding> {
+    let aks_blocks = provider == Some(Provider::Aks) && hop.minor_version() >= KubeVersion::new(1, 26);
     usage
         .uses
         .iter()
         .filter_map(|u| {
             let removed = lifecycle(u)?.removed_in?;
             (removed == hop.minor_version() && !usage.removed_before_plan(&removed)).then(|| {
-                finding(REMOVED_CHECK, Severity::Blocker, u, format!(
+                let mut message = format!(
                     "{} is removed in {removed} and still in use: {}; {} before this hop (the {removed} API server rejects it)",
                     group_version_resource(u),
                     seen(u),
                     replacement(u)
-                ))
+                );
+                if aks_blocks {
+                    message.push_str(AKS_BLOCK);
+                }
+                finding(REMOVED_CHECK, Severity::Blocker, u, message)
             })
         })
         .collect()
 }
+
+/// What AKS does about the same use, before the PUT that would meet it: since 1.26 it refuses a
+/// control-plane minor upgrade while a removed API was called in the last 12 hours (write
+/// calls; AKS samples hourly), answering HTTP 400 `UpgradeBlockedOnDeprecatedAPIUsage`. Per
+/// <https://learn.microsoft.com/azure/aks/stop-cluster-upgrade-api-breaking-changes>; no AKS
+/// API shows the usage it saw before that answer, so the cluster's own evidence stands in.
+pub const AKS_BLOCK: &str = "; AKS itself refuses this control-plane upgrade (UpgradeBlockedOnDeprecatedAPIUsage) while such calls were seen in the last 12 hours, unless the upgrade is forced with upgradeSettings.overrideSettings (which also skips AKS's other upgrade protections)";
 
 /// `KUP-API-002`: uses of deprecated API versions, each reported once: at the first hop of the
 /// plan (or the hop that deprecates it) while still served, or at the first hop when the
@@ -257,6 +286,7 @@ pub(crate) fn unread(usage: &ApiUsage) -> Vec<Finding> {
                 name: "deprecated-api-scan".into(),
             },
             hop: None,
+            api: None,
         })
         .collect()
 }
@@ -297,7 +327,7 @@ mod tests {
     fn judged(u: &ApiUsage, hops: &[&str]) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         for hop in hops {
-            for f in removed_at_hop(u, &v(hop)) {
+            for f in removed_at_hop(u, &v(hop), None) {
                 assert_eq!(f.severity, Severity::Blocker);
                 out.push((REMOVED_CHECK, (*hop).to_string()));
             }
@@ -322,11 +352,23 @@ mod tests {
             judged(&u, &["1.30", "1.31", "1.32", "1.33"]),
             [(DEPRECATED_CHECK, "1.30".into()), (REMOVED_CHECK, "1.32".into())]
         );
-        let msg = &removed_at_hop(&u, &v("1.32"))[0].message;
+        let found = removed_at_hop(&u, &v("1.32"), Some(Provider::Eks));
+        let msg = &found[0].message;
         assert!(
             msg.starts_with("flowcontrol.apiserver.k8s.io/v1beta3/flowschemas is removed in 1.32"),
             "{msg}"
         );
+        assert_eq!(
+            found[0].api,
+            Some(DeprecatedApi::new(
+                "flowcontrol.apiserver.k8s.io",
+                "v1beta3",
+                "flowschemas",
+                Some(v("1.32"))
+            )),
+            "the key providers' reports merge on"
+        );
+        assert!(!msg.contains("AKS"), "{msg}");
         assert!(
             msg.contains("FlowSchema shop/web, seen in managedFields (manager helm, Update)"),
             "{msg}"
@@ -335,6 +377,20 @@ mod tests {
             msg.contains("use flowcontrol.apiserver.k8s.io/v1 instead"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn on_aks_the_blocker_says_aks_refuses_the_hop_itself() {
+        let fs = use_of(
+            "flowcontrol.apiserver.k8s.io/v1beta3",
+            "FlowSchema",
+            "1.29",
+            Some("1.32"),
+        );
+        let u = usage(Some("1.31"), vec![fs]);
+        let msg = &removed_at_hop(&u, &v("1.32"), Some(Provider::Aks))[0].message;
+        assert!(msg.ends_with(AKS_BLOCK), "{msg}");
+        assert!(msg.contains("UpgradeBlockedOnDeprecatedAPIUsage") && msg.contains("12 hours"));
     }
 
     #[test]

@@ -104,6 +104,7 @@ pub fn summarize(json: &str) -> Result<Vec<Finding>> {
                         ),
                         subject: Subject::new("Benchmark", &check.test_number),
                         hop: None,
+                        api: None,
                     });
                 }
                 _ => {}
@@ -116,6 +117,7 @@ pub fn summarize(json: &str) -> Result<Vec<Finding>> {
         message: format!("kube-bench: {pass} passed, {fail} failed, {warn} to review by hand"),
         subject: Subject::new("Benchmark", "kube-bench"),
         hop: None,
+        api: None,
     });
     Ok(findings)
 }
@@ -147,6 +149,7 @@ pub async fn run_kube_bench(client: &Client, options: &KubeBenchOptions) -> Resu
             message: format!("kube-bench could not run: {e}"),
             subject: Subject::new("Namespace", &ns),
             hop: None,
+            api: None,
         }],
     };
     if let Err(e) = cleanup {
@@ -159,6 +162,7 @@ pub async fn run_kube_bench(client: &Client, options: &KubeBenchOptions) -> Resu
             ),
             subject: Subject::new("Namespace", &ns),
             hop: None,
+            api: None,
         });
     }
     Ok(findings)

@@ -581,6 +581,7 @@ fn finding(
             name: name.into(),
         },
         hop: None,
+        api: None,
     }
 }
 
@@ -593,7 +594,7 @@ fn api_removed(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
     facts
         .api_usage
         .as_ref()
-        .map(|u| api_gate::removed_at_hop(u, hop.version))
+        .map(|u| api_gate::removed_at_hop(u, hop.version, hop.plan.map(|p| p.provider)))
         .unwrap_or_default()
 }
 

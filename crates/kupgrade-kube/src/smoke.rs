@@ -22,6 +22,7 @@ fn finding(id: &str, severity: Severity, kind: &str, name: &str, message: String
         message,
         subject: Subject::new(kind, name),
         hop: None,
+        api: None,
     }
 }
 
