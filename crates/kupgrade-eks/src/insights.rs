@@ -3,13 +3,16 @@
 //! EKS checks every cluster for upgrade readiness (deprecated APIs in use, add-on and kubelet
 //! compatibility, ...) and reports each insight as `PASSING`, `WARNING`, `ERROR` or `UNKNOWN`.
 //! `ERROR` means the next minor will break, so it blocks a plan that moves the control plane;
-//! `WARNING` concerns a later minor and is reported as a warning.
+//! `WARNING` concerns a later minor and is reported as a warning. A deprecated-API insight
+//! becomes one finding per API in its `deprecationDetails` (the request path, the release that
+//! stops serving it, the clients that called it in the last 30 days), keyed so that the
+//! cluster's own report of the same use (`KUP-API-*`) absorbs it.
 
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
-use aws_sdk_eks::types::{Category, InsightStatusValue, InsightSummary, InsightsFilter};
+use aws_sdk_eks::types::{Category, DeprecationDetail, InsightStatusValue, InsightSummary, InsightsFilter};
 use kupgrade_core::checks::CheckContext;
-use kupgrade_core::{Check, Finding, KubeVersion, Result, Severity, Subject};
+use kupgrade_core::{Check, DeprecatedApi, Finding, KubeVersion, Result, Severity, Subject};
 
 use crate::error::{Target, map_sdk_error};
 
@@ -71,6 +74,7 @@ impl EksInsightsCheck {
             if let Some(reason) = s.insight_status().and_then(|i| i.reason()) {
                 message.push_str(&format!(": {reason}"));
             }
+            let mut details = Vec::new();
             if let Some(id) = s.id() {
                 // The details (recommendation, affected resources) only come with DescribeInsight.
                 match self
@@ -83,6 +87,9 @@ impl EksInsightsCheck {
                 {
                     Ok(d) => {
                         if let Some(insight) = d.insight() {
+                            if let Some(summary) = insight.category_specific_summary() {
+                                details = summary.deprecation_details().to_vec();
+                            }
                             if let Some(r) = insight.recommendation() {
                                 message.push_str(&format!(". Recommendation: {r}"));
                             }
@@ -116,17 +123,74 @@ impl EksInsightsCheck {
                     " (pass the check or fix it before upgrading; EKS may refuse with InvalidStateException)",
                 );
             }
-            out.push(Finding {
-                id: INSIGHTS_CHECK_ID.into(),
-                severity,
-                message: message.replace('\n', " "),
-                subject: Subject::new("Cluster", &self.cluster),
-                hop: s.kubernetes_version().and_then(|v| KubeVersion::parse(v).ok()),
-                api: None,
-            });
+            let hop = s.kubernetes_version().and_then(|v| KubeVersion::parse(v).ok());
+            let apis: Vec<(DeprecatedApi, String)> = details.iter().filter_map(deprecated_api).collect();
+            if apis.is_empty() {
+                out.push(Finding {
+                    id: INSIGHTS_CHECK_ID.into(),
+                    severity,
+                    message: message.replace('\n', " "),
+                    subject: Subject::new("Cluster", &self.cluster),
+                    hop: hop.clone(),
+                    api: None,
+                });
+            }
+            // One finding per deprecated API, keyed, so the cluster's own report of the same
+            // use absorbs it.
+            for (api, clients) in apis {
+                out.push(Finding {
+                    id: INSIGHTS_CHECK_ID.into(),
+                    severity,
+                    message: format!(
+                        "EKS insight '{name}' ({}) reports {api} in use{clients}",
+                        status.map_or("UNKNOWN", |v| v.as_str())
+                    ),
+                    subject: Subject::new("Cluster", &self.cluster),
+                    hop: hop.clone(),
+                    api: Some(api),
+                });
+            }
         }
         Ok(out)
     }
+}
+
+/// A deprecation detail's API (`usage` is the request path, `stopServingVersion` the removal)
+/// and who called it, as `"; replaced by X; clients: ua (n requests in 30 days)"`.
+fn deprecated_api(detail: &DeprecationDetail) -> Option<(DeprecatedApi, String)> {
+    let removed_in = detail
+        .stop_serving_version()
+        .and_then(|v| KubeVersion::parse(v).ok());
+    let api = DeprecatedApi::from_path(detail.usage()?, removed_in)?;
+    let mut text = String::new();
+    if let Some(r) = detail.replaced_with() {
+        text.push_str(&format!("; replaced by {r}"));
+    }
+    let clients: Vec<String> = detail
+        .client_stats()
+        .iter()
+        .take(3)
+        .map(|c| {
+            let last = c
+                .last_request_time()
+                .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+                .map(|t| format!(", last {t}"))
+                .unwrap_or_default();
+            format!(
+                "{} ({} requests in 30 days{last})",
+                c.user_agent().unwrap_or("unknown client"),
+                c.number_of_requests_last30_days()
+            )
+        })
+        .collect();
+    if !clients.is_empty() {
+        let more = detail.client_stats().len().saturating_sub(3);
+        text.push_str(&format!("; clients: {}", clients.join(", ")));
+        if more > 0 {
+            text.push_str(&format!(" and {more} more"));
+        }
+    }
+    Some((api, text))
 }
 
 #[async_trait]

@@ -567,6 +567,99 @@ async fn insights_error_blocks_and_warning_warns() {
     );
 }
 
+/// A deprecated-API insight becomes one keyed finding per API in its `deprecationDetails`,
+/// naming the removal, the replacement and the clients; the cluster's own report of the same
+/// use absorbs it (`merge_api_findings`), so it is printed once.
+#[tokio::test]
+async fn deprecation_details_become_one_keyed_finding_per_api() {
+    use aws_sdk_eks::types::{ClientStat, DeprecationDetail, InsightCategorySpecificSummary};
+    use kupgrade_core::deprecated_api::merge_api_findings;
+    use kupgrade_core::{DeprecatedApi, Severity};
+
+    let list = mock!(Client::list_insights).then_output(|| {
+        ListInsightsOutput::builder()
+            .insights(
+                InsightSummary::builder()
+                    .id("i-1")
+                    .name("Deprecated APIs removed in Kubernetes v1.32")
+                    .kubernetes_version("1.32")
+                    .insight_status(InsightStatus::builder().status(InsightStatusValue::Error).build())
+                    .build(),
+            )
+            .build()
+    });
+    let detail = mock!(Client::describe_insight).then_output(|| {
+        let flowschemas = DeprecationDetail::builder()
+            .usage("/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas")
+            .replaced_with("/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas")
+            .stop_serving_version("1.32")
+            .client_stats(
+                ClientStat::builder()
+                    .user_agent("helm/3.14")
+                    .number_of_requests_last30_days(42)
+                    .build(),
+            )
+            .build();
+        let levels = DeprecationDetail::builder()
+            .usage("/apis/flowcontrol.apiserver.k8s.io/v1beta3/prioritylevelconfigurations")
+            .stop_serving_version("1.32")
+            .build();
+        DescribeInsightOutput::builder()
+            .insight(
+                Insight::builder()
+                    .id("i-1")
+                    .category_specific_summary(
+                        InsightCategorySpecificSummary::builder()
+                            .deprecation_details(flowschemas)
+                            .deprecation_details(levels)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let eks = eks(&[&list, &detail]);
+    let found = eks.insights_check().findings(true).await.unwrap();
+    assert_eq!(found.len(), 2, "{found:#?}");
+    let flowschemas = DeprecatedApi::new(
+        "flowcontrol.apiserver.k8s.io",
+        "v1beta3",
+        "flowschemas",
+        Some(KubeVersion::new(1, 32)),
+    );
+    assert_eq!(found[0].api, Some(flowschemas.clone()));
+    assert_eq!(found[0].severity, Severity::Blocker);
+    assert_eq!(
+        found[0].message,
+        "EKS insight 'Deprecated APIs removed in Kubernetes v1.32' (ERROR) reports \
+         flowcontrol.apiserver.k8s.io/v1beta3/flowschemas (removed in 1.32) in use; replaced by \
+         /apis/flowcontrol.apiserver.k8s.io/v1/flowschemas; clients: helm/3.14 (42 requests in 30 days)"
+    );
+
+    // The cluster saw the flow schemas too: one finding for them, with the clients EKS names.
+    let in_cluster = kupgrade_core::Finding {
+        id: "KUP-API-001".into(),
+        severity: Severity::Blocker,
+        message: "flowcontrol.apiserver.k8s.io/v1beta3/flowschemas is removed in 1.32 and still in use"
+            .into(),
+        subject: kupgrade_core::Subject::new("FlowSchema", "web"),
+        hop: Some(KubeVersion::new(1, 32)),
+        api: Some(flowschemas),
+    };
+    let mut all = vec![in_cluster];
+    all.extend(found);
+    let merged = merge_api_findings(all);
+    assert_eq!(merged.len(), 2, "{merged:#?}");
+    assert!(
+        merged[0].message.contains("also reported by KUP-EKS-INSIGHT-001")
+            && merged[0].message.contains("helm/3.14")
+    );
+    assert!(
+        merged[1].message.contains("prioritylevelconfigurations"),
+        "EKS alone saw this one"
+    );
+}
+
 /// Node groups' launch-template user data comes from EC2 `DescribeLaunchTemplateVersions` at
 /// the version the group boots from; groups without a launch template are skipped, and a
 /// template that is gone is named.
