@@ -291,8 +291,8 @@ pub enum FleetEvent {
         wave: String,
         /// The cluster.
         cluster: String,
-        /// What.
-        event: Event,
+        /// What (boxed: a finding is large beside the other variants).
+        event: Box<Event>,
     },
     /// A cluster's run ended.
     ClusterFinished {
@@ -668,7 +668,7 @@ async fn run_cluster(
                 sink(&FleetEvent::Cluster {
                     wave: wave.clone(),
                     cluster: name.clone(),
-                    event: e.clone(),
+                    event: Box::new(e.clone()),
                 })
             }));
         executor.run(&mut journal).await

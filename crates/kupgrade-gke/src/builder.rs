@@ -1,6 +1,7 @@
 //! [`GkeClusterBuilder`]: which cluster, which endpoint, which credentials, which client.
 
 use google_cloud_container_v1::client::ClusterManager;
+use google_cloud_recommender_v1::client::Recommender;
 use kupgrade_core::{Error, Result};
 
 use crate::cluster::GkeCluster;
@@ -36,6 +37,7 @@ pub struct GkeClusterBuilder {
     endpoint: Option<String>,
     anonymous: bool,
     client: Option<ClusterManager>,
+    recommender: Option<Recommender>,
     strategy: PoolUpgradeStrategy,
 }
 
@@ -102,6 +104,15 @@ impl GkeClusterBuilder {
         self
     }
 
+    /// Reads GKE's deprecation insights through this Recommender client (a stub in tests).
+    /// Without one, a cluster built with Google's default credentials makes its own, and one
+    /// built with [`with_client`](Self::with_client), an endpoint or anonymous credentials
+    /// reads none.
+    pub fn with_recommender(mut self, client: Recommender) -> Self {
+        self.recommender = Some(client);
+        self
+    }
+
     /// How [`kupgrade_core::ManagedCluster::upgrade_node_pool`] replaces nodes: surge (the
     /// default) or GKE's native blue/green.
     pub fn node_pool_strategy(mut self, strategy: PoolUpgradeStrategy) -> Self {
@@ -142,6 +153,17 @@ impl GkeClusterBuilder {
                 )));
             }
         }
+        let default_credentials = self.client.is_none() && self.endpoint.is_none() && !self.anonymous;
+        let recommender = match self.recommender {
+            Some(client) => Some(Ok(client)),
+            None if default_credentials => Some(
+                Recommender::builder()
+                    .build()
+                    .await
+                    .map_err(|e| format!("could not create the Recommender client: {e}")),
+            ),
+            None => None,
+        };
         let client = match self.client {
             Some(client) => client,
             None => {
@@ -165,6 +187,6 @@ impl GkeClusterBuilder {
                 })?
             }
         };
-        Ok(GkeCluster::new(client, project, location, cluster, self.strategy))
+        Ok(GkeCluster::new(client, project, location, cluster, self.strategy).with_recommender(recommender))
     }
 }

@@ -15,6 +15,8 @@ use kupgrade_core::{
 
 use crate::convert::{self, PoolUpgradeStrategy};
 use crate::error::{Subject, map_error};
+use crate::insights::GkeDeprecationInsightsCheck;
+use google_cloud_recommender_v1::client::Recommender;
 
 /// One GKE cluster, reached through the official `ClusterManager` client.
 ///
@@ -45,6 +47,8 @@ struct Inner {
     /// The cluster `describe` read, for the write that follows (its pools' image types and
     /// etags, the source of a clone).
     recent: RecentRead<model::Cluster>,
+    /// Where deprecation insights come from, if anywhere (or why the client could not be made).
+    recommender: Option<std::result::Result<Recommender, String>>,
 }
 
 /// The last path segment of a GKE operation name (`operation-123` of
@@ -71,8 +75,33 @@ impl GkeCluster {
                 tokens: Mutex::default(),
                 targets: Mutex::default(),
                 recent: RecentRead::default(),
+                recommender: None,
             }),
         }
+    }
+
+    /// Reads deprecation insights through `recommender` (see [`GkeDeprecationInsightsCheck`]).
+    pub(crate) fn with_recommender(
+        self,
+        recommender: Option<std::result::Result<Recommender, String>>,
+    ) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner).expect("a cluster being built has one owner");
+        inner.recommender = recommender;
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The deprecation-insights check of this cluster, when it has a Recommender client.
+    pub fn insights_check(&self) -> Option<GkeDeprecationInsightsCheck> {
+        self.inner.recommender.clone().map(|client| {
+            GkeDeprecationInsightsCheck::new(
+                client,
+                &self.inner.project,
+                &self.inner.location,
+                &self.inner.cluster,
+            )
+        })
     }
 
     /// The project id.
@@ -371,7 +400,7 @@ impl ManagedCluster for GkeCluster {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             native_blue_green: true,
-            upgrade_insights: false,
+            upgrade_insights: self.inner.recommender.is_some(),
             managed_addons: false,
             one_operation_at_a_time: true,
         }
@@ -559,6 +588,13 @@ impl ManagedCluster for GkeCluster {
                 op
             })
             .collect())
+    }
+
+    fn extra_checks(&self) -> Vec<Box<dyn kupgrade_core::Check>> {
+        self.insights_check()
+            .map(|c| Box::new(c) as Box<dyn kupgrade_core::Check>)
+            .into_iter()
+            .collect()
     }
 
     fn pool_node_label(&self, pool: &str) -> (String, String) {

@@ -83,7 +83,9 @@ pub mod builder;
 pub mod cluster;
 pub mod convert;
 pub mod error;
+pub mod insights;
 
 pub use builder::GkeClusterBuilder;
 pub use cluster::GkeCluster;
 pub use convert::{BlueGreen, BlueGreenBatch, PoolUpgradeStrategy};
+pub use insights::GkeDeprecationInsightsCheck;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use kupgrade_core::checks::{Finding, Severity, Subject};
-use kupgrade_core::{CheckRegistry, KubeVersion, NodeConfigSource};
+use kupgrade_core::{CheckRegistry, DeprecatedApi, KubeVersion, NodeConfigSource};
 use kupgrade_kube::KubeWorkloads;
 use kupgrade_kube::checks::{
     ClusterFacts, register_kubelet_flag_check, register_with_node_configs, run_checks,
@@ -66,6 +66,9 @@ struct JsonFinding<'a> {
     subject: &'a Subject,
     #[serde(skip_serializing_if = "Option::is_none")]
     hop: Option<String>,
+    /// For a deprecated-API finding: the API (group, version, resource, removal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api: Option<&'a DeprecatedApi>,
 }
 
 #[derive(Serialize)]
@@ -209,6 +212,7 @@ pub(crate) fn to_json(findings: &[Finding]) -> JsonReport<'_> {
                 message: &f.message,
                 subject: &f.subject,
                 hop: f.hop.as_ref().map(ToString::to_string),
+                api: f.api.as_ref(),
             })
             .collect(),
     }

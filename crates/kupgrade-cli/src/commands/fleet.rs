@@ -285,7 +285,7 @@ fn print_event(event: &FleetEvent) {
             format!("{result:?}").to_lowercase(),
             error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
         ),
-        FleetEvent::Cluster { wave, cluster, event } => match event {
+        FleetEvent::Cluster { wave, cluster, event } => match event.as_ref() {
             Event::StepStarted {
                 index,
                 total,
