@@ -439,6 +439,7 @@ mod tests {
             status: "Failed".into(),
             error: Some(CloudErrorBody {
                 code: Some("UpgradeFailed".into()),
+                subcode: None,
                 message: Some("Drain node aks-user1-1 failed when evicting pod web-1 failed with Too Many Requests error. This is often caused by a restrictive Pod Disruption Budget (PDB) policy.".into()),
                 details: vec![],
             }),

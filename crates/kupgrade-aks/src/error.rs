@@ -15,7 +15,7 @@
 
 use std::time::Duration;
 
-use kupgrade_core::Error;
+use kupgrade_core::{DeprecatedApi, Error, KubeVersion};
 
 use crate::models::{CloudError, CloudErrorBody};
 
@@ -75,6 +75,7 @@ pub(crate) fn cloud_error(body: &[u8]) -> CloudErrorBody {
             Ok(e) if e.code.is_some() || e.message.is_some() => e,
             _ => CloudErrorBody {
                 code: None,
+                subcode: None,
                 message: Some(String::from_utf8_lossy(body).trim().chars().take(300).collect()),
                 details: Vec::new(),
             },
@@ -91,13 +92,62 @@ pub(crate) fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
 
 /// The message for a deprecated-API block: what AKS said, and the two ways out.
 pub(crate) fn deprecated_api_message(subject: &str, aks_says: &str) -> String {
+    let apis = blocked_apis(aks_says);
+    let what = if apis.is_empty() {
+        format!("deprecated Kubernetes APIs were called in the last 12 hours ({aks_says})")
+    } else {
+        let listed: Vec<String> = apis
+            .iter()
+            .map(|(api, seen)| match seen {
+                Some(seen) => format!("{api}, last called {seen}"),
+                None => api.to_string(),
+            })
+            .collect();
+        format!(
+            "these deprecated Kubernetes APIs were called in the last 12 hours: {}",
+            listed.join("; ")
+        )
+    };
     format!(
-        "AKS blocked the upgrade of {subject} because deprecated Kubernetes APIs were called in the last 12 hours \
-         ({aks_says}); move those clients to the replacement APIs (`kupgrade scan` lists them) and wait for the \
-         12-hour window to pass, or, if you accept the risk, set upgradeSettings.overrideSettings.forceUpgrade=true \
-         with an `until` time (az aks update --enable-force-upgrade --upgrade-override-until <RFC3339>, or \
-         AksClusterBuilder::force_upgrade_until in the library) and re-run; kupgrade never sets it on its own"
+        "AKS blocked the upgrade of {subject} because {what}; move those clients to the replacement APIs \
+         (`kupgrade scan` lists them) and wait for the 12-hour window to pass, or, if you accept the risk, \
+         set upgradeSettings.overrideSettings.forceUpgrade=true with an `until` time (az aks update \
+         --enable-force-upgrade --upgrade-override-until <RFC3339>, or AksClusterBuilder::force_upgrade_until \
+         in the library) and re-run; kupgrade never sets it on its own"
     )
+}
+
+/// The APIs an `UpgradeBlockedOnDeprecatedAPIUsage` refusal names, with when each was last
+/// seen. AKS writes each as `usage has been detected on API {group}.{resource}.{version}, and
+/// was recently seen at: {time}, which will be removed in {major.minor}` (the group has dots
+/// of its own, so it is read from the right); a request path (`/apis/...`) is read too.
+pub(crate) fn blocked_apis(text: &str) -> Vec<(DeprecatedApi, Option<String>)> {
+    let mut out: Vec<(DeprecatedApi, Option<String>)> = Vec::new();
+    for part in text.split("detected on API ").skip(1) {
+        let name = part.split([',', ' ']).next().unwrap_or_default();
+        let mut pieces = name.rsplitn(3, '.');
+        let (Some(version), Some(resource)) = (pieces.next(), pieces.next()) else {
+            continue;
+        };
+        let group = pieces.next().unwrap_or_default();
+        let seen = part
+            .split_once("recently seen at: ")
+            .and_then(|(_, rest)| rest.split(", which").next())
+            .map(|t| t.trim().to_string());
+        let removed = part
+            .split_once("removed in ")
+            .and_then(|(_, rest)| rest.split(|c: char| !(c.is_ascii_digit() || c == '.')).next())
+            .and_then(|v| KubeVersion::parse(v.trim_end_matches('.')).ok());
+        out.push((DeprecatedApi::new(group, version, resource, removed), seen));
+    }
+    for word in text.split(|c: char| c.is_whitespace() || c == ',' || c == '"') {
+        if let Some(api) = DeprecatedApi::from_path(word, None)
+            && !out.iter().any(|(a, _)| *a == api)
+        {
+            out.push((api, None));
+        }
+    }
+    out
 }
 
 /// Maps a non-success ARM response to a core error.
@@ -215,6 +265,26 @@ mod tests {
             "keeps what AKS reported: {msg}"
         );
         assert!(msg.contains("never sets it"), "{msg}");
+    }
+
+    #[test]
+    fn the_refusal_lists_each_api_aks_names() {
+        // The message shape of the AKS docs' example (stop-cluster-upgrade-api-breaking-changes).
+        let body = br#"{"error":{"code":"ValidationError","subcode":"UpgradeBlockedOnDeprecatedAPIUsage","message":"Control Plane upgrade is blocked due to recent usage of a Kubernetes API deprecated in the specified version. Usage details: 1 error occurred:\n\t* usage has been detected on API flowcontrol.apiserver.k8s.io.prioritylevelconfigurations.v1beta1, and was recently seen at: 2023-03-23 20:57:18 +0000 UTC, which will be removed in 1.26\n\n"}}"#;
+        let e = from_response(400, None, body, &Target::Cluster("prod".into()));
+        let msg = e.to_string();
+        assert!(
+            msg.contains(
+                "these deprecated Kubernetes APIs were called in the last 12 hours: \
+                 flowcontrol.apiserver.k8s.io/v1beta1/prioritylevelconfigurations (removed in 1.26), \
+                 last called 2023-03-23 20:57:18 +0000 UTC;"
+            ),
+            "{msg}"
+        );
+        assert_eq!(
+            blocked_apis("usage has been detected on API pods.v1, and was recently seen at: t, which will be removed in 1.40")[0].0,
+            DeprecatedApi::new("", "v1", "pods", Some(KubeVersion::new(1, 40)))
+        );
     }
 
     #[test]

@@ -173,6 +173,10 @@ pub(crate) struct CloudError {
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct CloudErrorBody {
     pub code: Option<String>,
+    /// AKS's finer code beside `code` (`"code": "ValidationError", "subcode":
+    /// "UpgradeBlockedOnDeprecatedAPIUsage"`, as the AKS docs show the refusal).
+    #[serde(default)]
+    pub subcode: Option<String>,
     pub message: Option<String>,
     #[serde(default)]
     pub details: Vec<CloudErrorBody>,
@@ -181,7 +185,12 @@ pub(crate) struct CloudErrorBody {
 impl CloudErrorBody {
     /// Every code in the tree, outermost first.
     pub fn codes(&self) -> Vec<&str> {
-        let mut out: Vec<&str> = self.code.as_deref().into_iter().collect();
+        let mut out: Vec<&str> = self
+            .code
+            .as_deref()
+            .into_iter()
+            .chain(self.subcode.as_deref())
+            .collect();
         for d in &self.details {
             out.extend(d.codes());
         }
