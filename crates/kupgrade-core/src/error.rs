@@ -128,6 +128,15 @@ pub enum Error {
     /// The journal belongs to a different run.
     #[error("journal mismatch: {0}")]
     Journal(String),
+    /// A journal was written for another cluster, target, strategy or option than this run's.
+    #[error("journal {} cannot be resumed: {difference}", .path.display())]
+    JournalNotResumable {
+        /// The journal.
+        path: std::path::PathBuf,
+        /// The first difference, e.g. "it was planned with strategy canary, this run asks for
+        /// in-place".
+        difference: String,
+    },
     /// Another run holds the lock on a journal or state file.
     #[error("{} is in use by another kupgrade run ({holder}); wait for it to finish", .path.display())]
     Locked {

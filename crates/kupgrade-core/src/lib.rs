@@ -46,6 +46,7 @@ pub mod provider;
 mod recent;
 pub mod render;
 pub mod report;
+pub mod session;
 pub mod skew;
 pub mod version;
 pub mod workloads;
@@ -67,6 +68,7 @@ pub use plan::{PlanOptions, Step, Strategy, UpgradePlan, VersionState, plan, pla
 pub use poll::PollPolicy;
 pub use provider::Provider;
 pub use recent::RecentRead;
+pub use session::{JournalState, PrepareOptions, Prepared, Upgrade};
 pub use skew::SkewPolicy;
 pub use version::KubeVersion;
 pub use workloads::{ClusterWorkloads, DrainBlocker, DrainOptions, HealthSnapshot, Node, Pod, PodRef};

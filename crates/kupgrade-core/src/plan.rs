@@ -178,6 +178,19 @@ impl Step {
         matches!(self, Step::DeleteNodePool { .. })
     }
 
+    /// Whether the executor needs the cluster's Kubernetes API for the step: to wait for new
+    /// nodes, cordon, drain or watch a gate (an in-place pool upgrade is drained by the
+    /// provider).
+    pub fn needs_workloads(&self) -> bool {
+        matches!(
+            self,
+            Step::CreateNodePool { .. }
+                | Step::CordonNodePool { .. }
+                | Step::DrainNodePool { .. }
+                | Step::Gate { .. }
+        )
+    }
+
     /// A one-line human description.
     pub fn describe(&self) -> String {
         match self {

@@ -210,7 +210,8 @@ fn api_paths(value: &Value, out: &mut Vec<(String, Vec<String>)>) {
                 .filter(|s| s.starts_with("/apis/") || s.starts_with("/api/"))
                 .collect();
             for path in &paths {
-                let beside = map
+                // Sorted: the map's order depends on serde_json's features.
+                let mut beside: Vec<String> = map
                     .iter()
                     .filter_map(|(k, v)| {
                         let text = match v {
@@ -221,6 +222,7 @@ fn api_paths(value: &Value, out: &mut Vec<(String, Vec<String>)>) {
                         Some(format!("{k}: {text}"))
                     })
                     .collect();
+                beside.sort();
                 out.push(((*path).to_string(), beside));
             }
             // Strings of this object were judged above; go into the objects and arrays.
