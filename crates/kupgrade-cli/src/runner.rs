@@ -8,12 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use kupgrade_core::checks::{blockers, sort_findings};
 use kupgrade_core::render::render_text;
-use kupgrade_core::{
-    Calendar, CheckRegistry, ClusterWorkloads, Executor, ExecutorConfig, FileLock, Finding, Journal,
-    ManagedCluster, Offer, OfferedVersion, RunOptions, RunResult, UpgradePlan, plan_with,
-};
+use kupgrade_core::session::{JournalState, PrepareOptions, Upgrade};
+use kupgrade_core::{CheckRegistry, ClusterWorkloads, Finding, ManagedCluster, RunResult, UpgradePlan};
 
 use crate::commands::plan::PlanFlags;
 use crate::output::{Output, json};
@@ -64,13 +61,14 @@ pub struct RunSettings {
 }
 
 impl RunSettings {
-    /// The options a journal records for this run.
-    fn run_options(&self) -> RunOptions {
-        RunOptions::default()
-            .with_lag_limit(self.plan.lag_limit)
-            .with_canary_pool(self.plan.canary_pool.clone())
-            .with_canary_new_pool(self.plan.canary_new_pool)
+    /// What the session is asked to do.
+    fn prepare_options(&self) -> PrepareOptions {
+        self.plan
+            .prepare_options()
             .with_force_drain(self.force_drain)
+            .with_allow_preview(self.allow_preview)
+            .with_replan(self.replan)
+            .with_dry_run(self.dry_run)
     }
 }
 
@@ -88,122 +86,63 @@ pub fn journal_dir() -> PathBuf {
     state.join("kupgrade").join("journals")
 }
 
-/// The default journal of a cluster: `PROVIDER-NAME[-ID HASH].json` in [`journal_dir`]; the
-/// hash of the provider id keeps two clusters of one name (other regions, accounts) apart.
-fn default_journal(snapshot: &kupgrade_core::ClusterSnapshot) -> PathBuf {
-    let name: String = snapshot
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let file = match &snapshot.id {
-        Some(id) => {
-            let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-            });
-            format!("{}-{name}-{:08x}.json", snapshot.provider, hash as u32)
-        }
-        None => format!("{}-{name}.json", snapshot.provider),
-    };
-    journal_dir().join(file)
-}
-
 /// Runs the flow on an already connected cluster, with `registry` (plus the cluster's own
 /// checks) as the pre-flight checks.
 pub async fn run(
     cluster: Arc<dyn ManagedCluster>,
     workloads: Arc<dyn ClusterWorkloads>,
-    mut registry: CheckRegistry,
+    registry: CheckRegistry,
     settings: RunSettings,
 ) -> anyhow::Result<ExitCode> {
     if let Some(path) = &settings.report {
         crate::report_file::check_writable(path)?;
     }
     let started_at = settings.clock.as_ref().map_or(0, |c| c());
-    let snapshot = cluster.describe().await?;
-    let (journal_path, keep_journal) = match &settings.journal {
-        JournalChoice::Off => (None, true),
-        JournalChoice::Given(path) => (Some(path.clone()), true),
-        JournalChoice::Default(path) => (
-            Some(path.clone().unwrap_or_else(|| default_journal(&snapshot))),
-            false,
+    let session = Upgrade::new(cluster)
+        .with_workloads(workloads)
+        .with_checks(registry)
+        .with_events(crate::progress::sink(settings.pace));
+    let session = match &settings.journal {
+        JournalChoice::Off => session,
+        JournalChoice::Given(path) => session.with_journal(path),
+        JournalChoice::Default(Some(path)) => session.with_journal_until_done(path),
+        JournalChoice::Default(None) => session.with_journal_folder(journal_dir()),
+    };
+    let mut prepared = match session
+        .prepare(&settings.plan.to, &settings.prepare_options())
+        .await
+    {
+        Err(e @ kupgrade_core::Error::JournalNotResumable { .. }) => bail!(
+            "{e}; rerun with the options it was planned with, pass --replan to plan again from the cluster as it is now, or remove the journal to start fresh"
         ),
+        other => other?,
     };
-    // Held until the run ends: a second run on this journal is refused at once.
-    let _journal_lock = match &journal_path {
-        Some(path) if !settings.dry_run => {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating the journal folder {}", dir.display()))?;
-            }
-            Some(FileLock::acquire(path)?)
+    let journal_path = match prepared.journal() {
+        JournalState::Resumed(path) => {
+            eprintln!("Resuming the run recorded in {}.", path.display());
+            Some(path.clone())
         }
-        _ => None,
-    };
-    let options = settings.run_options();
-    let recorded = match &journal_path {
-        Some(path) => Journal::load(path)?.map(|j| (path, j)),
-        None => None,
-    };
-    let mut journal = match recorded {
-        Some((path, _)) if settings.replan => {
+        JournalState::Replanned(path) => {
             eprintln!(
                 "Re-planning from the cluster as it is now; the journal {} is replaced.",
                 path.display()
             );
-            new_journal(cluster.as_ref(), &snapshot, &settings, options)?
+            Some(path.clone())
         }
-        Some((path, j)) => {
-            if let Err(mismatch) =
-                j.check_resumable(&snapshot, &settings.plan.to, settings.plan.strategy, &options)
-            {
-                bail!(
-                    "journal {} cannot be resumed: {mismatch}; rerun with the options it was planned with, pass --replan to plan again from the cluster as it is now, or remove the journal to start fresh",
-                    path.display()
-                );
-            }
-            eprintln!("Resuming the run recorded in {}.", path.display());
-            j
-        }
-        None => new_journal(cluster.as_ref(), &snapshot, &settings, options)?,
+        JournalState::Fresh(path) => Some(path.clone()),
+        _ => None,
     };
-    let mut config = ExecutorConfig::default();
-    config.drain.force = settings.force_drain;
-    let executor = Executor::new(cluster.clone(), workloads)
-        .with_config(config)
-        .with_events(crate::progress::sink(settings.pace));
-    let executor = match &journal_path {
-        Some(path) if !settings.dry_run => executor.with_journal_path(path),
-        _ => executor,
-    };
-    let today = chrono::Utc::now().date_naive();
-    let offer = ProviderOffer::read(cluster.as_ref(), snapshot.provider).await;
-    registry.extend(cluster.extra_checks());
-    let findings = executor
-        .preflight(
-            &journal.plan,
-            &registry,
-            &offer.calendar,
-            today,
-            offer.offer(),
-            settings.allow_preview,
-        )
-        .await?;
+    let snapshot = prepared.snapshot().clone();
+    let findings = prepared.findings().to_vec();
     let text = settings.output == Output::Text;
     if text {
         if let Some(banner) = &settings.banner {
             println!("{banner}");
         }
-        print!("{}", render_text(&journal.plan));
+        print!("{}", render_text(prepared.plan()));
         print!("{}", findings_text(&findings));
     }
-    let blocking = blockers(&findings);
+    let blocking = prepared.blockers();
     let json_out =
         |result: &str, report: Option<&kupgrade_core::RunReport>, error: Option<&str>, now: u64| {
             let state = report
@@ -229,8 +168,8 @@ pub async fn run(
             })
         };
     let now = || settings.clock.as_ref().map_or(0, |c| c());
-    let checks = registry.describe();
-    let plan = journal.plan.clone();
+    let checks = prepared.checks().to_vec();
+    let plan = prepared.plan().clone();
     let write_report = |run: Option<&kupgrade_core::RunReport>| match &settings.report {
         Some(path) => crate::report_file::write_upgrade_report(path, &plan, &findings, &checks, run),
         None => Ok(()),
@@ -255,7 +194,7 @@ pub async fn run(
         eprintln!("error: {message}");
         return Ok(ExitCode::from(3));
     }
-    if !settings.yes && !confirm(&journal)? {
+    if !settings.yes && !confirm(prepared.plan())? {
         bail!("aborted: nothing was changed");
     }
     // Registered before the journal line, so a Ctrl-C from then on is always ours to handle.
@@ -278,7 +217,7 @@ pub async fn run(
         None => None,
     };
     let outcome = tokio::select! {
-        report = executor.run(&mut journal) => Ok(report),
+        report = prepared.run() => Ok(report),
         code = interrupt.wait() => Err(code),
     };
     if let Some(lease) = lease
@@ -293,14 +232,6 @@ pub async fn run(
             return Ok(ExitCode::from(code));
         }
     };
-    if report.result == RunResult::Succeeded
-        && !keep_journal
-        && let Some(path) = &journal_path
-    {
-        // Verified at the target: the next upgrade of this cluster starts a fresh journal.
-        std::fs::remove_file(path)
-            .with_context(|| format!("removing the finished journal {}", path.display()))?;
-    }
     write_report(Some(&report))?;
     let end = now();
     if text {
@@ -381,67 +312,6 @@ fn interrupted_message(journal: Option<&std::path::Path>) -> String {
     }
 }
 
-/// A fresh journal for the plan the settings ask for, bound to the cluster as read.
-fn new_journal(
-    cluster: &dyn ManagedCluster,
-    snapshot: &kupgrade_core::ClusterSnapshot,
-    settings: &RunSettings,
-    options: RunOptions,
-) -> anyhow::Result<Journal> {
-    let plan = plan_for(cluster, snapshot, &settings.plan)?;
-    Ok(Journal::for_cluster(plan, snapshot, options))
-}
-
-/// The plan the flags ask for; live clusters whose provider manages add-ons (EKS) get an
-/// add-on step after each hop.
-fn plan_for(
-    cluster: &dyn ManagedCluster,
-    snapshot: &kupgrade_core::ClusterSnapshot,
-    flags: &PlanFlags,
-) -> kupgrade_core::Result<UpgradePlan> {
-    plan_with(
-        snapshot,
-        &flags.to,
-        &flags
-            .options(snapshot.provider)
-            .with_managed_addons(cluster.capabilities().managed_addons),
-    )
-}
-
-/// What the provider offers for the cluster, read once before the checks: the versions (the
-/// target is checked against them, KUP-VER-001) and the support calendar, whose live dates
-/// (EKS DescribeClusterVersions, ...) override the embedded ones.
-struct ProviderOffer {
-    /// The offered versions, or why they could not be read.
-    offered: std::result::Result<Vec<OfferedVersion>, String>,
-    /// The support calendar.
-    calendar: Calendar,
-}
-
-impl ProviderOffer {
-    async fn read(cluster: &dyn ManagedCluster, provider: kupgrade_core::Provider) -> Self {
-        let offered = cluster.offered_versions().await.map_err(|e| e.to_string());
-        let live_windows = match &offered {
-            Ok(offered) => offered.iter().filter_map(|o| o.support.clone()).collect(),
-            Err(e) => {
-                tracing::debug!(%e, "no live support dates; using the embedded calendar");
-                Vec::new()
-            }
-        };
-        Self {
-            offered,
-            calendar: Calendar::embedded(provider).with_override(live_windows),
-        }
-    }
-
-    fn offer(&self) -> Offer<'_> {
-        match &self.offered {
-            Ok(list) => Offer::Listed(list),
-            Err(why) => Offer::Unreadable(why),
-        }
-    }
-}
-
 /// What `kupgrade check --provider` found: the plan it checked and the findings.
 pub struct Checked {
     /// The plan to the target.
@@ -458,46 +328,41 @@ pub struct Checked {
 pub async fn check(
     cluster: Arc<dyn ManagedCluster>,
     workloads: Arc<dyn ClusterWorkloads>,
-    mut registry: CheckRegistry,
+    registry: CheckRegistry,
     flags: &PlanFlags,
     allow_preview: bool,
 ) -> anyhow::Result<Checked> {
-    let snapshot = cluster.describe().await?;
-    let plan = plan_for(cluster.as_ref(), &snapshot, flags)?;
-    let offer = ProviderOffer::read(cluster.as_ref(), snapshot.provider).await;
-    registry.extend(cluster.extra_checks());
-    let today = chrono::Utc::now().date_naive();
-    let mut findings = Executor::new(cluster, workloads)
-        .preflight(
-            &plan,
-            &registry,
-            &offer.calendar,
-            today,
-            offer.offer(),
-            allow_preview,
+    let prepared = Upgrade::new(cluster)
+        .with_workloads(workloads)
+        .with_checks(registry)
+        .prepare(
+            &flags.to,
+            &flags
+                .prepare_options()
+                .with_allow_preview(allow_preview)
+                .with_dry_run(true),
         )
         .await?;
-    sort_findings(&mut findings);
     Ok(Checked {
-        plan,
-        findings,
-        checks: registry.describe(),
+        plan: prepared.plan().clone(),
+        findings: prepared.findings().to_vec(),
+        checks: prepared.checks().to_vec(),
     })
 }
 
-fn confirm(journal: &Journal) -> anyhow::Result<bool> {
+fn confirm(plan: &UpgradePlan) -> anyhow::Result<bool> {
     if !std::io::stdin().is_terminal() {
         bail!(
             "refusing to change the cluster without confirmation; review the plan (or --dry-run) and pass --yes"
         );
     }
-    let destructive = journal.plan.steps.iter().filter(|s| s.is_destructive()).count();
+    let destructive = plan.steps.iter().filter(|s| s.is_destructive()).count();
     let mut err = std::io::stderr();
     write!(
         err,
         "Run {} step(s) on cluster '{}'{}? [y/N] ",
-        journal.plan.steps.len(),
-        journal.plan.cluster,
+        plan.steps.len(),
+        plan.cluster,
         if destructive > 0 {
             format!(", deleting {destructive} node pool(s) after they are drained")
         } else {

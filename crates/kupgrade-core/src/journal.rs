@@ -17,6 +17,33 @@ use crate::version::KubeVersion;
 #[error("{0}")]
 pub struct JournalMismatch(pub String);
 
+/// The file name of a cluster's default journal: `PROVIDER-NAME[-ID HASH].json`; the hash of
+/// the provider's id for the cluster keeps two clusters of one name (other regions, accounts)
+/// apart.
+pub fn default_file_name(snapshot: &ClusterSnapshot) -> String {
+    let name: String = snapshot
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    match &snapshot.id {
+        Some(id) => {
+            // FNV-1a: stable across runs and platforms.
+            let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+            });
+            format!("{}-{name}-{:08x}.json", snapshot.provider, hash as u32)
+        }
+        None => format!("{}-{name}.json", snapshot.provider),
+    }
+}
+
 /// Where one step stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

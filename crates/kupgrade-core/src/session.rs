@@ -161,13 +161,26 @@ pub enum JournalState {
     Replanned(PathBuf),
 }
 
+/// Where a session keeps its journal.
+enum JournalAt {
+    Nowhere,
+    /// This file; kept after a verified run when `keep`.
+    File {
+        path: PathBuf,
+        keep: bool,
+    },
+    /// The cluster's default file ([`crate::journal::default_file_name`]) in this folder,
+    /// removed after a verified run.
+    Folder(PathBuf),
+}
+
 /// One upgrade of one cluster: what to check, where to journal, how to report. Build it, then
 /// [`prepare`](Self::prepare).
 pub struct Upgrade {
     cluster: Arc<dyn ManagedCluster>,
     workloads: Option<Arc<dyn ClusterWorkloads>>,
     checks: CheckRegistry,
-    journal: Option<(PathBuf, bool)>,
+    journal: JournalAt,
     events: EventSink,
     config: ExecutorConfig,
     today: Option<NaiveDate>,
@@ -180,7 +193,7 @@ impl Upgrade {
             cluster,
             workloads: None,
             checks: CheckRegistry::builtin(),
-            journal: None,
+            journal: JournalAt::Nowhere,
             events: crate::events::discard(),
             config: ExecutorConfig::default(),
             today: None,
@@ -204,14 +217,27 @@ impl Upgrade {
     /// Journals the run at `path` and keeps the file afterwards. A journal found there is
     /// resumed when it was written for this cluster, target, strategy and options.
     pub fn with_journal(mut self, path: impl Into<PathBuf>) -> Self {
-        self.journal = Some((path.into(), true));
+        self.journal = JournalAt::File {
+            path: path.into(),
+            keep: true,
+        };
         self
     }
 
     /// Like [`with_journal`](Self::with_journal), but the file is removed once a run is
     /// verified at its target, so the next upgrade of the cluster starts afresh.
     pub fn with_journal_until_done(mut self, path: impl Into<PathBuf>) -> Self {
-        self.journal = Some((path.into(), false));
+        self.journal = JournalAt::File {
+            path: path.into(),
+            keep: false,
+        };
+        self
+    }
+
+    /// Journals the run in `dir`, in the cluster's own file (`PROVIDER-NAME[-ID HASH].json`,
+    /// [`crate::journal::default_file_name`]), removed once a run is verified at its target.
+    pub fn with_journal_folder(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.journal = JournalAt::Folder(dir.into());
         self
     }
 
@@ -249,10 +275,18 @@ impl Upgrade {
             let plan = plan_with(&snapshot, target, &plan_options)?;
             Ok(Journal::for_cluster(plan, &snapshot, options.run_options()))
         };
+        let (journal_path, keep_journal) = match self.journal {
+            JournalAt::Nowhere => (None, true),
+            JournalAt::File { path, keep } => (Some(path), keep),
+            JournalAt::Folder(dir) => (
+                Some(dir.join(crate::journal::default_file_name(&snapshot))),
+                false,
+            ),
+        };
         let mut lock = None;
-        let (journal, state) = match &self.journal {
+        let (journal, state) = match &journal_path {
             None => (fresh()?, JournalState::None),
-            Some((path, _)) => {
+            Some(path) => {
                 if !options.dry_run {
                     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
@@ -323,11 +357,11 @@ impl Upgrade {
         let mut executor = Executor::new(self.cluster, workloads)
             .with_config(config)
             .with_events(self.events);
-        if let (Some((path, _)), false) = (&self.journal, options.dry_run) {
+        if let (Some(path), false) = (&journal_path, options.dry_run) {
             executor = executor.with_journal_path(path);
         }
         Ok(Prepared {
-            remove_when_done: self.journal.as_ref().is_some_and(|(_, keep)| !keep),
+            remove_when_done: !keep_journal,
             checks: checks.describe(),
             snapshot,
             findings,

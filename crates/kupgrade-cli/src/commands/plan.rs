@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use kupgrade_core::render::{render_markdown, render_text};
-use kupgrade_core::{KubeVersion, PlanOptions, SkewPolicy, Strategy, plan_with};
+use kupgrade_core::{KubeVersion, PlanOptions, Strategy, plan_with};
 
 use crate::output::{Output, json};
 use crate::providers::{self, ClusterArgs, ProviderArg};
@@ -102,17 +102,15 @@ impl PlanFlags {
 
     /// The planner options these flags ask for on `provider`.
     pub fn options(&self, provider: kupgrade_core::Provider) -> PlanOptions {
-        let mut policy = SkewPolicy::for_provider(provider);
-        if let Some(limit) = self.lag_limit {
-            policy = policy.with_lag_limit(limit);
-        }
-        let mut opts = PlanOptions::new(provider, self.strategy)
-            .with_policy(policy)
-            .with_canary_new_pool(self.canary_new_pool);
-        if let Some(pool) = &self.canary_pool {
-            opts = opts.with_canary_pool(pool.clone());
-        }
-        opts
+        self.prepare_options().plan_options(provider)
+    }
+
+    /// The session options these flags ask for (target aside).
+    pub fn prepare_options(&self) -> kupgrade_core::PrepareOptions {
+        kupgrade_core::PrepareOptions::new(self.strategy)
+            .with_lag_limit(self.lag_limit)
+            .with_canary_pool(self.canary_pool.clone())
+            .with_canary_new_pool(self.canary_new_pool)
     }
 }
 
