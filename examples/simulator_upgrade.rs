@@ -1,11 +1,11 @@
-//! Embedding kupgrade: plan and run an upgrade on the simulator from your own code, printing
-//! progress events as they come.
+//! Embedding kupgrade: prepare and run an upgrade session on the simulator from your own code,
+//! printing the findings and progress events as they come.
 //!
 //! `cargo run -p kupgrade-examples --example simulator_upgrade`
 
 use std::sync::Arc;
 
-use kupgrade_core::{Event, Executor, Journal, KubeVersion, PlanOptions, Strategy, plan_with};
+use kupgrade_core::{Event, KubeVersion, PrepareOptions, Strategy, Upgrade};
 use kupgrade_sim::{SimCluster, SimState};
 
 fn main() -> anyhow::Result<()> {
@@ -16,20 +16,21 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let sim = SimCluster::new(SimState::demo());
-        let snapshot = sim.state().snapshot();
-        let plan = plan_with(
-            &snapshot,
-            &KubeVersion::new(1, 31),
-            &PlanOptions::new(snapshot.provider, Strategy::Canary),
-        )?;
-        println!("{} steps, {} node rollouts", plan.steps.len(), plan.node_rollouts);
-        let executor =
-            Executor::new(Arc::new(sim.clone()), Arc::new(sim.clone())).with_events(Arc::new(|e: &Event| {
+        let mut prepared = Upgrade::new(Arc::new(sim.clone()))
+            .with_workloads(Arc::new(sim.clone()))
+            .with_events(Arc::new(|e: &Event| {
                 if let Event::StepFinished { index, seconds } = e {
                     println!("step {} finished after {seconds} simulated seconds", index + 1);
                 }
-            }));
-        let report = executor.run(&mut Journal::new(plan)).await?;
+            }))
+            .prepare(&KubeVersion::new(1, 31), &PrepareOptions::new(Strategy::Canary))
+            .await?;
+        let plan = prepared.plan();
+        println!("{} steps, {} node rollouts", plan.steps.len(), plan.node_rollouts);
+        for f in prepared.findings() {
+            println!("[{}] {}: {}", f.severity, f.id, f.message);
+        }
+        let report = prepared.run().await?;
         println!(
             "result: {:?}; control plane now {}",
             report.result,

@@ -1,8 +1,9 @@
 """An EKS API emulator for kupgrade's tests: moto_server, plus the version updates moto lacks.
 
 moto (PyPI `moto[server]`) serves the EKS cluster and node-group calls, but not
-`UpdateClusterVersion`, `UpdateNodegroupVersion`, `DescribeUpdate`, `ListUpdates` or
-`DescribeClusterVersions`. This module adds them on moto's own state, and every request and
+`UpdateClusterVersion`, `UpdateNodegroupVersion`, `DescribeUpdate`, `ListUpdates`,
+`DescribeClusterVersions`, `ListAddons` or `ListInsights`. This module adds them on moto's own
+state (an emulated cluster has no add-ons and no insights), and every request and
 response goes through the botocore EKS service model that moto ships with:
 
 * requests are routed by the model's `http.requestUri`, their parameters (path, query and
@@ -421,18 +422,36 @@ def describe_cluster_versions(self):
     return ActionResult({"clusterVersions": rows})
 
 
+def list_addons(self):
+    with LOCK:
+        _cluster(self.eks_backend, self._get_param("name"))
+    # No add-ons are installed on emulated clusters.
+    return ActionResult({"addons": []})
+
+
+def list_insights(self):
+    with LOCK:
+        _cluster(self.eks_backend, self._get_param("clusterName") or self._get_param("name"))
+    # EKS computes insights from the cluster's audit logs; an emulated cluster has none.
+    return ActionResult({"insights": []})
+
+
 def install():
     EKSResponse.update_cluster_version = update_cluster_version
     EKSResponse.update_nodegroup_version = update_nodegroup_version
     EKSResponse.describe_update = describe_update
     EKSResponse.list_updates = list_updates
     EKSResponse.describe_cluster_versions = describe_cluster_versions
+    EKSResponse.list_addons = list_addons
+    EKSResponse.list_insights = list_insights
     dispatch = eks_urls.response.dispatch
     eks_urls.url_paths.update({
         "{0}/clusters/(?P<name>[^/]+)/updates$": dispatch,
         "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$": dispatch,
         "{0}/clusters/(?P<name>[^/]+)/node-groups/(?P<nodegroupName>[^/]+)/update-version$": dispatch,
         "{0}/cluster-versions$": dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/addons$": dispatch,
+        "{0}/clusters/(?P<name>[^/]+)/insights$": dispatch,
     })
 
 
