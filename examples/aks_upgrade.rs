@@ -7,20 +7,20 @@
 //! cargo run -p kupgrade-examples --example aks_upgrade -- 1.32 --execute   # run it
 //! ```
 //!
-//! Planning only reads. `--execute` drives the [`ManagedCluster`] trait step by step: control
-//! plane one minor at a time (control-plane-only PUTs), then each pool in place with AKS's own
-//! surge/drain, waiting on every ARM long-running operation at the pace of its `Retry-After`.
-//! Blue/green and canary plans need the in-cluster side (cordon, drain, health gates); run
-//! those with `kupgrade upgrade --provider aks`, which journals and resumes.
+//! The session plans the path (control plane one minor at a time with control-plane-only PUTs,
+//! then each pool in place with AKS's own surge and drain) and runs the pre-flight checks that
+//! need no Kubernetes API: skew at every hop, the support calendar, what AKS offers in the
+//! location (previews are refused), an auto-upgrade channel that would race the plan.
+//! `--execute` runs it, journaled to `aks-<cluster>.journal.json` (the same command resumes).
+//! Blue/green and canary need the in-cluster side (`Upgrade::with_workloads`, as `kupgrade
+//! upgrade --provider aks` gives it).
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use kupgrade_aks::AksClusterBuilder;
 use kupgrade_core::render::render_text;
-use kupgrade_core::{
-    KubeVersion, ManagedCluster, OperationState, PlanOptions, RequestToken, Step, Strategy, plan_with,
-};
+use kupgrade_core::{Event, KubeVersion, PrepareOptions, Strategy, Upgrade};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -32,58 +32,36 @@ async fn main() -> anyhow::Result<()> {
     let target = KubeVersion::parse(target)?;
 
     let cluster = AksClusterBuilder::from_env().build()?;
-    let snapshot = cluster.describe().await.context("cannot read the AKS cluster")?;
-    if let Some(channel) = &snapshot.auto_upgrade {
-        bail!(
-            "cluster '{}' is on the auto-upgrade channel '{channel}'; AKS allows no manual control-plane-only \
-             upgrades then (az aks update --auto-upgrade-channel none)",
-            snapshot.name
-        );
+    let journal = format!("aks-{}.journal.json", cluster.name());
+    let mut prepared = Upgrade::new(Arc::new(cluster))
+        .with_journal_until_done(journal)
+        .with_events(Arc::new(|e: &Event| {
+            if let Event::StepStarted {
+                index,
+                total,
+                description,
+            } = e
+            {
+                println!("[{}/{total}] {description}", index + 1);
+            }
+        }))
+        .prepare(
+            &target,
+            &PrepareOptions::new(Strategy::InPlace).with_dry_run(!execute),
+        )
+        .await?;
+    print!("{}", render_text(prepared.plan()));
+    for f in prepared.findings() {
+        println!("[{}] {}: {}", f.severity, f.id, f.message);
     }
-    let plan = plan_with(
-        &snapshot,
-        &target,
-        &PlanOptions::new(snapshot.provider, Strategy::InPlace),
-    )?;
-    print!("{}", render_text(&plan));
     if !execute {
         println!("(plan only; add --execute to run it)");
         return Ok(());
     }
-
-    let run_id = format!("aks-example-{}", std::process::id());
-    for (index, step) in plan.steps.iter().enumerate() {
-        let token = RequestToken(format!("{run_id}-{index}"));
-        let id = match step {
-            Step::UpgradeControlPlane { to, .. } => cluster.upgrade_control_plane(to, &token).await?,
-            Step::UpgradeNodePool { node_pool, to, .. } => {
-                let rollout = snapshot
-                    .pool(node_pool)
-                    .map(|p| p.rollout.clone())
-                    .unwrap_or_default();
-                cluster
-                    .upgrade_node_pool(node_pool, to, &rollout, false, &token)
-                    .await?
-            }
-            Step::Gate { check, .. } => {
-                println!(
-                    "step {}: gate '{check}' not checked here (it needs kubeconfig access; `kupgrade upgrade` runs it)",
-                    index + 1
-                );
-                continue;
-            }
-            other => bail!("step {other:?} needs the in-cluster side; use `kupgrade upgrade --provider aks`"),
-        };
-        println!("step {}: waiting for {id}", index + 1);
-        match cluster
-            .wait(&id, Duration::from_secs(30), Duration::from_secs(6 * 3600))
-            .await?
-        {
-            OperationState::Succeeded => println!("step {} done", index + 1),
-            other => bail!("step {} ended {other:?}", index + 1),
-        }
+    let report = prepared.run().await?;
+    match report.error {
+        None => println!("done: {:?}", report.result),
+        Some(error) => bail!("the run stopped: {error} (rerun the same command to resume)"),
     }
-    let end = cluster.describe().await?;
-    println!("control plane now {}", end.control_plane);
     Ok(())
 }

@@ -8,21 +8,20 @@
 //! cargo run -p kupgrade-examples --example gke_upgrade -- 1.32 --execute --blue-green   # GKE native blue/green
 //! ```
 //!
-//! Planning only reads (`get_cluster`, `get_server_config`, `fetch_cluster_upgrade_info`).
-//! `--execute` drives the [`ManagedCluster`] trait step by step: the control plane one minor at
-//! a time (`update_master`), then each pool in place (`update_node_pool`) with surge settings or,
-//! with `--blue-green`, GKE's own blue/green upgrade, polling `get_operation` until `DONE`.
-//! kupgrade's blue/green and canary strategies need the in-cluster side (cordon, drain, health
-//! gates); run those with `kupgrade upgrade --provider gke`, which journals and resumes.
+//! The session plans the path (the control plane one minor at a time, then each pool in place,
+//! with surge settings or, with `--blue-green`, GKE's own blue/green upgrade) and runs the
+//! pre-flight checks that need no Kubernetes API: skew at every hop, the support calendar, the
+//! versions GKE offers, GKE deprecation insights (Recommender API), auto-upgrades that could
+//! race the plan. `--execute` runs it, journaled to `gke-<cluster>.journal.json` (the same
+//! command resumes). kupgrade's own blue/green and canary need the in-cluster side
+//! (`Upgrade::with_workloads`, as `kupgrade upgrade --provider gke` gives it).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use kupgrade_core::render::render_text;
-use kupgrade_core::{
-    KubeVersion, ManagedCluster, OperationState, PlanOptions, PollPolicy, RequestToken, Step, Strategy,
-    plan_with,
-};
+use kupgrade_core::{Event, KubeVersion, PrepareOptions, Strategy, Upgrade};
 use kupgrade_gke::{BlueGreen, GkeClusterBuilder, PoolUpgradeStrategy};
 
 #[tokio::main]
@@ -46,77 +45,36 @@ async fn main() -> anyhow::Result<()> {
         .node_pool_strategy(strategy)
         .build()
         .await?;
-    let snapshot = cluster
-        .describe()
-        .await
-        .with_context(|| format!("cannot read GKE cluster '{}'", cluster.cluster()))?;
-    let offered = cluster.offered_versions().await?;
-    if !offered.iter().any(|o| o.version.same_minor(&target)) {
-        let list: Vec<String> = offered.iter().map(|o| o.version.to_string()).collect();
-        bail!(
-            "GKE offers no {target} for this cluster; offered: {}",
-            list.join(", ")
-        );
-    }
-    let plan = plan_with(
-        &snapshot,
-        &target,
-        &PlanOptions::new(snapshot.provider, Strategy::InPlace),
-    )?;
+    let journal = format!("gke-{}.journal.json", cluster.cluster());
+    let mut prepared = Upgrade::new(Arc::new(cluster))
+        .with_journal_until_done(journal)
+        .with_events(Arc::new(|e: &Event| match e {
+            Event::StepStarted {
+                index,
+                total,
+                description,
+            } => println!("[{}/{total}] {description}", index + 1),
+            Event::Progress { done, total, .. } => println!("      {done}/{total} nodes"),
+            _ => {}
+        }))
+        .prepare(
+            &target,
+            &PrepareOptions::new(Strategy::InPlace).with_dry_run(!execute),
+        )
+        .await?;
     // The rendering also warns when GKE could auto-upgrade under the plan.
-    print!("{}", render_text(&plan));
+    print!("{}", render_text(prepared.plan()));
+    for f in prepared.findings() {
+        println!("[{}] {}: {}", f.severity, f.id, f.message);
+    }
     if !execute {
         println!("(plan only; add --execute to run it)");
         return Ok(());
     }
-
-    let run_id = format!("gke-example-{}", std::process::id());
-    let poll = PollPolicy::default();
-    let events = kupgrade_core::events::discard();
-    for (index, step) in plan.steps.iter().enumerate() {
-        let token = RequestToken(format!("{run_id}-{index}"));
-        let id = match step {
-            Step::UpgradeControlPlane { to, .. } => {
-                poll.retry("upgrade control plane", &events, || {
-                    cluster.upgrade_control_plane(to, &token)
-                })
-                .await?
-            }
-            Step::UpgradeNodePool { node_pool, to, .. } => {
-                let rollout = snapshot
-                    .pool(node_pool)
-                    .map(|p| p.rollout.clone())
-                    .unwrap_or_default();
-                poll.retry("upgrade node pool", &events, || {
-                    cluster.upgrade_node_pool(node_pool, to, &rollout, false, &token)
-                })
-                .await?
-            }
-            Step::Gate { check, .. } => {
-                println!(
-                    "step {}: gate '{check}' not checked here (it needs kubeconfig access; `kupgrade upgrade` runs it)",
-                    index + 1
-                );
-                continue;
-            }
-            other => bail!("step {other:?} needs the in-cluster side; use `kupgrade upgrade --provider gke`"),
-        };
-        println!("step {}: waiting for {id}", index + 1);
-        let state = poll
-            .wait_for("GKE operation", &events, || async {
-                let op = cluster.operation(&id).await?;
-                if let Some((done, total)) = op.progress {
-                    println!("  {id}: {done}/{total} nodes");
-                }
-                Ok(op.state.is_terminal().then_some(op.state))
-            })
-            .await?;
-        match state {
-            OperationState::Succeeded => println!("step {} done", index + 1),
-            other => bail!("step {} ended {other:?}", index + 1),
-        }
+    let report = prepared.run().await?;
+    match report.error {
+        None => println!("done: {:?}", report.result),
+        Some(error) => bail!("the run stopped: {error} (rerun the same command to resume)"),
     }
-    let end = cluster.describe().await?;
-    println!("control plane now {}", end.control_plane);
     Ok(())
 }
