@@ -12,13 +12,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{ClusterSnapshot, ManagedCluster};
+use crate::checks::CheckRegistry;
+use crate::cluster::ManagedCluster;
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::executor::{Executor, ExecutorConfig, RunResult};
-use crate::journal::{Journal, RunOptions, write_atomically};
+use crate::executor::{ExecutorConfig, RunResult};
+use crate::journal::write_atomically;
 use crate::lock::FileLock;
-use crate::plan::{PlanOptions, Strategy, UpgradePlan, plan_with};
+use crate::plan::{Strategy, UpgradePlan, plan_with};
+use crate::session::{PrepareOptions, Upgrade};
 use crate::version::KubeVersion;
 use crate::workloads::ClusterWorkloads;
 
@@ -413,7 +415,11 @@ impl FleetRunner {
                 let planned = async {
                     let (cluster, _) = self.connector.connect(c).await?;
                     let snapshot = cluster.describe().await?;
-                    plan_for(spec, c, &snapshot)
+                    // The plan a run's session makes (add-on steps where the provider manages them).
+                    let options = PrepareOptions::new(spec.strategy_of(c))
+                        .plan_options(snapshot.provider)
+                        .with_managed_addons(cluster.capabilities().managed_addons);
+                    plan_with(&snapshot, &spec.target_of(c).expect("validated"), &options)
                 }
                 .await;
                 out.push((wave.name.clone(), c.name.clone(), planned));
@@ -621,15 +627,6 @@ fn not_started(name: &str) -> ClusterOutcome {
     }
 }
 
-fn plan_for(spec: &FleetSpec, c: &FleetCluster, snapshot: &ClusterSnapshot) -> Result<UpgradePlan> {
-    let target = spec.target_of(c).expect("validated");
-    plan_with(
-        snapshot,
-        &target,
-        &PlanOptions::new(snapshot.provider, spec.strategy_of(c)),
-    )
-}
-
 async fn run_cluster(
     spec: &FleetSpec,
     c: &FleetCluster,
@@ -641,29 +638,16 @@ async fn run_cluster(
 ) -> ClusterOutcome {
     let attempt = async {
         let (cluster, workloads) = connector.connect(c).await?;
-        let _lock = FileLock::acquire(journal_path)?;
-        let snapshot = cluster.describe().await?;
-        let options = RunOptions::default().with_force_drain(config.drain.force);
-        let mut journal = match Journal::load(journal_path)? {
-            Some(j) => {
-                let target = spec.target_of(c).expect("validated");
-                j.check_resumable(&snapshot, &target, spec.strategy_of(c), &options)
-                    .map_err(|m| {
-                        Error::Journal(format!(
-                            "{} cannot be resumed: {m}; delete it to start cluster '{}' afresh",
-                            journal_path.display(),
-                            c.name
-                        ))
-                    })?;
-                j
-            }
-            None => Journal::for_cluster(plan_for(spec, c, &snapshot)?, &snapshot, options),
-        };
+        let target = spec.target_of(c).expect("validated");
         let (wave, name) = (wave.to_string(), c.name.clone());
         let sink = events.clone();
-        let executor = Executor::new(cluster, workloads)
+        // The fleet's gate is its waves: no pre-flight checks of its own beyond the cluster's
+        // (EKS and GKE insights), which block a cluster the provider says will break.
+        let session = Upgrade::new(cluster)
+            .with_workloads(workloads)
+            .with_checks(CheckRegistry::empty())
+            .with_journal(journal_path)
             .with_config(config)
-            .with_journal_path(journal_path)
             .with_events(Arc::new(move |e: &Event| {
                 sink(&FleetEvent::Cluster {
                     wave: wave.clone(),
@@ -671,7 +655,14 @@ async fn run_cluster(
                     event: Box::new(e.clone()),
                 })
             }));
-        executor.run(&mut journal).await
+        let options = PrepareOptions::new(spec.strategy_of(c)).with_force_drain(config.drain.force);
+        let mut prepared = session.prepare(&target, &options).await.map_err(|e| match e {
+            Error::JournalNotResumable { .. } => {
+                Error::Journal(format!("{e}; delete it to start cluster '{}' afresh", c.name))
+            }
+            other => other,
+        })?;
+        prepared.run().await
     };
     match attempt.await {
         Ok(report) => ClusterOutcome {
