@@ -18,6 +18,7 @@ use crate::events::{Event, EventSink, discard};
 use crate::executor::{RunResult, StepOutcome};
 use crate::journal::write_atomically;
 use crate::poll::PollPolicy;
+use crate::session::Upgrade;
 use crate::version::KubeVersion;
 use crate::workloads::ClusterWorkloads;
 
@@ -484,29 +485,8 @@ impl<'a> ClusterSwap<'a> {
 
 /// Green's post-upgrade checks: versions at the target, nodes Ready, workloads available.
 async fn verify(green: &ClusterHandle, target: &KubeVersion) -> Result<Option<String>> {
-    let snapshot = green.cluster.describe().await?;
-    if snapshot.control_plane.minor() != target.minor() {
-        return Ok(Some(format!("control plane at {}", snapshot.control_plane)));
-    }
-    if let Some(p) = snapshot
-        .node_pools
-        .iter()
-        .find(|p| p.version.minor() != target.minor())
-    {
-        return Ok(Some(format!("node pool {} at {}", p.name, p.version)));
-    }
-    let health = green.workloads.health().await?;
-    if !health.nodes_not_ready.is_empty() {
-        return Ok(Some(format!(
-            "nodes NotReady: {}",
-            health.nodes_not_ready.join(", ")
-        )));
-    }
-    if !health.workloads_unavailable.is_empty() {
-        return Ok(Some(format!(
-            "workloads unavailable: {}",
-            health.workloads_unavailable.join(", ")
-        )));
-    }
-    Ok(None)
+    Upgrade::new(green.cluster.clone())
+        .with_workloads(green.workloads.clone())
+        .verify(target)
+        .await
 }

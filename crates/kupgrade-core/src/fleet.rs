@@ -589,31 +589,15 @@ impl FleetRunner {
     async fn post_check(&self, spec: &FleetSpec, c: &FleetCluster) -> std::result::Result<(), String> {
         let target = spec.target_of(c).expect("validated");
         let (cluster, workloads) = self.connector.connect(c).await.map_err(|e| e.to_string())?;
-        let snapshot = cluster.describe().await.map_err(|e| e.to_string())?;
-        if snapshot.control_plane.minor() != target.minor() {
-            return Err(format!(
-                "control plane at {}, not {target}",
-                snapshot.control_plane
-            ));
-        }
-        if let Some(p) = snapshot
-            .node_pools
-            .iter()
-            .find(|p| p.version.minor() != target.minor())
+        match Upgrade::new(cluster)
+            .with_workloads(workloads)
+            .verify(&target)
+            .await
         {
-            return Err(format!("node pool {} at {}, not {target}", p.name, p.version));
+            Ok(None) => Ok(()),
+            Ok(Some(problem)) => Err(problem),
+            Err(e) => Err(e.to_string()),
         }
-        let health = workloads.health().await.map_err(|e| e.to_string())?;
-        if !health.nodes_not_ready.is_empty() {
-            return Err(format!("nodes NotReady: {}", health.nodes_not_ready.join(", ")));
-        }
-        if !health.workloads_unavailable.is_empty() {
-            return Err(format!(
-                "workloads unavailable: {}",
-                health.workloads_unavailable.join(", ")
-            ));
-        }
-        Ok(())
     }
 }
 

@@ -259,6 +259,50 @@ impl Upgrade {
         self
     }
 
+    /// Checks the cluster as it is now against `target`: the control plane and every pool at
+    /// its minor, and, with [`with_workloads`](Self::with_workloads), every node Ready and every
+    /// workload available. `Ok(None)` when all hold, else the first problem. The fleet's wave
+    /// gates and the blue/green cluster swap judge a cluster with this.
+    pub async fn verify(&self, target: &KubeVersion) -> Result<Option<String>> {
+        let snapshot = self.cluster.describe().await?;
+        if snapshot.control_plane.minor() != target.minor() {
+            return Ok(Some(format!(
+                "control plane at {}, not {}",
+                snapshot.control_plane,
+                target.minor_version()
+            )));
+        }
+        if let Some(p) = snapshot
+            .node_pools
+            .iter()
+            .find(|p| p.version.minor() != target.minor())
+        {
+            return Ok(Some(format!(
+                "node pool {} at {}, not {}",
+                p.name,
+                p.version,
+                target.minor_version()
+            )));
+        }
+        let Some(workloads) = &self.workloads else {
+            return Ok(None);
+        };
+        let health = workloads.health().await?;
+        if !health.nodes_not_ready.is_empty() {
+            return Ok(Some(format!(
+                "nodes NotReady: {}",
+                health.nodes_not_ready.join(", ")
+            )));
+        }
+        if !health.workloads_unavailable.is_empty() {
+            return Ok(Some(format!(
+                "workloads unavailable: {}",
+                health.workloads_unavailable.join(", ")
+            )));
+        }
+        Ok(None)
+    }
+
     /// Reads the cluster, plans (or resumes the journal's plan), reads the provider's offer and
     /// runs every pre-flight check. Changes nothing. A journal written for another cluster,
     /// target, strategy or option is refused with [`Error::JournalNotResumable`] naming the
