@@ -893,10 +893,6 @@ impl ManagedCluster for AksCluster {
         }
         Ok(ops)
     }
-
-    fn pool_node_label(&self, pool: &str) -> (String, String) {
-        Provider::Aks.pool_node_label(pool)
-    }
 }
 
 #[cfg(test)]

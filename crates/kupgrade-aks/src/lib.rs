@@ -36,7 +36,7 @@
 //!     .no_auth(true)
 //!     .build()?;
 //! assert_eq!(cluster.provider(), Provider::Aks);
-//! assert_eq!(cluster.pool_node_label("user1").0, "kubernetes.azure.com/agentpool");
+//! assert_eq!(cluster.provider().pool_node_label("user1").0, "kubernetes.azure.com/agentpool");
 //!
 //! // Bad input is refused before any request, with the fix in the message.
 //! let err = AksClusterBuilder::new().subscription("s").resource_group("g").cluster("c")

@@ -338,6 +338,4 @@ pub trait ManagedCluster: Debug + Send + Sync {
         Vec::new()
     }
 
-    /// The node label (key, value) that marks the nodes of `pool`.
-    fn pool_node_label(&self, pool: &str) -> (String, String);
 }

@@ -665,10 +665,6 @@ impl ManagedCluster for EksCluster {
     fn extra_checks(&self) -> Vec<Box<dyn kupgrade_core::Check>> {
         vec![Box::new(self.insights_check())]
     }
-
-    fn pool_node_label(&self, pool: &str) -> (String, String) {
-        Provider::Eks.pool_node_label(pool)
-    }
 }
 
 #[cfg(test)]

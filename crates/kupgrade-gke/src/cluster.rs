@@ -596,8 +596,4 @@ impl ManagedCluster for GkeCluster {
             .into_iter()
             .collect()
     }
-
-    fn pool_node_label(&self, pool: &str) -> (String, String) {
-        Provider::Gke.pool_node_label(pool)
-    }
 }

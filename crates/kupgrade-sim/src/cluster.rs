@@ -275,10 +275,6 @@ impl ManagedCluster for SimCluster {
             .map(|o| s.operation_view(o, now))
             .collect())
     }
-
-    fn pool_node_label(&self, pool: &str) -> (String, String) {
-        self.provider().pool_node_label(pool)
-    }
 }
 
 #[async_trait]
