@@ -22,8 +22,8 @@ use kupgrade_core::conformance::{self, Fixture};
 use kupgrade_core::workloads::{DrainBlocker, Eviction, HealthSnapshot, Pod, PodRef};
 use kupgrade_core::{
     ClusterSnapshot, ClusterWorkloads, Error, KubeVersion, ManagedCluster, Node, NodePoolSpec,
-    OperationState, PlanOptions, Provider, RequestToken, Result, RolloutSettings, Step, Strategy, Taint,
-    plan_with,
+    OperationState, PlanOptions, PoolUpgradeOptions, Provider, RequestToken, Result, RolloutSettings, Step,
+    Strategy, Taint, plan_with,
 };
 use kupgrade_eks::EksCluster;
 
@@ -235,7 +235,12 @@ async fn rollout_settings_reach_moto_and_version_updates_are_not_emulated() {
     let token = RequestToken("web-np".into());
     // First call sets maxUnavailable (moto implements UpdateNodegroupConfig) and asks to retry.
     let err = eks
-        .upgrade_node_pool("general", &KubeVersion::new(1, 30), &rollout, false, &token)
+        .upgrade_node_pool(
+            "general",
+            &KubeVersion::new(1, 30),
+            &PoolUpgradeOptions::new(rollout.clone()),
+            &token,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::OperationInProgress(_)), "{err:?}");
@@ -251,7 +256,12 @@ async fn rollout_settings_reach_moto_and_version_updates_are_not_emulated() {
     );
     // The retry goes on to UpdateNodegroupVersion, which moto does not implement (HTTP 404).
     let err = eks
-        .upgrade_node_pool("general", &KubeVersion::new(1, 30), &rollout, false, &token)
+        .upgrade_node_pool(
+            "general",
+            &KubeVersion::new(1, 30),
+            &PoolUpgradeOptions::new(rollout.clone()),
+            &token,
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("does not implement"), "{err}");

@@ -11,8 +11,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use kupgrade_core::{
     Capabilities, ClusterSnapshot, Error, KubeVersion, ManagedCluster, NodePoolSpec, OfferedVersion,
-    Operation, OperationId, OperationKind, OperationState, Provider, RecentRead, RequestToken, Result,
-    RolloutSettings,
+    Operation, OperationId, OperationKind, OperationState, PoolUpgradeOptions, Provider, RecentRead,
+    RequestToken, Result,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -688,10 +688,10 @@ impl ManagedCluster for AksCluster {
         &self,
         pool: &str,
         to: &KubeVersion,
-        rollout: &RolloutSettings,
-        force: bool,
+        options: &PoolUpgradeOptions,
         token: &RequestToken,
     ) -> Result<OperationId> {
+        let (rollout, force) = (&options.rollout, options.force);
         if force {
             return Err(Error::InvalidInput(format!(
                 "AKS has no per-pool forced drain past PodDisruptionBudgets, so node pool '{pool}' cannot be upgraded \

@@ -13,8 +13,8 @@ use chrono::Timelike;
 use kupgrade_aks::mock::{MockArm, PATCH};
 use kupgrade_aks::{AbortOutcome, AksCluster, UndrainableNodeBehavior};
 use kupgrade_core::{
-    Error, KubeVersion, ManagedCluster, NodePoolSpec, OperationKind, OperationState, RequestToken,
-    ResourceStatus, RolloutSettings,
+    Error, KubeVersion, ManagedCluster, NodePoolSpec, OperationKind, OperationState, PoolUpgradeOptions,
+    RequestToken, ResourceStatus, RolloutSettings,
 };
 use serde_json::Value;
 
@@ -208,7 +208,12 @@ async fn pool_put_sends_orchestrator_version_and_upgrade_settings() {
         ..own
     };
     let id = cluster
-        .upgrade_node_pool("user1", &v("1.30"), &rollout, false, &token("np"))
+        .upgrade_node_pool(
+            "user1",
+            &v("1.30"),
+            &PoolUpgradeOptions::new(rollout.clone()),
+            &token("np"),
+        )
         .await
         .unwrap();
     let put = writes(&arm).await.pop().unwrap();
@@ -261,7 +266,12 @@ async fn a_pool_upgrade_with_the_pools_own_rollout_leaves_its_upgrade_settings_a
         .rollout
         .clone();
     let id = cluster
-        .upgrade_node_pool("user1", &v("1.30"), &own, false, &token("np"))
+        .upgrade_node_pool(
+            "user1",
+            &v("1.30"),
+            &PoolUpgradeOptions::new(own.clone()),
+            &token("np"),
+        )
         .await
         .unwrap();
     let put = writes(&arm).await.pop().unwrap();
@@ -303,8 +313,7 @@ async fn a_concurrent_change_is_read_again_once_then_named() {
         .upgrade_node_pool(
             "user1",
             &v("1.30"),
-            &RolloutSettings::default(),
-            false,
+            &PoolUpgradeOptions::new(RolloutSettings::default()),
             &token("np"),
         )
         .await
@@ -335,7 +344,12 @@ async fn system_pools_refuse_max_unavailable_with_aks_s_reason() {
         ..RolloutSettings::default()
     };
     let err = connect(&arm, "prod")
-        .upgrade_node_pool("system", &v("1.30.4"), &rollout, false, &token("np"))
+        .upgrade_node_pool(
+            "system",
+            &v("1.30.4"),
+            &PoolUpgradeOptions::new(rollout.clone()),
+            &token("np"),
+        )
         .await
         .unwrap_err();
     assert!(!err.is_retryable());
@@ -434,8 +448,7 @@ async fn another_operation_running_is_retryable_in_progress() {
         .upgrade_node_pool(
             "user1",
             &v("1.30"),
-            &RolloutSettings::default(),
-            false,
+            &PoolUpgradeOptions::new(RolloutSettings::default()),
             &token("np"),
         )
         .await
@@ -541,8 +554,7 @@ async fn a_pdb_blocked_drain_fails_with_what_aks_reports() {
         .upgrade_node_pool(
             "user1",
             &v("1.30"),
-            &RolloutSettings::default(),
-            false,
+            &PoolUpgradeOptions::new(RolloutSettings::default()),
             &token("np"),
         )
         .await
@@ -561,8 +573,7 @@ async fn a_pdb_blocked_drain_fails_with_what_aks_reports() {
         .upgrade_node_pool(
             "user1",
             &v("1.30"),
-            &RolloutSettings::default(),
-            true,
+            &PoolUpgradeOptions::new(RolloutSettings::default()).with_force(true),
             &token("np-f"),
         )
         .await
@@ -605,8 +616,7 @@ async fn illegal_version_changes_are_refused_like_aks_does() {
         .upgrade_node_pool(
             "user1",
             &v("1.31"),
-            &RolloutSettings::default(),
-            false,
+            &PoolUpgradeOptions::new(RolloutSettings::default()),
             &token("np"),
         )
         .await
@@ -619,8 +629,7 @@ async fn illegal_version_changes_are_refused_like_aks_does() {
         .upgrade_node_pool(
             "ghost",
             &v("1.30"),
-            &RolloutSettings::default(),
-            false,
+            &PoolUpgradeOptions::new(RolloutSettings::default()),
             &token("g"),
         )
         .await

@@ -42,6 +42,33 @@ pub struct Taint {
     pub effect: String,
 }
 
+/// How one in-place node-pool upgrade runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolUpgradeOptions {
+    /// How the provider replaces the nodes (surge, unavailability, drain timeout, soak).
+    pub rollout: RolloutSettings,
+    /// Evict past PodDisruptionBudgets where the provider can (EKS `force`). Destructive: only
+    /// on the user's explicit request.
+    pub force: bool,
+}
+
+impl PoolUpgradeOptions {
+    /// The pool's rollout settings, without force.
+    pub fn new(rollout: RolloutSettings) -> Self {
+        Self {
+            rollout,
+            force: false,
+        }
+    }
+
+    /// Evicts past PodDisruptionBudgets.
+    pub fn with_force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+}
+
 /// How a provider replaces a pool's nodes during an in-place upgrade.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -302,14 +329,13 @@ pub trait ManagedCluster: Debug + Send + Sync {
         Ok(Vec::new())
     }
 
-    /// Starts moving node pool `pool` to `to` with the given rollout settings. `force` evicts
-    /// past PodDisruptionBudgets and must only be set on the user's explicit request.
+    /// Starts moving node pool `pool` to `to`, with the rollout settings and force of
+    /// `options`.
     async fn upgrade_node_pool(
         &self,
         pool: &str,
         to: &KubeVersion,
-        rollout: &RolloutSettings,
-        force: bool,
+        options: &PoolUpgradeOptions,
         token: &RequestToken,
     ) -> Result<OperationId>;
 
@@ -337,5 +363,4 @@ pub trait ManagedCluster: Debug + Send + Sync {
     fn extra_checks(&self) -> Vec<Box<dyn crate::checks::Check>> {
         Vec::new()
     }
-
 }

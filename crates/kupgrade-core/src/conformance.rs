@@ -10,7 +10,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::cluster::{
-    ClusterSnapshot, ManagedCluster, NodePool, OperationState, RequestToken, RolloutSettings,
+    ClusterSnapshot, ManagedCluster, NodePool, OperationState, PoolUpgradeOptions, RequestToken,
+    RolloutSettings,
 };
 use crate::error::{Error, Result};
 use crate::executor::{Executor, ExecutorConfig, RunResult};
@@ -133,8 +134,7 @@ pub async fn pool_newer_than_control_plane_is_refused(f: &dyn Fixture, provider:
         .upgrade_node_pool(
             "alpha",
             &KubeVersion::new(1, 31),
-            &RolloutSettings::default(),
-            false,
+            &PoolUpgradeOptions::new(RolloutSettings::default()),
             &RequestToken("np".into()),
         )
         .await;
@@ -150,8 +150,7 @@ pub async fn unknown_pool_is_not_found(f: &dyn Fixture, provider: Provider) -> R
         .upgrade_node_pool(
             "ghost",
             &KubeVersion::new(1, 30),
-            &RolloutSettings::default(),
-            false,
+            &PoolUpgradeOptions::new(RolloutSettings::default()),
             &RequestToken("g".into()),
         )
         .await;

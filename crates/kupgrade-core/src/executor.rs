@@ -12,7 +12,8 @@ use serde::Serialize;
 use crate::calendar::Calendar;
 use crate::checks::{CheckInputs, CheckRegistry, Finding, Offer};
 use crate::cluster::{
-    ClusterSnapshot, ManagedCluster, OperationId, OperationKind, OperationState, ResourceStatus,
+    ClusterSnapshot, ManagedCluster, OperationId, OperationKind, OperationState, PoolUpgradeOptions,
+    ResourceStatus,
 };
 use crate::drain::drain_nodes;
 use crate::error::{Error, Result};
@@ -447,11 +448,11 @@ impl Executor {
                     return self.finish(index, op, journal).await;
                 }
                 let token = journal.token(index);
-                let (rollout, force) = (pool.rollout.clone(), self.config.drain.force);
+                let options =
+                    PoolUpgradeOptions::new(pool.rollout.clone()).with_force(self.config.drain.force);
                 let op = poll
                     .retry("upgrade node pool", ev, || {
-                        self.cluster
-                            .upgrade_node_pool(node_pool, to, &rollout, force, &token)
+                        self.cluster.upgrade_node_pool(node_pool, to, &options, &token)
                     })
                     .await?;
                 self.started(index, &op, journal, started)?;

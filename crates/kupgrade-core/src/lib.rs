@@ -55,7 +55,8 @@ pub use calendar::{Calendar, SupportStatus, SupportWindow};
 pub use checks::{Check, CheckRegistry, Finding, Offer, Severity, Subject};
 pub use cluster::{
     Capabilities, ClusterSnapshot, ManagedCluster, NodePool, NodePoolSpec, OfferedVersion, Operation,
-    OperationId, OperationKind, OperationState, RequestToken, ResourceStatus, RolloutSettings, Taint,
+    OperationId, OperationKind, OperationState, PoolUpgradeOptions, RequestToken, ResourceStatus,
+    RolloutSettings, Taint,
 };
 pub use deprecated_api::DeprecatedApi;
 pub use error::{Error, Result};

@@ -11,8 +11,8 @@ use aws_sdk_eks::types::{
 };
 use kupgrade_core::{
     Capabilities, ClusterSnapshot, Error, KubeVersion, ManagedCluster, NodePoolSpec, OfferedVersion,
-    Operation, OperationId, OperationKind, OperationState, Provider, RequestToken, ResourceStatus, Result,
-    RolloutSettings, SupportWindow,
+    Operation, OperationId, OperationKind, OperationState, PoolUpgradeOptions, Provider, RequestToken,
+    ResourceStatus, Result, RolloutSettings, SupportWindow,
 };
 
 use crate::convert::{self, OpRef};
@@ -410,10 +410,10 @@ impl ManagedCluster for EksCluster {
         &self,
         pool: &str,
         to: &KubeVersion,
-        rollout: &RolloutSettings,
-        force: bool,
+        options: &PoolUpgradeOptions,
         token: &RequestToken,
     ) -> Result<OperationId> {
+        let (rollout, force) = (&options.rollout, options.force);
         let ng = self.nodegroup_before_write(pool).await?;
         if convert::is_custom_ami(&ng) {
             return Err(Error::InvalidTransition(format!(

@@ -25,8 +25,8 @@ use aws_sdk_eks::types::{
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use kupgrade_core::events::discard;
 use kupgrade_core::{
-    Error, KubeVersion, ManagedCluster, OperationId, OperationKind, OperationState, PollPolicy, RequestToken,
-    RolloutSettings,
+    Error, KubeVersion, ManagedCluster, OperationId, OperationKind, OperationState, PollPolicy,
+    PoolUpgradeOptions, RequestToken, RolloutSettings,
 };
 use kupgrade_eks::EksCluster;
 
@@ -205,8 +205,7 @@ async fn failed_node_group_update_reports_pod_eviction_details() {
         .upgrade_node_pool(
             "blue",
             &KubeVersion::new(1, 31),
-            &rollout,
-            false,
+            &PoolUpgradeOptions::new(rollout.clone()),
             &RequestToken("tok-2".into()),
         )
         .await
@@ -252,8 +251,7 @@ async fn force_is_sent_only_when_asked() {
     eks.upgrade_node_pool(
         "blue",
         &KubeVersion::new(1, 31),
-        &rollout,
-        true,
+        &PoolUpgradeOptions::new(rollout.clone()).with_force(true),
         &RequestToken("t".into()),
     )
     .await
@@ -385,8 +383,7 @@ async fn invalid_parameter_is_final_and_unknown_groups_are_named() {
         .upgrade_node_pool(
             "ghost",
             &KubeVersion::new(1, 30),
-            &RolloutSettings::default(),
-            false,
+            &PoolUpgradeOptions::new(RolloutSettings::default()),
             &RequestToken("g".into()),
         )
         .await

@@ -3,7 +3,7 @@
 use aws_sdk_eks::Client;
 use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
 use aws_smithy_types::body::SdkBody;
-use kupgrade_core::{KubeVersion, ManagedCluster, RequestToken, RolloutSettings};
+use kupgrade_core::{KubeVersion, ManagedCluster, PoolUpgradeOptions, RequestToken, RolloutSettings};
 use kupgrade_eks::EksCluster;
 use serde_json::{Value, json};
 
@@ -118,8 +118,7 @@ async fn update_nodegroup_version_sends_version_force_and_token() {
         .upgrade_node_pool(
             "blue",
             &KubeVersion::new(1, 31),
-            &rollout,
-            false,
+            &PoolUpgradeOptions::new(rollout.clone()),
             &RequestToken("kup-abc-4-0".into()),
         )
         .await
@@ -158,8 +157,7 @@ async fn a_new_max_unavailable_is_set_before_the_version_update() {
         .upgrade_node_pool(
             "blue",
             &KubeVersion::new(1, 31),
-            &rollout,
-            false,
+            &PoolUpgradeOptions::new(rollout.clone()),
             &RequestToken("kup-abc-4-0".into()),
         )
         .await

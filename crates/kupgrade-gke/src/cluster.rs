@@ -9,8 +9,8 @@ use google_cloud_container_v1::client::ClusterManager;
 use google_cloud_container_v1::model;
 use kupgrade_core::{
     Calendar, Capabilities, ClusterSnapshot, Error, KubeVersion, ManagedCluster, NodePoolSpec,
-    OfferedVersion, Operation, OperationId, OperationKind, Provider, RecentRead, RequestToken, Result,
-    RolloutSettings,
+    OfferedVersion, Operation, OperationId, OperationKind, PoolUpgradeOptions, Provider, RecentRead,
+    RequestToken, Result, RolloutSettings,
 };
 
 use crate::convert::{self, PoolUpgradeStrategy};
@@ -491,10 +491,10 @@ impl ManagedCluster for GkeCluster {
         &self,
         pool: &str,
         to: &KubeVersion,
-        rollout: &RolloutSettings,
-        force: bool,
+        options: &PoolUpgradeOptions,
         token: &RequestToken,
     ) -> Result<OperationId> {
+        let (rollout, force) = (&options.rollout, options.force);
         if force {
             tracing::warn!(
                 pool,

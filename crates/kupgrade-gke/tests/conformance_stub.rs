@@ -27,8 +27,8 @@ use google_cloud_gax::response::Response;
 use kupgrade_core::conformance::{self, Fixture};
 use kupgrade_core::{
     ClusterSnapshot, ClusterWorkloads, Error, Executor, Journal, KubeVersion, ManagedCluster, NodePoolSpec,
-    OperationId, OperationKind, OperationState, PlanOptions, Provider, RequestToken, Result, RolloutSettings,
-    RunReport, RunResult, Strategy, Taint, UpgradePlan, plan_with,
+    OperationId, OperationKind, OperationState, PlanOptions, PoolUpgradeOptions, Provider, RequestToken,
+    Result, RolloutSettings, RunReport, RunResult, Strategy, Taint, UpgradePlan, plan_with,
 };
 use kupgrade_gke::{GkeCluster, GkeClusterBuilder};
 use kupgrade_sim::{Budget, SimCluster, SimState, WorkloadKind};
@@ -324,7 +324,12 @@ impl stub::ClusterManager for SimGke {
         };
         let result = self
             .sim
-            .upgrade_node_pool(pool, &to, &rollout, false, &self.token())
+            .upgrade_node_pool(
+                pool,
+                &to,
+                &PoolUpgradeOptions::new(rollout.clone()),
+                &self.token(),
+            )
             .await;
         self.started(result).await
     }

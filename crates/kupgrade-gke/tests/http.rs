@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use kupgrade_core::{Error, KubeVersion, ManagedCluster, OperationState, RequestToken, RolloutSettings};
+use kupgrade_core::{
+    Error, KubeVersion, ManagedCluster, OperationState, PoolUpgradeOptions, RequestToken, RolloutSettings,
+};
 use kupgrade_gke::{BlueGreen, BlueGreenBatch, GkeCluster, GkeClusterBuilder, PoolUpgradeStrategy};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, method, path};
@@ -228,8 +230,7 @@ async fn blue_green_node_pool_upgrade_puts_the_pool_with_settings_on_the_wire() 
         .upgrade_node_pool(
             "default-pool",
             &KubeVersion::parse("1.30.5-gke.1014001").unwrap(),
-            &RolloutSettings::default(),
-            false,
+            &PoolUpgradeOptions::new(RolloutSettings::default()),
             &RequestToken("np".into()),
         )
         .await

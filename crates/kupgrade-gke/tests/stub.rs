@@ -13,7 +13,7 @@ use google_cloud_gax::options::RequestOptions;
 use google_cloud_gax::response::Response;
 use kupgrade_core::{
     Error, KubeVersion, ManagedCluster, NodePoolSpec, OperationId, OperationKind, OperationState, PollPolicy,
-    RequestToken, RolloutSettings, Taint,
+    PoolUpgradeOptions, RequestToken, RolloutSettings, Taint,
 };
 use kupgrade_gke::{BlueGreen, BlueGreenBatch, GkeCluster, GkeClusterBuilder, PoolUpgradeStrategy};
 
@@ -495,8 +495,7 @@ async fn a_lost_answer_to_a_start_is_found_again_instead_of_starting_twice() {
         .upgrade_node_pool(
             "gpu",
             &v("1.31"),
-            &RolloutSettings::default(),
-            false,
+            &PoolUpgradeOptions::new(RolloutSettings::default()),
             &token("np"),
         )
         .await
@@ -514,9 +513,14 @@ async fn surge_upgrade_sends_version_image_type_etag_and_settings() {
         max_unavailable: 1,
         ..Default::default()
     };
-    gke.upgrade_node_pool("gpu", &v("1.31.2-gke.1200"), &rollout, false, &token("np"))
-        .await
-        .unwrap();
+    gke.upgrade_node_pool(
+        "gpu",
+        &v("1.31.2-gke.1200"),
+        &PoolUpgradeOptions::new(rollout.clone()),
+        &token("np"),
+    )
+    .await
+    .unwrap();
     let Call::UpdateNodePool(req) = fake.calls().pop().unwrap() else {
         panic!()
     };
@@ -542,8 +546,7 @@ async fn native_blue_green_sends_blue_green_settings_then_completes_or_rolls_bac
     gke.upgrade_node_pool(
         "default-pool",
         &v("1.31"),
-        &RolloutSettings::default(),
-        false,
+        &PoolUpgradeOptions::new(RolloutSettings::default()),
         &token("bg"),
     )
     .await
@@ -583,8 +586,7 @@ async fn unknown_pool_and_unknown_cluster_are_not_found_by_name() {
         .upgrade_node_pool(
             "ghost",
             &v("1.31"),
-            &RolloutSettings::default(),
-            false,
+            &PoolUpgradeOptions::new(RolloutSettings::default()),
             &token("g"),
         )
         .await

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use kupgrade_core::workloads::{DrainBlocker, Eviction, HealthSnapshot, Pod, PodRef};
 use kupgrade_core::{
     Calendar, Capabilities, ClusterSnapshot, ClusterWorkloads, Error, KubeVersion, ManagedCluster, Node,
-    NodePoolSpec, OfferedVersion, Operation, OperationId, Provider, RequestToken, Result, RolloutSettings,
+    NodePoolSpec, OfferedVersion, Operation, OperationId, PoolUpgradeOptions, Provider, RequestToken, Result,
 };
 
 use crate::state::SimState;
@@ -241,10 +241,10 @@ impl ManagedCluster for SimCluster {
         &self,
         pool: &str,
         to: &KubeVersion,
-        rollout: &RolloutSettings,
-        force: bool,
+        options: &PoolUpgradeOptions,
         token: &RequestToken,
     ) -> Result<OperationId> {
+        let (rollout, force) = (&options.rollout, options.force);
         self.mutate(|s, now| s.start_pool_upgrade(pool, to, rollout, force, &token.0, now))
     }
 

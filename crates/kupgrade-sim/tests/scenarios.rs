@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use kupgrade_core::checks::Severity;
 use kupgrade_core::{
     Calendar, CheckRegistry, Error, Event, Executor, ExecutorConfig, Journal, KubeVersion, OperationKind,
-    PlanOptions, Provider, RunReport, RunResult, StepOutcome, Strategy, plan_with,
+    PlanOptions, PoolUpgradeOptions, Provider, RunReport, RunResult, StepOutcome, Strategy, plan_with,
 };
 use kupgrade_sim::{Budget, PlannedFailure, SimCluster, SimState, SimStore, WorkloadKind};
 
@@ -329,12 +329,22 @@ async fn the_simulator_enforces_provider_rules() {
         "{err}"
     );
     let err = sim
-        .upgrade_node_pool("system", &v(30), &Default::default(), false, &t("b"))
+        .upgrade_node_pool(
+            "system",
+            &v(30),
+            &PoolUpgradeOptions::new(Default::default()),
+            &t("b"),
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("newer than the control plane"), "{err}");
     let err = sim
-        .upgrade_node_pool("nope", &v(29), &Default::default(), false, &t("c"))
+        .upgrade_node_pool(
+            "nope",
+            &v(29),
+            &PoolUpgradeOptions::new(Default::default()),
+            &t("c"),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -348,7 +358,12 @@ async fn the_simulator_enforces_provider_rules() {
         "same token, same operation"
     );
     let busy = sim
-        .upgrade_node_pool("system", &v(29), &Default::default(), false, &t("e"))
+        .upgrade_node_pool(
+            "system",
+            &v(29),
+            &PoolUpgradeOptions::new(Default::default()),
+            &t("e"),
+        )
         .await
         .unwrap_err();
     assert!(busy.is_retryable() || matches!(busy, Error::InvalidTransition(_)));
