@@ -522,7 +522,15 @@ impl AksCluster {
                     _ => OperationState::Running,
                 },
             }),
-            (_, None) => Err(Error::InvalidInput("operation id names no node pool".into())),
+            (
+                OperationKind::UpgradeNodePool
+                | OperationKind::CreateNodePool
+                | OperationKind::DeleteNodePool,
+                None,
+            ) => Err(Error::InvalidInput("operation id names no node pool".into())),
+            (kind, _) => Err(Error::InvalidInput(format!(
+                "AKS operations of kind {kind:?} are not read from their resource"
+            ))),
         }
     }
 

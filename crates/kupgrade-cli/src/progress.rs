@@ -121,7 +121,8 @@ pub fn sink(pace: Duration) -> EventSink {
                     eprintln!("{line}");
                 }
             }
-            Event::Finding(_) => {}
+            // Findings are printed with the plan; events added later are not shown.
+            _ => {}
         }
     })
 }

@@ -67,6 +67,7 @@ pub fn run_text(report: &RunReport, simulated: bool) -> String {
         RunResult::Succeeded => "succeeded",
         RunResult::Failed => "FAILED",
         RunResult::RolledBack => "ROLLED BACK",
+        other => other.label(),
     };
     let _ = writeln!(
         out,

@@ -34,6 +34,7 @@ pub struct SupportWindow {
 /// Where a version stands on a given day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "status")]
+#[non_exhaustive]
 pub enum SupportStatus {
     /// Released and in standard support.
     Standard {

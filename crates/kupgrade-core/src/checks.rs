@@ -90,6 +90,7 @@ pub struct Finding {
 
 /// What the provider offers for the cluster, as read before the checks.
 #[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
 pub enum Offer<'a> {
     /// Not asked (offline plans): the offer is not checked.
     #[default]

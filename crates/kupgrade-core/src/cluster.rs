@@ -16,6 +16,7 @@ use crate::version::KubeVersion;
 /// The lifecycle state of a cluster or node pool, normalised across providers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum ResourceStatus {
     /// Serving and idle (EKS `ACTIVE`, AKS `Succeeded`, GKE `RUNNING`).
     #[default]
@@ -231,6 +232,7 @@ impl std::fmt::Display for OperationId {
 /// What an operation changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum OperationKind {
     /// A control-plane version upgrade.
     UpgradeControlPlane,
@@ -245,6 +247,7 @@ pub enum OperationKind {
 /// Where an operation stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "state", content = "message")]
+#[non_exhaustive]
 pub enum OperationState {
     /// Accepted, not started.
     Pending,

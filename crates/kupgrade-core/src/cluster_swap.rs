@@ -91,6 +91,7 @@ impl Default for SwapOptions {
 /// One step of a swap.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum SwapStep {
     /// Create green at the target.
     ProvisionGreen {

@@ -10,6 +10,7 @@ use crate::cluster::OperationId;
 /// Something that happened while running a plan.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Event {
     /// A pre-flight check produced a finding.
     Finding(Finding),

@@ -50,6 +50,7 @@ impl Default for ExecutorConfig {
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum RunResult {
     /// Every step is done.
     Succeeded,
@@ -73,6 +74,7 @@ impl RunResult {
 /// How one step ended in this run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum StepOutcome {
     /// Done by this run.
     Done,

@@ -274,6 +274,7 @@ pub trait FleetConnector: Send + Sync {
 /// Progress of a fleet run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "fleet_event", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum FleetEvent {
     /// A wave begins.
     WaveStarted {

@@ -47,6 +47,7 @@ pub fn default_file_name(snapshot: &ClusterSnapshot) -> String {
 /// Where one step stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum StepStatus {
     /// Not started.
     Pending,

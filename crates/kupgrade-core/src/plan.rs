@@ -26,6 +26,7 @@ use crate::version::KubeVersion;
 /// How node pools are moved to a new version.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Strategy {
     /// The provider's rolling/surge upgrade of each pool.
     #[default]
@@ -70,6 +71,7 @@ impl FromStr for Strategy {
 /// One step of a plan. Serialised with an `action` tag, as the CLI's JSON contract says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Step {
     /// Move the control plane one minor.
     UpgradeControlPlane {

@@ -53,6 +53,7 @@ pub struct Pod {
 
 /// The answer to one eviction request.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Eviction {
     /// The pod was evicted.
     Evicted,

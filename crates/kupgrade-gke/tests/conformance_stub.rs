@@ -144,12 +144,14 @@ impl SimGke {
                         .set_message("cancelled"),
                 ),
             ),
+            other => panic!("the simulator reported an unexpected {other:?}"),
         };
         let kind = match op.kind {
             OperationKind::UpgradeControlPlane => Type::UpgradeMaster,
             OperationKind::UpgradeNodePool => Type::UpgradeNodes,
             OperationKind::CreateNodePool => Type::CreateNodePool,
             OperationKind::DeleteNodePool => Type::DeleteNodePool,
+            other => panic!("the simulator started an unexpected {other:?}"),
         };
         let target = match &op.node_pool {
             Some(pool) => format!("{}/nodePools/{pool}", self.cluster_path()),
@@ -178,6 +180,7 @@ impl SimGke {
             kupgrade_core::ResourceStatus::Creating => model::node_pool::Status::Provisioning,
             kupgrade_core::ResourceStatus::Deleting => model::node_pool::Status::Stopping,
             kupgrade_core::ResourceStatus::Failed => model::node_pool::Status::Error,
+            _ => model::node_pool::Status::Unspecified,
         };
         let taints = pool.taints.iter().map(|t| {
             let effect = match t.effect.as_str() {

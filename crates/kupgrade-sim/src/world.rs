@@ -588,6 +588,8 @@ impl SimState {
                 self.remove_nodes(&pool, at);
                 self.node_pools.retain(|p| p.name != pool);
             }
+            // The simulator starts no other kind of operation.
+            _ => {}
         }
         self.schedule_pending(now);
         true

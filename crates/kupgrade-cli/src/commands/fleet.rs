@@ -303,5 +303,6 @@ fn print_event(event: &FleetEvent) {
             }
             _ => {}
         },
+        _ => {}
     }
 }

@@ -118,6 +118,7 @@ fn text(report: &Report) -> String {
             SupportStatus::PastStandard => format!("past standard ({ext} end unknown)"),
             SupportStatus::Unsupported => "unsupported".to_string(),
             SupportStatus::NotReleased => "not released".to_string(),
+            other => format!("{other:?}").to_lowercase(),
         };
         let _ = writeln!(
             out,
