@@ -359,7 +359,7 @@ async fn the_strict_lag_rule_is_named_and_lag_limit_0_plans_around_it() {
     assert_eq!(report.result, RunResult::Failed);
     let error = report.error.unwrap_or_default();
     assert!(
-        error.contains("batch, general") && error.contains("--lag-limit 0 --replan"),
+        error.contains("batch, general") && error.contains("node lag limit of 0"),
         "{error}"
     );
 

@@ -21,6 +21,7 @@ macro_rules! println {
 }
 
 mod commands;
+mod hints;
 mod output;
 mod progress;
 mod providers;
@@ -100,7 +101,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {}", one_line(&err));
+            eprintln!(
+                "error: {}",
+                hints::with_advice(&one_line(&err), hints::core_error(&err))
+            );
             ExitCode::from(1)
         }
     }

@@ -254,7 +254,10 @@ pub async fn run(
         _ => {
             eprintln!(
                 "error: {}",
-                report.error.as_deref().unwrap_or("the run did not succeed")
+                crate::hints::with_advice(
+                    report.error.as_deref().unwrap_or("the run did not succeed"),
+                    report.failure.as_deref()
+                )
             );
             Ok(ExitCode::from(1))
         }

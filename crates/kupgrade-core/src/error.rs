@@ -55,7 +55,7 @@ pub enum Error {
     /// stricter ordering than the plan was made with (EKS's `UpdateClusterVersion` reference:
     /// managed node groups must match the cluster's version before an update).
     #[error(
-        "{provider} refused to move the control plane to {to}: node pools {pools} must first be at the control plane's version {control_plane} ({rule}); re-plan with every pool moved before each hop: rerun with --lag-limit 0 --replan"
+        "{provider} refused to move the control plane to {to}: node pools {pools} must first be at the control plane's version {control_plane} ({rule}); re-plan with every pool moved before each hop (a node lag limit of 0)"
     )]
     PoolsMustMatch {
         /// The provider's product name.
@@ -123,7 +123,7 @@ pub enum Error {
     #[error("gate failed: {0}")]
     GateFailed(String),
     /// A pre-flight check found a blocker.
-    #[error("pre-flight checks found {0} blocker(s); fix them or see `kupgrade check`")]
+    #[error("pre-flight checks found {0} blocker(s); fix them first")]
     ChecksBlocked(usize),
     /// The journal belongs to a different run.
     #[error("journal mismatch: {0}")]
@@ -164,6 +164,33 @@ pub enum Error {
     /// The provider answered in a way we do not understand.
     #[error("unexpected provider response: {0}")]
     Provider(String),
+}
+
+/// What the user can do about an error, for a front end to put in its own words (the CLI
+/// names its flags). Library messages describe the fix without naming any front end's flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hint {
+    /// Plan again from the cluster as it is now, with this node lag limit (`Some(0)`: every
+    /// pool moved before each hop).
+    Replan {
+        /// The lag limit to plan with.
+        lag_limit: Option<u32>,
+    },
+    /// Look at the pre-flight findings.
+    RunChecks,
+}
+
+impl Error {
+    /// What the user can do about this error, when there is a next step to suggest.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            Error::PoolsMustMatch { .. } => Some(Hint::Replan { lag_limit: Some(0) }),
+            Error::JournalNotResumable { .. } => Some(Hint::Replan { lag_limit: None }),
+            Error::ChecksBlocked(_) => Some(Hint::RunChecks),
+            _ => None,
+        }
+    }
 }
 
 fn retry_hint(after: &Option<Duration>) -> String {
@@ -262,9 +289,11 @@ mod tests {
             "1.30",
             "1.31",
             "UpdateClusterVersion",
-            "--lag-limit 0 --replan",
+            "node lag limit of 0",
         ] {
             assert!(text.contains(needle), "{needle}: {text}");
         }
+        assert!(!text.contains("--"), "names no CLI flag: {text}");
+        assert_eq!(e.hint(), Some(Hint::Replan { lag_limit: Some(0) }));
     }
 }

@@ -119,14 +119,17 @@ pub struct StepReport {
 }
 
 /// What a run did.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     /// How it ended.
     pub result: RunResult,
     /// One entry per plan step.
     pub steps: Vec<StepReport>,
-    /// The error that ended the run, if any.
+    /// The error that ended the run, if any, as one line.
     pub error: Option<String>,
+    /// The typed error behind `error` when a step failed ([`Error::hint`] says what to do).
+    #[serde(skip)]
+    pub failure: Option<Arc<Error>>,
     /// Provider operations this run started (resumed ones not counted).
     pub operations_started: u32,
     /// Time the run took, in seconds (virtual on the simulator).
@@ -248,6 +251,7 @@ impl Executor {
             .collect();
         let mut result = RunResult::Succeeded;
         let mut error = None;
+        let mut failure = None;
         let mut operations_started = 0;
         for index in 0..total {
             if matches!(
@@ -326,6 +330,7 @@ impl Executor {
                     });
                     result = RunResult::Failed;
                     error = Some(message);
+                    failure = Some(Arc::new(e));
                     break;
                 }
             }
@@ -356,6 +361,7 @@ impl Executor {
             result,
             steps,
             error,
+            failure,
             operations_started,
             seconds: started.elapsed().as_secs(),
             final_state,

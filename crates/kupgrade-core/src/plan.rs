@@ -648,7 +648,7 @@ fn validate(snapshot: &ClusterSnapshot, target: &KubeVersion, options: &PlanOpti
     let policy = &options.policy;
     if policy.node_lag == 0 || policy.legacy_node_lag == 0 {
         return Err(Error::InvalidInput(
-            "a skew policy whose nodes may lag 0 minors leaves no legal control-plane upgrade (nodes lag 1 until they move); for pools that match the control plane before each hop use --lag-limit 0".into(),
+            "a skew policy whose nodes may lag 0 minors leaves no legal control-plane upgrade (nodes lag 1 until they move); for pools that match the control plane before each hop use SkewPolicy::with_lag_limit(0)".into(),
         ));
     }
     let mut seen = BTreeSet::new();

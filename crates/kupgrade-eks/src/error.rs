@@ -361,7 +361,7 @@ mod tests {
             assert!(!e.is_retryable());
             let text = e.to_string();
             assert!(
-                text.contains("--lag-limit 0 --replan") && !text.contains('\n'),
+                text.contains("node lag limit of 0") && !text.contains('\n'),
                 "{text}"
             );
         }

@@ -95,7 +95,11 @@ async fn a_hop_refused_while_node_groups_lag_is_a_pools_must_match_error() {
         matches!(&err, kupgrade_core::Error::PoolsMustMatch { pools, to, .. } if pools == "batch, general" && to == "1.31"),
         "{err:?}"
     );
-    assert!(err.to_string().contains("--lag-limit 0 --replan"), "{err}");
+    assert_eq!(
+        err.hint(),
+        Some(kupgrade_core::Hint::Replan { lag_limit: Some(0) }),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -381,7 +381,7 @@ async fn a_strict_pool_rule_refuses_the_guide_plan_half_way_and_a_lag_0_replan_f
     assert_eq!(report.result, RunResult::Failed);
     let error = report.error.as_deref().unwrap();
     assert!(
-        error.contains("to 1.31") && error.contains("1.30") && error.contains("--lag-limit 0 --replan"),
+        error.contains("to 1.31") && error.contains("1.30") && error.contains("node lag limit of 0"),
         "{error}"
     );
     let state = report.final_state.unwrap();
