@@ -52,7 +52,7 @@ mod arm;
 mod builder;
 mod cluster;
 mod convert;
-pub mod error;
+mod error;
 #[cfg(feature = "mock-arm")]
 pub mod mock;
 mod models;
@@ -62,3 +62,4 @@ pub use arm::API_VERSION;
 pub use builder::{AksClusterBuilder, PUBLIC_ARM_ENDPOINT, default_credential, env};
 pub use cluster::{AbortOutcome, AksCluster, AksPoolDetails, AksVersion, UpgradeOptions};
 pub use convert::{UndrainableNodeBehavior, validate_pool_name};
+pub use error::DEPRECATED_API_BLOCK;

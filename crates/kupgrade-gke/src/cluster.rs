@@ -147,7 +147,7 @@ impl GkeCluster {
     }
 
     /// Reads the cluster as GKE returns it (node pools included).
-    pub async fn get_cluster(&self) -> Result<model::Cluster> {
+    pub(crate) async fn get_cluster(&self) -> Result<model::Cluster> {
         self.inner
             .client
             .get_cluster()

@@ -149,8 +149,9 @@ pub fn rollout(pool: &model::NodePool) -> RolloutSettings {
     out
 }
 
-/// The upgrade strategy a pool is configured with.
-pub fn pool_strategy(pool: &model::NodePool) -> PoolUpgradeStrategy {
+/// The upgrade strategy a pool is configured with (the tests read back what is sent).
+#[cfg(test)]
+fn pool_strategy(pool: &model::NodePool) -> PoolUpgradeStrategy {
     let Some(us) = &pool.upgrade_settings else {
         return PoolUpgradeStrategy::Surge;
     };

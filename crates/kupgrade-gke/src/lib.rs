@@ -79,10 +79,10 @@
 //! # }).unwrap();
 //! ```
 
-pub mod builder;
-pub mod cluster;
-pub mod convert;
-pub mod error;
+mod builder;
+mod cluster;
+mod convert;
+mod error;
 pub mod insights;
 
 pub use builder::GkeClusterBuilder;
