@@ -28,10 +28,10 @@ async fn main() -> anyhow::Result<()> {
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().with_context(|| format!("{flag} needs a value"));
         match arg.as_str() {
-            "--cluster" => builder = builder.with_cluster_name(value("--cluster")?),
+            "--cluster" => builder = builder.with_cluster(value("--cluster")?),
             "--region" => builder = builder.with_region(value("--region")?),
             "--profile" => builder = builder.with_profile(value("--profile")?),
-            "--endpoint-url" => builder = builder.with_endpoint_url(value("--endpoint-url")?),
+            "--endpoint-url" => builder = builder.with_endpoint(value("--endpoint-url")?),
             "--execute" => execute = true,
             flag if flag.starts_with("--") => bail!(
                 "unknown flag {flag}; usage: eks_upgrade --cluster NAME [--region R] [--profile P] [--endpoint-url URL] [TARGET] [--execute]"
@@ -40,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let cluster = builder.build().await?;
-    let name = cluster.cluster_name().to_string();
+    let name = cluster.name().to_string();
     let target = match target {
         Some(t) => t,
         None => cluster.describe().await?.control_plane.next_minor(),

@@ -42,10 +42,10 @@ async fn main() -> anyhow::Result<()> {
     let target = KubeVersion::parse(target)?;
 
     let cluster = GkeClusterBuilder::from_env()
-        .node_pool_strategy(strategy)
+        .with_node_pool_strategy(strategy)
         .build()
         .await?;
-    let journal = format!("gke-{}.journal.json", cluster.cluster());
+    let journal = format!("gke-{}.journal.json", cluster.name());
     let mut prepared = Upgrade::new(Arc::new(cluster))
         .with_journal_until_done(journal)
         .with_events(Arc::new(|e: &Event| match e {

@@ -40,7 +40,7 @@ pub mod env {
 /// ```
 /// use kupgrade_aks::AksClusterBuilder;
 ///
-/// let err = AksClusterBuilder::new().subscription("sub").cluster("prod").build().unwrap_err();
+/// let err = AksClusterBuilder::new().with_subscription("sub").with_cluster("prod").build().unwrap_err();
 /// assert_eq!(err.to_string(), "invalid input: no resource group: pass --resource-group or set AZURE_RESOURCE_GROUP");
 /// ```
 #[derive(Default)]
@@ -94,26 +94,26 @@ impl AksClusterBuilder {
     }
 
     /// The subscription id.
-    pub fn subscription(mut self, id: impl Into<String>) -> Self {
+    pub fn with_subscription(mut self, id: impl Into<String>) -> Self {
         self.subscription = Some(id.into());
         self
     }
 
     /// The resource group that holds the cluster.
-    pub fn resource_group(mut self, name: impl Into<String>) -> Self {
+    pub fn with_resource_group(mut self, name: impl Into<String>) -> Self {
         self.resource_group = Some(name.into());
         self
     }
 
     /// The managed cluster's name.
-    pub fn cluster(mut self, name: impl Into<String>) -> Self {
+    pub fn with_cluster(mut self, name: impl Into<String>) -> Self {
         self.cluster = Some(name.into());
         self
     }
 
     /// Talk to this ARM endpoint instead of `https://management.azure.com` (sovereign clouds,
     /// local test servers). The token audience becomes `<endpoint>/.default`.
-    pub fn with_arm_endpoint(mut self, url: impl Into<String>) -> Self {
+    pub fn with_endpoint(mut self, url: impl Into<String>) -> Self {
         self.arm_endpoint = Some(url.into());
         self
     }
@@ -125,8 +125,8 @@ impl AksClusterBuilder {
     }
 
     /// Send no `Authorization` header at all. Only allowed together with
-    /// [`with_arm_endpoint`](Self::with_arm_endpoint), for local endpoints.
-    pub fn no_auth(mut self, no_auth: bool) -> Self {
+    /// [`with_endpoint`](Self::with_endpoint), for local endpoints.
+    pub fn with_anonymous_credentials(mut self, no_auth: bool) -> Self {
         self.no_auth = no_auth;
         self
     }
@@ -147,14 +147,14 @@ impl AksClusterBuilder {
     /// `upgradeSettings.overrideSettings = {forceUpgrade: true, until}`, which lets AKS upgrade
     /// past its deprecated-API block (and, from api-version 2025-09-01, PDB drain protection)
     /// until `until`. Never set unless the user asked for it.
-    pub fn force_upgrade_until(mut self, until: DateTime<Utc>) -> Self {
+    pub fn with_force_upgrade_until(mut self, until: DateTime<Utc>) -> Self {
         self.force_upgrade_until = Some(until);
         self
     }
 
     /// What AKS does with nodes whose drain is blocked during pool upgrades (unset: AKS's
     /// default).
-    pub fn undrainable_node_behavior(mut self, behavior: UndrainableNodeBehavior) -> Self {
+    pub fn with_undrainable_node_behavior(mut self, behavior: UndrainableNodeBehavior) -> Self {
         self.undrainable = Some(behavior);
         self
     }
@@ -502,8 +502,8 @@ mod tests {
             "{e}"
         );
         let e = AksClusterBuilder::new()
-            .subscription("s")
-            .resource_group("g")
+            .with_subscription("s")
+            .with_resource_group("g")
             .build()
             .unwrap_err()
             .to_string();
@@ -514,29 +514,33 @@ mod tests {
     fn no_auth_needs_a_local_endpoint_and_tokens_need_tls() {
         let base = || {
             AksClusterBuilder::new()
-                .subscription("s")
-                .resource_group("g")
-                .cluster("c")
+                .with_subscription("s")
+                .with_resource_group("g")
+                .with_cluster("c")
         };
-        let e = base().no_auth(true).build().unwrap_err().to_string();
+        let e = base()
+            .with_anonymous_credentials(true)
+            .build()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("--no-auth") && e.contains("--arm-endpoint"), "{e}");
         let e = base()
-            .with_arm_endpoint("http://127.0.0.1:1")
+            .with_endpoint("http://127.0.0.1:1")
             .build()
             .unwrap_err()
             .to_string();
         assert!(e.contains("not https") && e.contains("--no-auth"), "{e}");
         let e = base()
-            .with_arm_endpoint("not a url")
-            .no_auth(true)
+            .with_endpoint("not a url")
+            .with_anonymous_credentials(true)
             .build()
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a URL"), "{e}");
         assert!(
             base()
-                .with_arm_endpoint("http://127.0.0.1:1")
-                .no_auth(true)
+                .with_endpoint("http://127.0.0.1:1")
+                .with_anonymous_credentials(true)
                 .build()
                 .is_ok()
         );

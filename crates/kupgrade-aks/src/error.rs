@@ -112,7 +112,7 @@ pub(crate) fn deprecated_api_message(subject: &str, aks_says: &str) -> String {
         "AKS blocked the upgrade of {subject} because {what}; move those clients to the replacement APIs \
          (`kupgrade scan` lists them) and wait for the 12-hour window to pass, or, if you accept the risk, \
          set upgradeSettings.overrideSettings.forceUpgrade=true with an `until` time (az aks update \
-         --enable-force-upgrade --upgrade-override-until <RFC3339>, or AksClusterBuilder::force_upgrade_until \
+         --enable-force-upgrade --upgrade-override-until <RFC3339>, or AksClusterBuilder::with_force_upgrade_until \
          in the library) and re-run; kupgrade never sets it on its own"
     )
 }

@@ -22,25 +22,25 @@
 //!   run finds the operation again; without one, `provisioningState` is read.
 //!
 //! Connect with [`AksClusterBuilder`]. Credentials come from [`default_credential`] unless
-//! you inject one; `no_auth` with a local endpoint is for tests:
+//! you inject one; `with_anonymous_credentials(true)` with a local endpoint is for tests:
 //!
 //! ```
 //! use kupgrade_aks::AksClusterBuilder;
 //! use kupgrade_core::{ManagedCluster, Provider};
 //!
 //! let cluster = AksClusterBuilder::new()
-//!     .subscription("00000000-0000-0000-0000-000000000000")
-//!     .resource_group("rg-prod")
-//!     .cluster("aks-prod")
-//!     .with_arm_endpoint("http://127.0.0.1:8080") // a local ARM stand-in
-//!     .no_auth(true)
+//!     .with_subscription("00000000-0000-0000-0000-000000000000")
+//!     .with_resource_group("rg-prod")
+//!     .with_cluster("aks-prod")
+//!     .with_endpoint("http://127.0.0.1:8080") // a local ARM stand-in
+//!     .with_anonymous_credentials(true)
 //!     .build()?;
 //! assert_eq!(cluster.provider(), Provider::Aks);
 //! assert_eq!(cluster.provider().pool_node_label("user1").0, "kubernetes.azure.com/agentpool");
 //!
 //! // Bad input is refused before any request, with the fix in the message.
-//! let err = AksClusterBuilder::new().subscription("s").resource_group("g").cluster("c")
-//!     .no_auth(true).build().unwrap_err();
+//! let err = AksClusterBuilder::new().with_subscription("s").with_resource_group("g").with_cluster("c")
+//!     .with_anonymous_credentials(true).build().unwrap_err();
 //! assert!(err.to_string().contains("--arm-endpoint"));
 //! # Ok::<(), kupgrade_core::Error>(())
 //! ```

@@ -348,7 +348,7 @@ impl MockArm {
         Self { server, state }
     }
 
-    /// The server's base URL (`http://127.0.0.1:PORT`), for `with_arm_endpoint`.
+    /// The server's base URL (`http://127.0.0.1:PORT`), for `with_endpoint`.
     pub fn uri(&self) -> String {
         self.server.uri()
     }
@@ -540,11 +540,11 @@ impl MockArm {
     /// A builder aimed at `cluster` on this server, without auth.
     pub fn builder(&self, cluster: &str) -> AksClusterBuilder {
         AksClusterBuilder::new()
-            .subscription(SUBSCRIPTION)
-            .resource_group(RESOURCE_GROUP)
-            .cluster(cluster)
-            .with_arm_endpoint(self.uri())
-            .no_auth(true)
+            .with_subscription(SUBSCRIPTION)
+            .with_resource_group(RESOURCE_GROUP)
+            .with_cluster(cluster)
+            .with_endpoint(self.uri())
+            .with_anonymous_credentials(true)
     }
 
     /// Like [`builder`](Self::builder), but requests reach the mock in-process through an

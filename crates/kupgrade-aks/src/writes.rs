@@ -14,7 +14,7 @@
 //!   can be refused as a credential change).
 //!
 //! Each is only sent when the caller asked for that change (the force override through
-//! `AksClusterBuilder::force_upgrade_until`).
+//! `AksClusterBuilder::with_force_upgrade_until`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use kupgrade_core::{Error, KubeVersion, NodePoolSpec, Result};

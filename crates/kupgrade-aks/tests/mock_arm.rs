@@ -191,7 +191,7 @@ async fn pool_put_sends_orchestrator_version_and_upgrade_settings() {
     let arm = mock().await;
     let cluster = arm
         .builder("prod")
-        .undrainable_node_behavior(UndrainableNodeBehavior::Cordon)
+        .with_undrainable_node_behavior(UndrainableNodeBehavior::Cordon)
         .build()
         .unwrap();
     let own = cluster
@@ -530,7 +530,11 @@ async fn deprecated_api_block_is_a_blocker_and_the_override_needs_an_explicit_op
         .with_nanosecond(0)
         .unwrap();
     let until_wire = until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let forced = arm.builder("prod").force_upgrade_until(until).build().unwrap();
+    let forced = arm
+        .builder("prod")
+        .with_force_upgrade_until(until)
+        .build()
+        .unwrap();
     let id = forced
         .upgrade_control_plane(&v("1.31"), &token("cp-force"))
         .await
@@ -857,10 +861,10 @@ impl HttpClient for NotFound {
 async fn an_injected_credential_signs_requests_through_an_injected_transport() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let cluster = kupgrade_aks::AksClusterBuilder::new()
-        .subscription("s")
-        .resource_group("g")
-        .cluster("prod")
-        .with_arm_endpoint("https://arm.example.test")
+        .with_subscription("s")
+        .with_resource_group("g")
+        .with_cluster("prod")
+        .with_endpoint("https://arm.example.test")
         .with_credential(Arc::new(FixedToken))
         .with_transport(Arc::new(Recorder {
             inner: Arc::new(NotFound),

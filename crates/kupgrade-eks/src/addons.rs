@@ -127,7 +127,7 @@ impl EksCluster {
         minor: &KubeVersion,
         token: &RequestToken,
     ) -> Result<Vec<OperationId>> {
-        let cluster = self.cluster_name();
+        let cluster = self.name();
         let names: Vec<String> = self
             .client()
             .list_addons()

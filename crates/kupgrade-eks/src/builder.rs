@@ -54,14 +54,14 @@ impl EksClusterBuilder {
     }
 
     /// The EKS cluster's name.
-    pub fn with_cluster_name(mut self, name: impl Into<String>) -> Self {
+    pub fn with_cluster(mut self, name: impl Into<String>) -> Self {
         self.cluster = Some(name.into());
         self
     }
 
     /// Sends EKS (and EC2) calls to this endpoint instead of AWS, e.g. `http://127.0.0.1:5000` for
     /// `moto_server`.
-    pub fn with_endpoint_url(mut self, url: impl Into<String>) -> Self {
+    pub fn with_endpoint(mut self, url: impl Into<String>) -> Self {
         self.endpoint_url = Some(url.into());
         self
     }
@@ -87,7 +87,7 @@ impl EksClusterBuilder {
             Some(name) => validate_cluster_name(&name)?,
             None => {
                 return Err(Error::InvalidInput(format!(
-                    "no EKS cluster name: pass --cluster NAME (with_cluster_name) or set {CLUSTER_ENV}"
+                    "no EKS cluster name: pass --cluster NAME (with_cluster) or set {CLUSTER_ENV}"
                 )));
             }
         };
@@ -153,7 +153,7 @@ mod tests {
         let err = EksClusterBuilder::new().build().await.unwrap_err();
         assert!(err.to_string().contains("--cluster"), "{err}");
         let err = EksClusterBuilder::new()
-            .with_cluster_name("bad name!")
+            .with_cluster("bad name!")
             .build()
             .await
             .unwrap_err();
@@ -166,9 +166,9 @@ mod tests {
     #[tokio::test]
     async fn endpoint_urls_need_a_scheme() {
         let err = EksClusterBuilder::new()
-            .with_cluster_name("prod")
+            .with_cluster("prod")
             .with_region("eu-west-1")
-            .with_endpoint_url("127.0.0.1:5000")
+            .with_endpoint("127.0.0.1:5000")
             .build()
             .await
             .unwrap_err();

@@ -72,7 +72,7 @@ impl EksCluster {
     }
 
     /// The cluster's name.
-    pub fn cluster_name(&self) -> &str {
+    pub fn name(&self) -> &str {
         &self.cluster
     }
 

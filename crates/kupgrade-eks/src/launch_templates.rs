@@ -39,7 +39,7 @@ impl EksCluster {
             // EKS records the version; `$Default` is what it uses when none was given.
             call = call.versions(spec.version().unwrap_or("$Default"));
             let target = Target::LaunchTemplate {
-                cluster: self.cluster_name(),
+                cluster: self.name(),
                 nodegroup,
                 template,
             };

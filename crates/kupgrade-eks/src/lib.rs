@@ -21,7 +21,7 @@
 //!   throttling and "another update in progress" are retried and invalid requests are not.
 //!
 //! Read a cluster through an injected client (here a mocked one; in real use,
-//! `EksClusterBuilder::from_env().with_cluster_name("prod").build().await?`):
+//! `EksClusterBuilder::from_env().with_cluster("prod").build().await?`):
 //!
 //! ```
 //! use aws_sdk_eks::operation::describe_cluster::DescribeClusterOutput;
@@ -42,7 +42,7 @@
 //!     .then_output(|| ListNodegroupsOutput::builder().build());
 //! let client = mock_client!(aws_sdk_eks, [&cluster, &groups]);
 //!
-//! let eks = EksClusterBuilder::new().with_cluster_name("prod").with_client(client).build().await?;
+//! let eks = EksClusterBuilder::new().with_cluster("prod").with_client(client).build().await?;
 //! let snapshot = eks.describe().await?;
 //! assert_eq!(snapshot.control_plane.to_string(), "1.31");
 //! assert!(eks.capabilities().managed_addons);

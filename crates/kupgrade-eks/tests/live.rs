@@ -17,7 +17,7 @@ async fn reads_a_real_cluster_without_changing_it() {
         );
     };
     let eks = EksClusterBuilder::from_env()
-        .with_cluster_name(&name)
+        .with_cluster(&name)
         .build()
         .await
         .unwrap();

@@ -26,7 +26,7 @@ pub const NO_AUTH_ENV: &str = "KUPGRADE_GKE_NO_AUTH";
 ///
 /// By default the client uses Application Default Credentials and
 /// `https://container.googleapis.com`. Tests either point it at a local server with
-/// [`with_endpoint`](Self::with_endpoint) and [`anonymous_credentials`](Self::anonymous_credentials),
+/// [`with_endpoint`](Self::with_endpoint) and [`with_anonymous_credentials`](Self::with_anonymous_credentials),
 /// or inject a client built with `ClusterManager::from_stub` through
 /// [`with_client`](Self::with_client).
 #[derive(Debug, Clone, Default)]
@@ -68,19 +68,19 @@ impl GkeClusterBuilder {
     }
 
     /// The Google Cloud project id.
-    pub fn project(mut self, project: impl Into<String>) -> Self {
+    pub fn with_project(mut self, project: impl Into<String>) -> Self {
         self.project = Some(project.into());
         self
     }
 
     /// The cluster's location: a region (regional cluster) or a zone (zonal cluster).
-    pub fn location(mut self, location: impl Into<String>) -> Self {
+    pub fn with_location(mut self, location: impl Into<String>) -> Self {
         self.location = Some(location.into());
         self
     }
 
     /// The cluster's name.
-    pub fn cluster(mut self, cluster: impl Into<String>) -> Self {
+    pub fn with_cluster(mut self, cluster: impl Into<String>) -> Self {
         self.cluster = Some(cluster.into());
         self
     }
@@ -92,7 +92,7 @@ impl GkeClusterBuilder {
     }
 
     /// Sends no credentials; only allowed together with [`with_endpoint`](Self::with_endpoint).
-    pub fn anonymous_credentials(mut self, anonymous: bool) -> Self {
+    pub fn with_anonymous_credentials(mut self, anonymous: bool) -> Self {
         self.anonymous = anonymous;
         self
     }
@@ -115,7 +115,7 @@ impl GkeClusterBuilder {
 
     /// How [`kupgrade_core::ManagedCluster::upgrade_node_pool`] replaces nodes: surge (the
     /// default) or GKE's native blue/green.
-    pub fn node_pool_strategy(mut self, strategy: PoolUpgradeStrategy) -> Self {
+    pub fn with_node_pool_strategy(mut self, strategy: PoolUpgradeStrategy) -> Self {
         self.strategy = strategy;
         self
     }

@@ -115,7 +115,7 @@ impl GkeCluster {
     }
 
     /// The cluster's name.
-    pub fn cluster(&self) -> &str {
+    pub fn name(&self) -> &str {
         &self.inner.cluster
     }
 

@@ -27,9 +27,9 @@
 //! # async fn run() -> kupgrade_core::Result<()> {
 //! use kupgrade_core::ManagedCluster;
 //! let gke = kupgrade_gke::GkeClusterBuilder::from_env()
-//!     .project("my-project")
-//!     .location("europe-west1")
-//!     .cluster("prod")
+//!     .with_project("my-project")
+//!     .with_location("europe-west1")
+//!     .with_cluster("prod")
 //!     .build()
 //!     .await?;
 //! println!("{}", gke.describe().await?.control_plane);
@@ -66,9 +66,9 @@
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let gke = kupgrade_gke::GkeClusterBuilder::new()
-//!     .project("p")
-//!     .location("europe-west1")
-//!     .cluster("prod")
+//!     .with_project("p")
+//!     .with_location("europe-west1")
+//!     .with_cluster("prod")
 //!     .with_client(ClusterManager::from_stub(OneCluster))
 //!     .build()
 //!     .await?;

@@ -451,9 +451,9 @@ async fn fake_gke(spec: &ClusterSnapshot) -> Result<(GkeCluster, SimCluster, Arc
         log: log.clone(),
     };
     let gke = GkeClusterBuilder::new()
-        .project("p")
-        .location("europe-west1")
-        .cluster(spec.name.clone())
+        .with_project("p")
+        .with_location("europe-west1")
+        .with_cluster(spec.name.clone())
         .with_client(ClusterManager::from_stub::<SimGke>(fake))
         .build()
         .await?;

@@ -17,12 +17,12 @@ const OPERATIONS: &str = "/v1/projects/p/locations/europe-west1/operations";
 
 async fn gke(server: &MockServer, strategy: PoolUpgradeStrategy) -> GkeCluster {
     GkeClusterBuilder::new()
-        .project("p")
-        .location("europe-west1")
-        .cluster("prod")
+        .with_project("p")
+        .with_location("europe-west1")
+        .with_cluster("prod")
         .with_endpoint(server.uri())
-        .anonymous_credentials(true)
-        .node_pool_strategy(strategy)
+        .with_anonymous_credentials(true)
+        .with_node_pool_strategy(strategy)
         .build()
         .await
         .unwrap()

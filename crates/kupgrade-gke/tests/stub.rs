@@ -300,10 +300,10 @@ async fn gke(fake: Arc<Fake>) -> GkeCluster {
 
 async fn gke_with(fake: Arc<Fake>, strategy: PoolUpgradeStrategy) -> GkeCluster {
     GkeClusterBuilder::new()
-        .project("p")
-        .location("europe-west1")
-        .cluster("prod")
-        .node_pool_strategy(strategy)
+        .with_project("p")
+        .with_location("europe-west1")
+        .with_cluster("prod")
+        .with_node_pool_strategy(strategy)
         .with_client(ClusterManager::from_stub::<Fake>(fake))
         .build()
         .await
@@ -695,8 +695,8 @@ async fn offered_versions_follow_the_release_channel_and_live_support_dates() {
 #[tokio::test]
 async fn builder_refuses_incomplete_or_unsafe_settings() {
     let err = GkeClusterBuilder::new()
-        .location("europe-west1")
-        .cluster("prod")
+        .with_location("europe-west1")
+        .with_cluster("prod")
         .build()
         .await
         .unwrap_err();
@@ -705,18 +705,18 @@ async fn builder_refuses_incomplete_or_unsafe_settings() {
         "invalid input: GKE project is not set; pass --project or set GOOGLE_CLOUD_PROJECT"
     );
     let err = GkeClusterBuilder::new()
-        .project("p")
-        .location("europe-west1")
-        .cluster("prod")
-        .anonymous_credentials(true)
+        .with_project("p")
+        .with_location("europe-west1")
+        .with_cluster("prod")
+        .with_anonymous_credentials(true)
         .build()
         .await
         .unwrap_err();
     assert!(err.to_string().contains("also pass --endpoint"), "{err}");
     let err = GkeClusterBuilder::new()
-        .project("p")
-        .location("europe-west1")
-        .cluster("projects/p/locations/x/clusters/prod")
+        .with_project("p")
+        .with_location("europe-west1")
+        .with_cluster("projects/p/locations/x/clusters/prod")
         .build()
         .await
         .unwrap_err();

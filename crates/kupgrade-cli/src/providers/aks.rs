@@ -21,12 +21,12 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ManagedCluste
         bail!("--no-auth only works with --arm-endpoint (a local ARM endpoint); Azure itself needs a token");
     }
     let mut builder = AksClusterBuilder::new()
-        .subscription(subscription)
-        .resource_group(resource_group)
-        .cluster(name)
-        .no_auth(args.no_auth);
+        .with_subscription(subscription)
+        .with_resource_group(resource_group)
+        .with_cluster(name)
+        .with_anonymous_credentials(args.no_auth);
     if let Some(url) = &args.arm_endpoint {
-        builder = builder.with_arm_endpoint(url);
+        builder = builder.with_endpoint(url);
     }
     let cluster = builder.build()?;
     cluster

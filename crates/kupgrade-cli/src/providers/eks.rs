@@ -13,7 +13,7 @@ use super::ClusterArgs;
 /// or credential fails here with a one-line message.
 pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ManagedCluster>> {
     let name = args.required(&args.cluster, "--cluster")?;
-    let mut builder = EksClusterBuilder::new().with_cluster_name(name);
+    let mut builder = EksClusterBuilder::new().with_cluster(name);
     if let Some(region) = &args.region {
         builder = builder.with_region(region);
     }
@@ -21,7 +21,7 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ManagedCluste
         builder = builder.with_profile(profile);
     }
     if let Some(url) = &args.endpoint_url {
-        builder = builder.with_endpoint_url(url);
+        builder = builder.with_endpoint(url);
     }
     let cluster = builder.build().await?;
     cluster

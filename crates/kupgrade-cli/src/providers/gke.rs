@@ -21,10 +21,10 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ManagedCluste
         );
     }
     let mut builder = GkeClusterBuilder::new()
-        .project(project)
-        .location(location)
-        .cluster(name)
-        .anonymous_credentials(args.no_auth);
+        .with_project(project)
+        .with_location(location)
+        .with_cluster(name)
+        .with_anonymous_credentials(args.no_auth);
     if let Some(endpoint) = &args.endpoint {
         builder = builder.with_endpoint(endpoint);
     }
