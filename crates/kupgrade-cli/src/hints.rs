@@ -1,7 +1,7 @@
 //! The CLI's words for what the library suggests ([`kupgrade_core::Hint`]): its own flags.
 //! Library messages describe a fix without naming any front end's flags; this adds them.
 
-use kupgrade_core::{Error, Hint};
+use kupgrade_core::{Error, Finding, Hint};
 
 /// The flag advice for `hint`.
 fn advice(hint: &Hint) -> Option<String> {
@@ -11,6 +11,7 @@ fn advice(hint: &Hint) -> Option<String> {
             Some("pass --replan to plan again from the cluster as it is now".into())
         }
         Hint::RunChecks => Some("see `kupgrade check`".into()),
+        Hint::AllowPreview => Some("pass --allow-preview to accept it".into()),
         _ => None,
     }
 }
@@ -21,6 +22,20 @@ pub fn with_advice(message: &str, error: Option<&Error>) -> String {
         Some(advice) => format!("{message}; {advice}"),
         None => message.to_string(),
     }
+}
+
+/// Findings with the flag advice for their hints added to their messages.
+pub fn findings_with_advice(findings: &[Finding]) -> Vec<Finding> {
+    findings
+        .iter()
+        .map(|f| {
+            let mut f = f.clone();
+            if let Some(advice) = f.hint.as_ref().and_then(advice) {
+                f.message = format!("{}; {advice}", f.message);
+            }
+            f
+        })
+        .collect()
 }
 
 /// The library error somewhere in `err`'s chain, if any.

@@ -133,7 +133,7 @@ pub async fn run(
         _ => None,
     };
     let snapshot = prepared.snapshot().clone();
-    let findings = prepared.findings().to_vec();
+    let findings = crate::hints::findings_with_advice(prepared.findings());
     let text = settings.output == Output::Text;
     if text {
         if let Some(banner) = &settings.banner {
@@ -348,7 +348,7 @@ pub async fn check(
         .await?;
     Ok(Checked {
         plan: prepared.plan().clone(),
-        findings: prepared.findings().to_vec(),
+        findings: crate::hints::findings_with_advice(prepared.findings()),
         checks: prepared.checks().to_vec(),
     })
 }

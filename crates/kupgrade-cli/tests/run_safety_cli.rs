@@ -354,7 +354,7 @@ fn force_drain_names_every_pod_deleted_past_its_budget() {
     let err = stderr(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(err.contains("past PodDisruptionBudget"), "{err}");
-    assert!(stdout.contains("--force-drain deleted"), "{stdout}");
+    assert!(stdout.contains("the forced drain deleted"), "{stdout}");
     assert!(!stdout.contains("evictions honour"), "{stdout}");
 }
 

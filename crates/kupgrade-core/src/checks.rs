@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::calendar::{Calendar, SupportStatus};
 use crate::cluster::{ClusterSnapshot, OfferedVersion, Operation, ResourceStatus};
 use crate::deprecated_api::{DeprecatedApi, merge_api_findings};
-use crate::error::Result;
+use crate::error::{Hint, Result};
 use crate::plan::{Step, UpgradePlan, VersionState};
 use crate::version::KubeVersion;
 use crate::workloads::ClusterWorkloads;
@@ -86,6 +86,9 @@ pub struct Finding {
     /// what the cluster and the provider report about the same use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api: Option<DeprecatedApi>,
+    /// What the user can do about it, for a front end to put in its own words.
+    #[serde(skip)]
+    pub hint: Option<Hint>,
 }
 
 /// What the provider offers for the cluster, as read before the checks.
@@ -311,6 +314,7 @@ fn finding(id: &str, severity: Severity, subject: Subject, message: String) -> F
         subject,
         hop: None,
         api: None,
+        hint: None,
     }
 }
 
@@ -426,19 +430,22 @@ impl Check for OfferedByProvider {
                         Severity::Warning,
                         subject(),
                         format!(
-                            "{what} is a preview on {provider}: not supported for production; going ahead because of --allow-preview"
+                            "{what} is a preview on {provider}: not supported for production; going ahead because previews are allowed for this run"
                         ),
                     )
                 } else {
-                    finding(
-                        self.id(),
-                        Severity::Blocker,
-                        subject(),
-                        format!(
-                            "{what} is a preview on {provider}, not supported for production; pick a generally available version (offered: {}) or pass --allow-preview",
-                            describe_offer(offered)
-                        ),
-                    )
+                    Finding {
+                        hint: Some(Hint::AllowPreview),
+                        ..finding(
+                            self.id(),
+                            Severity::Blocker,
+                            subject(),
+                            format!(
+                                "{what} is a preview on {provider}, not supported for production; pick a generally available version (offered: {}) or allow a preview target explicitly",
+                                describe_offer(offered)
+                            ),
+                        )
+                    }
                 }
             } else {
                 continue;
@@ -613,6 +620,7 @@ impl Check for PodsFailing {
                 },
                 hop: None,
                 api: None,
+                hint: None,
             })
             .collect())
     }
@@ -669,7 +677,7 @@ impl Check for DrainBlockingPdbs {
                     b.pod,
                     b.node,
                     b.reason,
-                    if ctx.force_drain { " (--force-drain will delete it anyway)" } else { "" }
+                    if ctx.force_drain { " (the forced drain asked for will delete it anyway)" } else { "" }
                 ),
                 subject: Subject {
                     kind: "PodDisruptionBudget".into(),
@@ -678,6 +686,7 @@ impl Check for DrainBlockingPdbs {
                 },
                 hop: None,
                 api: None,
+                hint: None,
             })
             .collect())
     }
@@ -837,10 +846,11 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].severity, Severity::Blocker);
         assert!(
-            found[0].message.contains("--allow-preview"),
+            found[0].message.contains("allow a preview target") && !found[0].message.contains("--"),
             "{}",
             found[0].message
         );
+        assert_eq!(found[0].hint, Some(Hint::AllowPreview));
         let found = run_offer_check("1.32", Offer::Listed(&list), true).await;
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(found[0].severity, Severity::Warning);

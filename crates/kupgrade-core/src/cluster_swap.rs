@@ -474,7 +474,7 @@ impl<'a> ClusterSwap<'a> {
             SwapStep::DecommissionBlue { cluster } => {
                 if !self.options.decommission_blue {
                     return Ok(Some(format!(
-                        "blue cluster {cluster} kept: pass --decommission-blue to delete it"
+                        "blue cluster {cluster} kept: deleting it was not asked for"
                     )));
                 }
                 self.hooks.decommission(cluster).await?;

@@ -172,6 +172,7 @@ mod tests {
             subject: Subject::new("Cluster", "shop"),
             hop: Some(v("1.32")),
             api,
+            hint: None,
         }
     }
 

@@ -31,7 +31,7 @@ impl DrainReport {
                 .map(|(pod, pdb)| format!("{pod} (PodDisruptionBudget {pdb})"))
                 .collect();
             format!(
-                "--force-drain deleted {} pod(s) past their PodDisruptionBudget: {}",
+                "the forced drain deleted {} pod(s) past their PodDisruptionBudget: {}",
                 pods.len(),
                 pods.join(", ")
             )

@@ -179,6 +179,8 @@ pub enum Hint {
     },
     /// Look at the pre-flight findings.
     RunChecks,
+    /// Accept a target the provider offers only as a preview.
+    AllowPreview,
 }
 
 impl Error {

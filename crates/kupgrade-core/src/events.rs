@@ -12,8 +12,8 @@ use crate::cluster::OperationId;
 #[serde(tag = "event", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Event {
-    /// A pre-flight check produced a finding.
-    Finding(Finding),
+    /// A pre-flight check produced a finding (boxed: it is large beside the other events).
+    Finding(Box<Finding>),
     /// A step begins.
     StepStarted {
         /// Its index in the plan (0-based).

@@ -227,7 +227,7 @@ impl Executor {
         };
         let findings = registry.run(plan, &inputs).await?;
         for f in &findings {
-            (self.events)(&Event::Finding(f.clone()));
+            (self.events)(&Event::Finding(Box::new(f.clone())));
         }
         Ok(findings)
     }

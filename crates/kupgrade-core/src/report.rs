@@ -357,6 +357,7 @@ mod tests {
             },
             hop: None,
             api: None,
+            hint: None,
         }
     }
 

@@ -391,7 +391,7 @@ impl Upgrade {
         let mut findings = checks.run(&journal.plan, &inputs).await?;
         sort_findings(&mut findings);
         for f in &findings {
-            (self.events)(&Event::Finding(f.clone()));
+            (self.events)(&Event::Finding(Box::new(f.clone())));
         }
         let mut config = self.config;
         config.drain.force = options.force_drain;

@@ -133,6 +133,7 @@ impl EksInsightsCheck {
                     subject: Subject::new("Cluster", &self.cluster),
                     hop: hop.clone(),
                     api: None,
+                    hint: None,
                 });
             }
             // One finding per deprecated API, keyed, so the cluster's own report of the same
@@ -148,6 +149,7 @@ impl EksInsightsCheck {
                     subject: Subject::new("Cluster", &self.cluster),
                     hop: hop.clone(),
                     api: Some(api),
+                    hint: None,
                 });
             }
         }
@@ -215,6 +217,7 @@ impl Check for EksInsightsCheck {
                 subject: Subject::new("Cluster", &self.cluster),
                 hop: None,
                 api: None,
+                hint: None,
             }]),
         }
     }

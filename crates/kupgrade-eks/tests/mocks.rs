@@ -642,6 +642,7 @@ async fn deprecation_details_become_one_keyed_finding_per_api() {
         subject: kupgrade_core::Subject::new("FlowSchema", "web"),
         hop: Some(KubeVersion::new(1, 32)),
         api: Some(flowschemas),
+        hint: None,
     };
     let mut all = vec![in_cluster];
     all.extend(found);

@@ -181,6 +181,7 @@ fn finding(
         subject: Subject::new("Cluster", cluster),
         hop,
         api,
+        hint: None,
     }
 }
 

@@ -187,6 +187,7 @@ fn finding(id: &str, severity: Severity, u: &ScanFinding, message: String) -> Fi
         },
         hop: None,
         api: Some(api_key(u)),
+        hint: None,
     }
 }
 
@@ -287,6 +288,7 @@ pub(crate) fn unread(usage: &ApiUsage) -> Vec<Finding> {
             },
             hop: None,
             api: None,
+            hint: None,
         })
         .collect()
 }

@@ -105,6 +105,7 @@ pub fn summarize(json: &str) -> Result<Vec<Finding>> {
                         subject: Subject::new("Benchmark", &check.test_number),
                         hop: None,
                         api: None,
+                        hint: None,
                     });
                 }
                 _ => {}
@@ -118,6 +119,7 @@ pub fn summarize(json: &str) -> Result<Vec<Finding>> {
         subject: Subject::new("Benchmark", "kube-bench"),
         hop: None,
         api: None,
+        hint: None,
     });
     Ok(findings)
 }
@@ -150,6 +152,7 @@ pub async fn run_kube_bench(client: &Client, options: &KubeBenchOptions) -> Resu
             subject: Subject::new("Namespace", &ns),
             hop: None,
             api: None,
+            hint: None,
         }],
     };
     if let Err(e) = cleanup {
@@ -163,6 +166,7 @@ pub async fn run_kube_bench(client: &Client, options: &KubeBenchOptions) -> Resu
             subject: Subject::new("Namespace", &ns),
             hop: None,
             api: None,
+            hint: None,
         });
     }
     Ok(findings)

@@ -582,6 +582,7 @@ fn finding(
         },
         hop: None,
         api: None,
+        hint: None,
     }
 }
 

@@ -23,6 +23,7 @@ fn finding(id: &str, severity: Severity, kind: &str, name: &str, message: String
         subject: Subject::new(kind, name),
         hop: None,
         api: None,
+        hint: None,
     }
 }
 

@@ -70,7 +70,12 @@ async fn blue_is_kept_without_the_explicit_flag() {
     assert_eq!(report.result, RunResult::Succeeded);
     let last = report.steps.last().unwrap();
     assert_eq!(last.outcome, StepOutcome::Skipped);
-    assert!(last.note.as_deref().unwrap().contains("--decommission-blue"));
+    assert!(
+        last.note
+            .as_deref()
+            .unwrap()
+            .contains("deleting it was not asked for")
+    );
     assert!(hooks.decommissioned().is_empty());
 }
 

@@ -291,6 +291,9 @@ pub fn run(args: SwapArgs) -> anyhow::Result<ExitCode> {
                 println!("{:>3}. {:<64} {}", i + 1, s.step.describe(), s.outcome.label());
                 if let Some(note) = s.note.as_ref().filter(|_| s.outcome != kupgrade_core::StepOutcome::Done) {
                     println!("     {note}");
+                    if matches!(s.step, kupgrade_core::cluster_swap::SwapStep::DecommissionBlue { .. }) {
+                        println!("     (pass --decommission-blue with --decommission-cmd to delete it)");
+                    }
                 }
             }
             println!("Result: {}; {}% of traffic on green cluster {}.", report.result.label(), report.green_percent, report.green);
