@@ -202,30 +202,4 @@ impl ArmClient {
             )),
         }
     }
-
-    /// Polls until the operation ends, sleeping `Retry-After` (else `default_delay`) in
-    /// between, for at most `timeout`.
-    pub async fn wait(
-        &self,
-        via: Via,
-        url: &str,
-        default_delay: Duration,
-        timeout: Duration,
-    ) -> Result<OperationState> {
-        let started = tokio::time::Instant::now();
-        loop {
-            let delay = match self.poll(via, url).await? {
-                Poll::State(state, _) if state.is_terminal() => return Ok(state),
-                Poll::State(_, retry) => retry.filter(|d| !d.is_zero()).unwrap_or(default_delay),
-                Poll::Gone => return Err(Error::not_found("operation", url, "ARM no longer knows it")),
-            };
-            if started.elapsed() + delay > timeout {
-                return Err(Error::Timeout {
-                    what: format!("ARM operation {url}"),
-                    after: started.elapsed(),
-                });
-            }
-            tokio::time::sleep(delay).await;
-        }
-    }
 }

@@ -2,17 +2,17 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use azure_core::http::Method;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use kupgrade_core::poll::Paced;
 use kupgrade_core::{
     Capabilities, ClusterSnapshot, Error, KubeVersion, ManagedCluster, NodePoolSpec, OfferedVersion,
-    Operation, OperationId, OperationKind, OperationState, PoolUpgradeOptions, Provider, RecentRead,
-    RequestToken, Result,
+    Operation, OperationId, OperationKind, OperationState, PollPolicy, PoolUpgradeOptions, Provider,
+    RecentRead, RequestToken, Result,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -434,10 +434,10 @@ impl AksCluster {
         })
     }
 
-    /// Asks AKS to abort the running operation on the cluster (`POST .../abort`) and waits,
-    /// honouring `Retry-After`, until it is cancelled. What was already applied stays applied;
-    /// a later PUT resumes.
-    pub async fn abort(&self, timeout: Duration) -> Result<AbortOutcome> {
+    /// Asks AKS to abort the running operation on the cluster (`POST .../abort`) and waits
+    /// with `poll` (the shared wait, at the pace of ARM's `Retry-After`) until it is
+    /// cancelled. What was already applied stays applied; a later PUT resumes.
+    pub async fn abort(&self, poll: &PollPolicy) -> Result<AbortOutcome> {
         let resp = self
             .arm
             .send(Method::Post, self.cluster_url(&["abort"]), None, &[])
@@ -447,7 +447,18 @@ impl AksCluster {
         }
         let resp = resp.ok(&self.cluster_target())?;
         if let Some((via, url)) = resp.lro() {
-            let state = self.arm.wait(via, &url, Duration::from_secs(10), timeout).await?;
+            let events = kupgrade_core::events::discard();
+            let state = poll
+                .wait_paced("the abort", &events, || async {
+                    Ok(match self.arm.poll(via, &url).await? {
+                        Poll::State(state, _) if state.is_terminal() => Paced::Done(state),
+                        Poll::State(_, retry_after) => Paced::Again(retry_after),
+                        Poll::Gone => {
+                            return Err(Error::not_found("operation", &url, "ARM no longer knows it"));
+                        }
+                    })
+                })
+                .await?;
             if let OperationState::Failed(why) = state {
                 return Err(Error::OperationFailed {
                     id: "abort".into(),
@@ -456,36 +467,6 @@ impl AksCluster {
             }
         }
         Ok(AbortOutcome::Aborted)
-    }
-
-    /// Waits for an operation to end, polling ARM's status URL at the pace its `Retry-After`
-    /// asks for (or every `default_delay`), for at most `timeout`.
-    pub async fn wait(
-        &self,
-        id: &OperationId,
-        default_delay: Duration,
-        timeout: Duration,
-    ) -> Result<OperationState> {
-        let r = OpRef::parse(id)?;
-        match &r.u {
-            Some((via, url)) => self.arm.wait(*via, url, default_delay, timeout).await,
-            None => {
-                let started = tokio::time::Instant::now();
-                loop {
-                    let op = self.operation(id).await?;
-                    if op.state.is_terminal() {
-                        return Ok(op.state);
-                    }
-                    if started.elapsed() + default_delay > timeout {
-                        return Err(Error::Timeout {
-                            what: format!("operation {id}"),
-                            after: started.elapsed(),
-                        });
-                    }
-                    tokio::time::sleep(default_delay).await;
-                }
-            }
-        }
     }
 
     /// Reads the state of an operation from its resource's `provisioningState`.
@@ -830,14 +811,14 @@ impl ManagedCluster for AksCluster {
         let r = OpRef::parse(id)?;
         let polled = match &r.u {
             Some((via, url)) => match self.arm.poll(*via, url).await? {
-                Poll::State(state, _) => Some(state),
+                Poll::State(state, retry_after) => Some((state, retry_after)),
                 Poll::Gone => None,
             },
             None => None,
         };
-        let state = match polled {
-            Some(s) => s,
-            None => self.state_from_resource(&r).await?,
+        let (state, poll_after) = match polled {
+            Some(polled) => polled,
+            None => (self.state_from_resource(&r).await?, None),
         };
         Ok(Operation {
             id: id.clone(),
@@ -846,6 +827,7 @@ impl ManagedCluster for AksCluster {
             to: r.to_version(),
             state,
             progress: None,
+            poll_after,
         })
     }
 
@@ -879,6 +861,7 @@ impl ManagedCluster for AksCluster {
                 to,
                 state: OperationState::Running,
                 progress: None,
+                poll_after: None,
             });
         }
         let p = &cluster.properties;
@@ -897,6 +880,7 @@ impl ManagedCluster for AksCluster {
                 to,
                 state: OperationState::Running,
                 progress: None,
+                poll_after: None,
             });
         }
         Ok(ops)

@@ -413,6 +413,8 @@ async fn deletes_are_polled_through_location() {
     );
 }
 
+/// The shared wait (core `PollPolicy::wait_operation`) sleeps what ARM's `Retry-After` asks
+/// (carried by `Operation::poll_after`), not the policy's own delay.
 #[tokio::test]
 async fn wait_honours_retry_after() {
     let arm = mock().await;
@@ -424,11 +426,17 @@ async fn wait_honours_retry_after() {
         .await
         .unwrap();
     let started = Instant::now();
-    let state = cluster
-        .wait(&id, Duration::from_millis(1), Duration::from_secs(30))
+    let poll = kupgrade_core::PollPolicy {
+        min_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(1),
+        max_retries: 3,
+        timeout: Duration::from_secs(30),
+    };
+    let op = poll
+        .wait_operation(&cluster, &id, &kupgrade_core::events::discard(), |_| {})
         .await
         .unwrap();
-    assert_eq!(state, OperationState::Succeeded);
+    assert_eq!(op.state, OperationState::Succeeded);
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "slept Retry-After, not the 1 ms default"
@@ -777,7 +785,10 @@ async fn abort_cancels_the_running_operation() {
     arm.set_operation_ticks(50);
     let cluster = connect(&arm, "prod");
     assert_eq!(
-        cluster.abort(Duration::from_secs(5)).await.unwrap(),
+        cluster
+            .abort(&kupgrade_core::PollPolicy::default())
+            .await
+            .unwrap(),
         AbortOutcome::NothingRunning
     );
     let id = cluster
@@ -785,7 +796,10 @@ async fn abort_cancels_the_running_operation() {
         .await
         .unwrap();
     assert_eq!(
-        cluster.abort(Duration::from_secs(5)).await.unwrap(),
+        cluster
+            .abort(&kupgrade_core::PollPolicy::default())
+            .await
+            .unwrap(),
         AbortOutcome::Aborted
     );
     assert_eq!(

@@ -283,6 +283,9 @@ pub struct Operation {
     pub state: OperationState,
     /// Units done and total (e.g. nodes replaced), when the provider reports them.
     pub progress: Option<(u32, u32)>,
+    /// How long the provider asked to wait before polling again (ARM's `Retry-After`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poll_after: Option<Duration>,
 }
 
 /// Optional provider features a caller may use when present.

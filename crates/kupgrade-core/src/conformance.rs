@@ -68,13 +68,12 @@ async fn wait(
     id: &crate::OperationId,
 ) -> Result<OperationState> {
     let events = crate::events::discard();
-    f.executor_config()
+    let op = f
+        .executor_config()
         .poll
-        .wait_for("operation", &events, || async {
-            let op = cluster.operation(id).await?;
-            Ok(op.state.is_terminal().then_some(op.state))
-        })
-        .await
+        .wait_operation(cluster, id, &events, |_| {})
+        .await?;
+    Ok(op.state)
 }
 
 /// `describe` reports the control plane and every pool with its version and size.

@@ -711,17 +711,13 @@ impl Executor {
         let state = self
             .config
             .poll
-            .wait_for(&format!("operation {id}"), &self.events, || {
-                let (id, events) = (id.clone(), events.clone());
-                async move {
-                    let op = self.cluster.operation(&id).await?;
-                    if let Some((done, total)) = op.progress {
-                        events(&Event::Progress { index, done, total });
-                    }
-                    Ok(op.state.is_terminal().then_some(op.state))
+            .wait_operation(self.cluster.as_ref(), &id, &self.events, |op| {
+                if let Some((done, total)) = op.progress {
+                    events(&Event::Progress { index, done, total });
                 }
             })
-            .await?;
+            .await?
+            .state;
         match state {
             OperationState::Succeeded => Ok(Done::Ran),
             OperationState::Failed(message) => Err(Error::OperationFailed { id: id.0, message }),
@@ -730,7 +726,7 @@ impl Executor {
                 message: "cancelled".into(),
             }),
             OperationState::Pending | OperationState::Running => {
-                unreachable!("wait_for returns terminal states")
+                unreachable!("wait_operation returns terminal states")
             }
         }
     }

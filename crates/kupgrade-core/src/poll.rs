@@ -6,8 +6,18 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 
+use crate::cluster::{ManagedCluster, Operation, OperationId};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
+
+/// What one poll found: the end, or not yet (with the delay the provider asked for, if any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Paced<T> {
+    /// Finished, with this.
+    Done(T),
+    /// Not yet; poll again after this long (else the policy's backoff).
+    Again(Option<Duration>),
+}
 
 /// Delays and limits for retries and operation polling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,23 +81,72 @@ impl PollPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<Option<T>>>,
     {
+        self.wait_paced(what, events, || {
+            let polled = probe();
+            async move {
+                Ok(match polled.await? {
+                    Some(value) => Paced::Done(value),
+                    None => Paced::Again(None),
+                })
+            }
+        })
+        .await
+    }
+
+    /// Waits for operation `id` of `cluster` to end: polls [`ManagedCluster::operation`] at the
+    /// pace the provider asks for ([`Operation::poll_after`], e.g. ARM's `Retry-After`), else
+    /// with backoff, and gives every poll to `observe` (progress). The one wait every caller
+    /// uses; adapters keep no polling loop of their own.
+    pub async fn wait_operation(
+        &self,
+        cluster: &dyn ManagedCluster,
+        id: &OperationId,
+        events: &EventSink,
+        observe: impl FnMut(&Operation) + Send,
+    ) -> Result<Operation> {
+        let what = format!("operation {id}");
+        let observe = std::sync::Mutex::new(observe);
+        self.wait_paced(&what, events, || {
+            let polled = cluster.operation(id);
+            let observe = &observe;
+            async move {
+                let op = polled.await?;
+                (observe.lock().unwrap_or_else(std::sync::PoisonError::into_inner))(&op);
+                Ok(if op.state.is_terminal() {
+                    Paced::Done(op)
+                } else {
+                    Paced::Again(op.poll_after)
+                })
+            }
+        })
+        .await
+    }
+
+    /// Polls `probe` until it is [`Paced::Done`], sleeping the delay it asks for (else backoff)
+    /// in between, for at most `self.timeout`. Probe errors that are retryable count as "not
+    /// yet" (honouring their `Retry-After`).
+    pub async fn wait_paced<T, F, Fut>(&self, what: &str, events: &EventSink, mut probe: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<Paced<T>>>,
+    {
         let started = tokio::time::Instant::now();
         let mut delays = backon::BackoffBuilder::build(self.backoff().without_max_times());
         loop {
-            let mut retry_after = None;
-            match probe().await {
-                Ok(Some(value)) => return Ok(value),
-                Ok(None) => {}
+            let retry_after = match probe().await {
+                Ok(Paced::Done(value)) => return Ok(value),
+                Ok(Paced::Again(after)) => after.filter(|d| !d.is_zero()),
                 Err(err) if err.is_retryable() => {
-                    retry_after = err.retry_after();
+                    let after = err.retry_after();
                     events(&Event::Retrying {
                         what: what.to_string(),
                         error: err.to_string(),
-                        delay_secs: retry_after.unwrap_or(self.min_delay).as_secs(),
+                        delay_secs: after.unwrap_or(self.min_delay).as_secs(),
                     });
+                    after
                 }
                 Err(err) => return Err(err),
-            }
+            };
             if started.elapsed() >= self.timeout {
                 return Err(Error::Timeout {
                     what: what.to_string(),

@@ -597,6 +597,7 @@ impl ManagedCluster for EksCluster {
                     to,
                     state,
                     progress: None,
+                    poll_after: None,
                 })
             }
             OpRef::Delete { nodegroup, .. } => {
@@ -608,6 +609,7 @@ impl ManagedCluster for EksCluster {
                     to: None,
                     state: convert::delete_state(ng.as_ref()),
                     progress: None,
+                    poll_after: None,
                 })
             }
         }
@@ -653,6 +655,7 @@ impl ManagedCluster for EksCluster {
                 to: ng.version().and_then(|v| KubeVersion::parse(v).ok()),
                 state: OperationState::Running,
                 progress: None,
+                poll_after: None,
             });
         }
         Ok(ops)

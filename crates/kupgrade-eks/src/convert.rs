@@ -356,6 +356,7 @@ pub(crate) fn update_operation(op: &OpRef, update: &Update) -> Operation {
         to: update_version(update),
         state: update_state(update),
         progress: None,
+        poll_after: None,
     }
 }
 

@@ -406,6 +406,7 @@ pub fn operation(op: &model::Operation, to: Option<KubeVersion>) -> Option<Opera
         to,
         state: operation_state(op),
         progress: progress(op),
+        poll_after: None,
     })
 }
 

@@ -513,6 +513,7 @@ impl SimState {
             to: op.to.clone(),
             state,
             progress: (op.units > 0).then_some((done, op.units)),
+            poll_after: None,
         }
     }
 
