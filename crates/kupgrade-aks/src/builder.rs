@@ -81,7 +81,7 @@ impl AksClusterBuilder {
     }
 
     /// A builder filled from `AZURE_SUBSCRIPTION_ID`, `AZURE_RESOURCE_GROUP`, `AKS_CLUSTER` and
-    /// `AZURE_ARM_ENDPOINT` (see [`env`]); setters called afterwards win.
+    /// `AZURE_ARM_ENDPOINT` (see [`env`](mod@env)); setters called afterwards win.
     pub fn from_env() -> Self {
         let var = |k: &str| non_empty(std::env::var(k).ok());
         Self {
@@ -250,7 +250,7 @@ impl AksClusterBuilder {
 ///
 /// Tokens are never logged.
 ///
-/// Each source gets at most [`TOKEN_TIMEOUT`] to answer, and a source that cannot be reached
+/// Each source gets at most `TOKEN_TIMEOUT` (15 s) to answer, and a source that cannot be reached
 /// (the Entra ID authority, IMDS) fails with [`Error::Unreachable`] naming the endpoint and the
 /// cause, instead of waiting out the SDK's retries and then blaming the login.
 pub fn default_credential() -> Result<Arc<dyn TokenCredential>> {

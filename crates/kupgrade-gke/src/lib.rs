@@ -85,7 +85,7 @@ mod convert;
 mod error;
 pub mod insights;
 
-pub use builder::GkeClusterBuilder;
+pub use builder::{CLUSTER_ENV, ENDPOINT_ENV, GkeClusterBuilder, LOCATION_ENV, NO_AUTH_ENV, PROJECT_ENV};
 pub use cluster::GkeCluster;
 pub use convert::{BlueGreen, BlueGreenBatch, PoolUpgradeStrategy};
 pub use insights::GkeDeprecationInsightsCheck;

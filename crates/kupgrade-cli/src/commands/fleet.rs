@@ -33,7 +33,7 @@ pub struct FleetArgs {
     /// The fleet file (YAML or JSON).
     #[arg(long)]
     file: PathBuf,
-    /// Where the per-cluster and fleet journals go (default: .kupgrade/<fleet> beside the file).
+    /// Where the per-cluster and fleet journals go (default: `.kupgrade/<fleet>` beside the file).
     #[arg(long)]
     journal_dir: Option<PathBuf>,
     /// Do not ask for confirmation (upgrade).

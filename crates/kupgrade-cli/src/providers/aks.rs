@@ -1,4 +1,4 @@
-//! `--provider aks`: an [`AksCluster`] from `--subscription`, `--resource-group`, `--cluster`,
+//! `--provider aks`: an [`kupgrade_aks::AksCluster`] from `--subscription`, `--resource-group`, `--cluster`,
 //! `--arm-endpoint` and `--no-auth`, with credentials from
 //! [`kupgrade_aks::default_credential`] (client secret, workload identity, then `az`/`azd`,
 //! then managed identity).

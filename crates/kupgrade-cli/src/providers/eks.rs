@@ -1,4 +1,4 @@
-//! `--provider eks`: an [`EksCluster`] from `--cluster`, `--region`, `--profile` and
+//! `--provider eks`: an [`kupgrade_eks::EksCluster`] from `--cluster`, `--region`, `--profile` and
 //! `--endpoint-url`, with credentials from the AWS SDK's default chain.
 
 use std::sync::Arc;

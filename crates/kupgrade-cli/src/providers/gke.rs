@@ -1,4 +1,4 @@
-//! `--provider gke`: a [`GkeCluster`] from `--project`, `--location`, `--cluster`, `--endpoint`
+//! `--provider gke`: a [`kupgrade_gke::GkeCluster`] from `--project`, `--location`, `--cluster`, `--endpoint`
 //! and `--no-auth`, with Application Default Credentials unless `--no-auth`.
 
 use std::sync::Arc;
