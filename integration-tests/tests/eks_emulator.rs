@@ -169,6 +169,19 @@ impl Fixture for Emulator {
     }
 }
 
+/// Runs `plan` from its first step with the short delays, without a journal file.
+async fn run_plan(
+    cluster: &Arc<EksCluster>,
+    nodes: &Arc<EmulatedNodes>,
+    plan: UpgradePlan,
+) -> kupgrade_core::RunReport {
+    Executor::new(cluster.clone(), nodes.clone())
+        .with_config(fast())
+        .run(&mut Journal::new(plan))
+        .await
+        .unwrap()
+}
+
 fn two_groups() -> ClusterSnapshot {
     conformance::spec(Provider::Eks, 29, &[("general", 29, 3), ("batch", 29, 2)])
 }
@@ -293,12 +306,7 @@ async fn throttling_and_conflicts_are_waited_out() {
     emulator.fail("UpdateClusterVersion", 429, 1);
     emulator.fail("UpdateNodegroupVersion", 409, 2);
     emulator.fail("DescribeUpdate", 503, 1);
-    let mut journal = Journal::new(plan);
-    let report = Executor::new(cluster.clone(), nodes)
-        .with_config(fast())
-        .run(&mut journal)
-        .await
-        .unwrap();
+    let report = run_plan(&cluster, &nodes, plan).await;
     assert_eq!(report.result, RunResult::Succeeded, "{:?}", report.error);
     assert_eq!(emulator.updates().len(), 4, "{:?}", emulator.updates());
 }
@@ -322,12 +330,7 @@ async fn an_update_already_running_is_waited_for_not_started_again() {
         .send()
         .await
         .unwrap();
-    let mut journal = Journal::new(plan);
-    let report = Executor::new(cluster.clone(), nodes)
-        .with_config(fast())
-        .run(&mut journal)
-        .await
-        .unwrap();
+    let report = run_plan(&cluster, &nodes, plan).await;
     assert_eq!(report.result, RunResult::Succeeded, "{:?}", report.error);
     let cp: Vec<String> = emulator
         .updates()
@@ -350,12 +353,7 @@ async fn the_strict_lag_rule_is_named_and_lag_limit_0_plans_around_it() {
     };
     let (cluster, nodes) = emulator.make(&two_groups()).await;
     let guide = plan(&cluster, 31, in_place()).await;
-    let mut journal = Journal::new(guide);
-    let report = Executor::new(cluster.clone(), nodes.clone())
-        .with_config(fast())
-        .run(&mut journal)
-        .await
-        .unwrap();
+    let report = run_plan(&cluster, &nodes, guide).await;
     assert_eq!(report.result, RunResult::Failed);
     let error = report.error.unwrap_or_default();
     assert!(
@@ -364,12 +362,7 @@ async fn the_strict_lag_rule_is_named_and_lag_limit_0_plans_around_it() {
     );
 
     let strict = in_place().with_policy(SkewPolicy::for_provider(Provider::Eks).with_lag_limit(0));
-    let mut journal = Journal::new(plan(&cluster, 31, strict).await);
-    let report = Executor::new(cluster.clone(), nodes)
-        .with_config(fast())
-        .run(&mut journal)
-        .await
-        .unwrap();
+    let report = run_plan(&cluster, &nodes, plan(&cluster, 31, strict).await).await;
     assert_eq!(report.result, RunResult::Succeeded, "{:?}", report.error);
 }
 
@@ -386,9 +379,7 @@ async fn calls_per_in_place_upgrade() {
     let plan = plan(&cluster, 32, in_place()).await;
     // What a run's pre-flight reads besides the plan's snapshot.
     assert!(cluster.operations_in_flight().await.unwrap().is_empty());
-    let executor = Executor::new(cluster.clone(), nodes).with_config(fast());
-    let mut journal = Journal::new(plan);
-    let report = executor.run(&mut journal).await.unwrap();
+    let report = run_plan(&cluster, &nodes, plan).await;
     assert_eq!(report.result, RunResult::Succeeded, "{:?}", report.error);
     let after = emulator.calls();
     let made: BTreeMap<&str, u64> = after

@@ -6,11 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::calendar::Calendar;
-use crate::checks::{CheckInputs, CheckRegistry, Finding, Offer};
 use crate::cluster::{
     ClusterSnapshot, ManagedCluster, OperationId, OperationKind, OperationState, PoolUpgradeOptions,
     ResourceStatus,
@@ -193,43 +190,6 @@ impl Executor {
     pub fn with_journal_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.journal_path = Some(path.into());
         self
-    }
-
-    /// Reads the cluster, runs every check of `registry` on `plan`, and returns the findings.
-    /// Changes nothing.
-    pub async fn preflight(
-        &self,
-        plan: &UpgradePlan,
-        registry: &CheckRegistry,
-        calendar: &Calendar,
-        today: NaiveDate,
-        offer: Offer<'_>,
-        allow_preview: bool,
-    ) -> Result<Vec<Finding>> {
-        let poll = &self.config.poll;
-        let snapshot = poll
-            .retry("describe cluster", &self.events, || self.cluster.describe())
-            .await?;
-        let in_flight = poll
-            .retry("list operations", &self.events, || {
-                self.cluster.operations_in_flight()
-            })
-            .await?;
-        let inputs = CheckInputs {
-            snapshot: &snapshot,
-            calendar,
-            today,
-            workloads: Some(self.workloads.as_ref()),
-            in_flight: &in_flight,
-            force_drain: self.config.drain.force,
-            offer,
-            allow_preview,
-        };
-        let findings = registry.run(plan, &inputs).await?;
-        for f in &findings {
-            (self.events)(&Event::Finding(Box::new(f.clone())));
-        }
-        Ok(findings)
     }
 
     /// Runs the journal's plan from its first unfinished step.

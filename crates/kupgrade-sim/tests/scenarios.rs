@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use kupgrade_core::checks::Severity;
 use kupgrade_core::{
-    Calendar, CheckRegistry, Error, Event, Executor, ExecutorConfig, Journal, KubeVersion, OperationKind,
-    PlanOptions, PoolUpgradeOptions, Provider, RunReport, RunResult, StepOutcome, Strategy, plan_with,
+    Error, Event, Executor, ExecutorConfig, Journal, KubeVersion, OperationKind, PlanOptions,
+    PoolUpgradeOptions, Provider, RunReport, RunResult, StepOutcome, Strategy, plan_with,
 };
 use kupgrade_sim::{Budget, PlannedFailure, SimCluster, SimState, SimStore, WorkloadKind};
 
@@ -118,18 +118,13 @@ fn blocking_cluster(provider: Provider) -> SimState {
 #[tokio::test(start_paused = true)]
 async fn a_blocking_pdb_is_named_before_anything_changes() {
     let sim = SimCluster::new(blocking_cluster(Provider::Eks));
-    let journal = journal_for(&sim, 32, Strategy::InPlace);
-    let findings = executor(&sim)
-        .preflight(
-            &journal.plan,
-            &CheckRegistry::builtin(),
-            &Calendar::embedded(Provider::Eks),
-            chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
-            kupgrade_core::Offer::NotRead,
-            false,
-        )
+    let prepared = kupgrade_core::Upgrade::new(Arc::new(sim.clone()))
+        .with_workloads(Arc::new(sim.clone()))
+        .with_today(chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap())
+        .prepare(&v(32), &kupgrade_core::PrepareOptions::new(Strategy::InPlace))
         .await
         .unwrap();
+    let findings = prepared.findings();
     let pdb: Vec<_> = findings.iter().filter(|f| f.id == "KUP-PDB-001").collect();
     assert_eq!(pdb.len(), 2, "both invoicer pods: {findings:#?}");
     assert!(pdb.iter().all(|f| f.severity == Severity::Blocker));
