@@ -32,8 +32,8 @@ use kupgrade_eks::EksCluster;
 struct NoWorkloads;
 
 fn no_kube<T>() -> Result<T> {
-    Err(Error::InvalidInput(
-        "moto_server emulates the EKS API only; it has no Kubernetes API".into(),
+    Err(Error::invalid_input(
+        "moto_server emulates the EKS API only; it has no Kubernetes API",
     ))
 }
 
@@ -243,7 +243,7 @@ async fn rollout_settings_reach_moto_and_version_updates_are_not_emulated() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::OperationInProgress(_)), "{err:?}");
+    assert!(matches!(err, Error::OperationInProgress { .. }), "{err:?}");
     assert_eq!(
         eks.describe()
             .await

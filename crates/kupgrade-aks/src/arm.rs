@@ -16,7 +16,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::convert::async_state;
-use crate::error::{Target, cloud_error, from_azure, from_response, parse_retry_after};
+use crate::error::{
+    ArmError, Target, cause, cloud_error, from_azure, from_response, operation_label, parse_retry_after,
+};
 use crate::models::AsyncOperationModel;
 
 /// The ARM api-version every request uses (see the crate README for why this one).
@@ -41,6 +43,8 @@ pub(crate) enum Via {
 /// One ARM answer, fully read.
 #[derive(Debug)]
 pub(crate) struct ArmResponse {
+    /// What was asked, for errors ([`crate::error::operation_label`]).
+    pub operation: String,
     pub status: u16,
     pub headers: Headers,
     pub body: Bytes,
@@ -73,7 +77,7 @@ impl ArmResponse {
     /// The body as `T`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
         serde_json::from_slice(&self.body)
-            .map_err(|e| Error::Provider(format!("could not read ARM response (HTTP {}): {e}", self.status)))
+            .map_err(|e| Error::provider(format!("could not read ARM response (HTTP {}): {e}", self.status)))
     }
 
     /// `self` when 2xx, else the mapped error.
@@ -81,12 +85,10 @@ impl ArmResponse {
         if self.is_success() {
             Ok(self)
         } else {
-            Err(from_response(
-                self.status,
-                self.header(&RETRY_AFTER),
-                &self.body,
-                target,
-            ))
+            Err(
+                from_response(self.status, self.header(&RETRY_AFTER), &self.body, target)
+                    .caused_by(cause(&self.operation, ArmError::new(self.status, &self.body))),
+            )
         }
     }
 }
@@ -139,6 +141,7 @@ impl ArmClient {
         body: Option<&serde_json::Value>,
         headers: &[(&'static str, String)],
     ) -> Result<ArmResponse> {
+        let operation = operation_label(method.as_ref(), &url);
         let mut request = Request::new(url, method);
         request.insert_header("accept", "application/json");
         for (name, value) in headers {
@@ -146,7 +149,7 @@ impl ArmClient {
         }
         if let Some(body) = body {
             request.insert_header("content-type", "application/json");
-            let bytes = serde_json::to_vec(body).map_err(|e| Error::Provider(e.to_string()))?;
+            let bytes = serde_json::to_vec(body).map_err(|e| Error::provider(e.to_string()))?;
             request.set_body(bytes);
         }
         let options = PipelineSendOptions {
@@ -157,9 +160,10 @@ impl ArmClient {
             .pipeline
             .send(&Context::new(), &mut request, Some(options))
             .await
-            .map_err(|e| from_azure(&e))?;
+            .map_err(|e| from_azure(&e).caused_by(cause(&operation, e)))?;
         let (status, headers, body) = response.deconstruct();
         Ok(ArmResponse {
+            operation,
             status: u16::from(status),
             headers,
             body: body.into(),
@@ -173,9 +177,9 @@ impl ArmClient {
     /// One poll of an operation's status URL.
     pub async fn poll(&self, via: Via, url: &str) -> Result<Poll> {
         let url =
-            Url::parse(url).map_err(|e| Error::InvalidInput(format!("bad polling URL '{url}': {e}")))?;
+            Url::parse(url).map_err(|e| Error::invalid_input(format!("bad polling URL '{url}': {e}")))?;
         if !self.same_origin(&url) {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid_input(format!(
                 "polling URL {} is not on the ARM endpoint {}; refusing to send a token there",
                 url.origin().ascii_serialization(),
                 self.endpoint.origin().ascii_serialization()
@@ -195,7 +199,7 @@ impl ArmClient {
             (Via::AsyncOperation, _) => Err(resp
                 .ok(&Target::Operation)
                 .err()
-                .unwrap_or_else(|| Error::Provider("unexpected polling answer".into()))),
+                .unwrap_or_else(|| Error::provider("unexpected polling answer"))),
             (Via::Location, _) => Ok(Poll::State(
                 OperationState::Failed(cloud_error(&resp.body).one_line()),
                 None,

@@ -14,7 +14,7 @@ use azure_identity::{
     ClientSecretCredential, DeveloperToolsCredential, ManagedIdentityCredential, WorkloadIdentityCredential,
 };
 use chrono::{DateTime, Utc};
-use kupgrade_core::{Error, Result};
+use kupgrade_core::{Error, Hint, Provider, Result, Setting};
 
 use crate::arm::ArmClient;
 use crate::cluster::{AksCluster, ClusterIds, Options};
@@ -39,9 +39,15 @@ pub mod env {
 ///
 /// ```
 /// use kupgrade_aks::AksClusterBuilder;
+/// use kupgrade_core::{Hint, Setting};
 ///
 /// let err = AksClusterBuilder::new().with_subscription("sub").with_cluster("prod").build().unwrap_err();
-/// assert_eq!(err.to_string(), "invalid input: no resource group: pass --resource-group or set AZURE_RESOURCE_GROUP");
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid input: no resource group: give it with `with_resource_group` or AZURE_RESOURCE_GROUP"
+/// );
+/// // The setting to change, for a front end to name in its own words (the CLI: a flag).
+/// assert_eq!(err.hint(), Some(Hint::Settings(vec![Setting::ResourceGroup])));
 /// ```
 #[derive(Default)]
 pub struct AksClusterBuilder {
@@ -161,38 +167,56 @@ impl AksClusterBuilder {
 
     /// Checks the settings and builds the cluster handle. Makes no network call.
     pub fn build(self) -> Result<AksCluster> {
-        let need = |v: Option<String>, what: &str, flag: &str, var: &str| {
-            non_empty(v).ok_or_else(|| Error::InvalidInput(format!("no {what}: pass {flag} or set {var}")))
+        let need = |v: Option<String>, what: &str, method: &str, var: &str, setting: Setting| {
+            non_empty(v).ok_or_else(|| {
+                Error::invalid_input(format!("no {what}: give it with `{method}` or {var}"))
+                    .with_hint(Hint::Settings(vec![setting]))
+            })
         };
         let subscription = need(
             self.subscription,
             "subscription",
-            "--subscription",
+            "with_subscription",
             env::SUBSCRIPTION,
+            Setting::Subscription,
         )?;
         let resource_group = need(
             self.resource_group,
             "resource group",
-            "--resource-group",
+            "with_resource_group",
             env::RESOURCE_GROUP,
+            Setting::ResourceGroup,
         )?;
-        let cluster = need(self.cluster, "cluster name", "--cluster", env::CLUSTER)?;
+        let cluster = need(
+            self.cluster,
+            "cluster name",
+            "with_cluster",
+            env::CLUSTER,
+            Setting::Cluster,
+        )?;
+        let endpoint_settings = || {
+            Hint::Settings(vec![
+                Setting::AnonymousCredentials,
+                Setting::Endpoint(Provider::Aks),
+            ])
+        };
         if self.no_auth && self.arm_endpoint.is_none() {
-            return Err(Error::InvalidInput(
-                "--no-auth only works with --arm-endpoint (a local ARM endpoint); Azure itself needs a token"
-                    .into(),
-            ));
+            return Err(Error::invalid_input(
+                "anonymous credentials only work with a local ARM endpoint (with_endpoint); Azure itself needs a token",
+            )
+            .with_hint(endpoint_settings()));
         }
         let endpoint_text = self.arm_endpoint.as_deref().unwrap_or(PUBLIC_ARM_ENDPOINT);
         let endpoint = Url::parse(endpoint_text).map_err(|e| {
-            Error::InvalidInput(format!(
+            Error::invalid_input(format!(
                 "ARM endpoint '{endpoint_text}' is not a URL ({e}); e.g. https://management.azure.com"
             ))
         })?;
         if !self.no_auth && endpoint.scheme() != "https" {
-            return Err(Error::InvalidInput(format!(
-                "ARM endpoint '{endpoint_text}' is not https and tokens are only sent over TLS; add --no-auth for a local test endpoint"
-            )));
+            return Err(Error::invalid_input(format!(
+                "ARM endpoint '{endpoint_text}' is not https and tokens are only sent over TLS; use anonymous credentials for a local test endpoint"
+            ))
+            .with_hint(endpoint_settings()));
         }
 
         let mut per_try: Vec<Arc<dyn Policy>> = Vec::new();
@@ -256,7 +280,7 @@ impl AksClusterBuilder {
 pub fn default_credential() -> Result<Arc<dyn TokenCredential>> {
     let var = |k: &str| non_empty(std::env::var(k).ok());
     let cred_err = |what: &str, e: azure_core::Error| {
-        Error::Permission(format!("could not set up the {what} credential: {e}"))
+        Error::permission(format!("could not set up the {what} credential: {e}"))
     };
     let authority = var("AZURE_AUTHORITY_HOST").unwrap_or_else(|| "https://login.microsoftonline.com".into());
     if let (Some(tenant), Some(client), Some(secret)) = (
@@ -472,7 +496,7 @@ mod tests {
         let err = bounded(Stuck(None)).get_token(&["s"], None).await.unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));
         let mapped = crate::error::from_azure(&err);
-        assert!(matches!(mapped, Error::Unreachable(_)), "{mapped:?}");
+        assert!(matches!(mapped, Error::Unreachable { .. }), "{mapped:?}");
         assert_eq!(
             mapped.to_string(),
             "cannot reach the Entra ID token endpoint https://login.example/t (client secret credential): no answer within 0 s; check the network, a proxy (HTTPS_PROXY) or AZURE_AUTHORITY_HOST"
@@ -495,19 +519,21 @@ mod tests {
     }
 
     #[test]
-    fn missing_settings_name_the_flag_and_the_variable() {
-        let e = AksClusterBuilder::new().build().unwrap_err().to_string();
+    fn missing_settings_name_the_method_the_variable_and_the_setting() {
+        let err = AksClusterBuilder::new().build().unwrap_err();
+        let e = err.to_string();
         assert!(
-            e.contains("--subscription") && e.contains("AZURE_SUBSCRIPTION_ID"),
+            e.contains("with_subscription") && e.contains("AZURE_SUBSCRIPTION_ID"),
             "{e}"
         );
-        let e = AksClusterBuilder::new()
+        assert!(!e.contains("--"), "names no CLI flag: {e}");
+        assert_eq!(err.hint(), Some(Hint::Settings(vec![Setting::Subscription])));
+        let err = AksClusterBuilder::new()
             .with_subscription("s")
             .with_resource_group("g")
             .build()
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("--cluster"), "{e}");
+            .unwrap_err();
+        assert_eq!(err.hint(), Some(Hint::Settings(vec![Setting::Cluster])));
     }
 
     #[test]
@@ -523,13 +549,13 @@ mod tests {
             .build()
             .unwrap_err()
             .to_string();
-        assert!(e.contains("--no-auth") && e.contains("--arm-endpoint"), "{e}");
+        assert!(e.contains("anonymous") && e.contains("local ARM endpoint"), "{e}");
         let e = base()
             .with_endpoint("http://127.0.0.1:1")
             .build()
             .unwrap_err()
             .to_string();
-        assert!(e.contains("not https") && e.contains("--no-auth"), "{e}");
+        assert!(e.contains("not https") && e.contains("anonymous"), "{e}");
         let e = base()
             .with_endpoint("not a url")
             .with_anonymous_credentials(true)

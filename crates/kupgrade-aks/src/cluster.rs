@@ -107,7 +107,7 @@ impl OpRef {
     }
 
     fn parse(id: &OperationId) -> Result<Self> {
-        let bad = || Error::InvalidInput(format!("operation id '{id}' was not made by kupgrade-aks"));
+        let bad = || Error::invalid_input(format!("operation id '{id}' was not made by kupgrade-aks"));
         let raw = id.0.strip_prefix(OP_PREFIX).ok_or_else(bad)?;
         let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
         serde_json::from_slice(&bytes).map_err(|_| bad())
@@ -237,7 +237,7 @@ impl AksCluster {
             .into_iter()
             .map(|v| {
                 serde_json::from_value(v)
-                    .map_err(|e| Error::Provider(format!("could not read an agent pool: {e}")))
+                    .map_err(|e| Error::provider(format!("could not read an agent pool: {e}")))
             })
             .collect()
     }
@@ -252,11 +252,9 @@ impl AksCluster {
             match page.next_link {
                 Some(next) if !next.is_empty() => {
                     let next = azure_core::http::Url::parse(&next)
-                        .map_err(|e| Error::Provider(format!("bad nextLink: {e}")))?;
+                        .map_err(|e| Error::provider(format!("bad nextLink: {e}")))?;
                     if !self.arm.same_origin(&next) {
-                        return Err(Error::Provider(
-                            "nextLink points away from the ARM endpoint".into(),
-                        ));
+                        return Err(Error::provider("nextLink points away from the ARM endpoint"));
                     }
                     url = next;
                 }
@@ -349,7 +347,7 @@ impl AksCluster {
     pub async fn catalogue(&self) -> Result<Vec<AksVersion>> {
         let (_, body) = self.get_cluster().await?;
         let cluster: ManagedClusterModel =
-            serde_json::from_value(body).map_err(|e| Error::Provider(e.to_string()))?;
+            serde_json::from_value(body).map_err(|e| Error::provider(e.to_string()))?;
         let url = self.arm.url(&[
             "subscriptions",
             &self.ids.subscription,
@@ -508,8 +506,8 @@ impl AksCluster {
                 | OperationKind::CreateNodePool
                 | OperationKind::DeleteNodePool,
                 None,
-            ) => Err(Error::InvalidInput("operation id names no node pool".into())),
-            (kind, _) => Err(Error::InvalidInput(format!(
+            ) => Err(Error::invalid_input("operation id names no node pool")),
+            (kind, _) => Err(Error::invalid_input(format!(
                 "AKS operations of kind {kind:?} are not read from their resource"
             ))),
         }
@@ -517,7 +515,7 @@ impl AksCluster {
 
     /// The error after the eTag changed under every attempt: someone else keeps writing.
     fn changed_under_us(&self, target: &Target) -> Error {
-        Error::InvalidTransition(format!(
+        Error::invalid_transition(format!(
             "{} changed between kupgrade's read and its write {ETAG_ATTEMPTS} times (HTTP 412 on If-Match): \
              another client is updating it; let that change finish (az aks show / az aks nodepool show, \
              provisioningState), then re-run",
@@ -527,14 +525,14 @@ impl AksCluster {
 
     fn check_control_plane_only(&self, cluster: &ManagedClusterModel) -> Result<()> {
         if let Some(why) = convert::legacy_reason(cluster) {
-            return Err(Error::InvalidTransition(format!(
+            return Err(Error::invalid_transition(format!(
                 "cluster '{}' is a legacy AKS cluster ({why}): AKS upgrades its control plane and all pools together \
                  there, and kupgrade only runs control-plane-only upgrades; upgrade with `az aks upgrade` instead",
                 self.ids.name
             )));
         }
         if let Some(channel) = convert::auto_upgrade_channel(cluster) {
-            return Err(Error::InvalidTransition(format!(
+            return Err(Error::invalid_transition(format!(
                 "cluster '{}' has the auto-upgrade channel '{channel}', and AKS forbids control-plane-only upgrades \
                  then; turn it off first (az aks update --auto-upgrade-channel none) or let AKS upgrade it",
                 self.ids.name
@@ -584,13 +582,13 @@ impl ManagedCluster for AksCluster {
     async fn describe(&self) -> Result<ClusterSnapshot> {
         let (resp, body) = self.get_cluster().await?;
         let cluster: ManagedClusterModel = serde_json::from_value(body.clone())
-            .map_err(|e| Error::Provider(format!("could not read cluster '{}': {e}", self.ids.name)))?;
+            .map_err(|e| Error::provider(format!("could not read cluster '{}': {e}", self.ids.name)))?;
         let bodies = self.list_pool_bodies().await?;
         let pools = bodies
             .iter()
             .map(|v| {
                 serde_json::from_value(v.clone())
-                    .map_err(|e| Error::Provider(format!("could not read an agent pool: {e}")))
+                    .map_err(|e| Error::provider(format!("could not read an agent pool: {e}")))
             })
             .collect::<Result<Vec<AgentPoolModel>>>()?;
         let snapshot = convert::snapshot(&self.ids.name, &cluster, &pools)?;
@@ -632,7 +630,7 @@ impl ManagedCluster for AksCluster {
             attempt += 1;
             let (etag, body) = self.cluster_before_write(attempt > 1).await?;
             let cluster: ManagedClusterModel =
-                serde_json::from_value(body.clone()).map_err(|e| Error::Provider(e.to_string()))?;
+                serde_json::from_value(body.clone()).map_err(|e| Error::provider(e.to_string()))?;
             self.check_control_plane_only(&cluster)?;
             let p = &cluster.properties;
             let desired = p.kubernetes_version.as_deref();
@@ -643,7 +641,7 @@ impl ManagedCluster for AksCluster {
                     self.remember(token, &id);
                     return Ok(id);
                 }
-                return Err(Error::OperationInProgress(format!(
+                return Err(Error::operation_in_progress(format!(
                     "{} (provisioningState {})",
                     self.ids.name,
                     p.provisioning_state.as_deref().unwrap_or("?")
@@ -682,7 +680,7 @@ impl ManagedCluster for AksCluster {
     ) -> Result<OperationId> {
         let (rollout, force) = (&options.rollout, options.force);
         if force {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid_input(format!(
                 "AKS has no per-pool forced drain past PodDisruptionBudgets, so node pool '{pool}' cannot be upgraded \
                  with force; relax the PDB, or let AKS quarantine blocked nodes (undrainableNodeBehavior=Cordon)"
             )));
@@ -696,7 +694,7 @@ impl ManagedCluster for AksCluster {
             attempt += 1;
             let (etag, body) = self.pool_before_write(pool, attempt > 1).await?;
             let model: AgentPoolModel =
-                serde_json::from_value(body.clone()).map_err(|e| Error::Provider(e.to_string()))?;
+                serde_json::from_value(body.clone()).map_err(|e| Error::provider(e.to_string()))?;
             let p = &model.properties;
             let desired = p.orchestrator_version.as_deref();
             let current = p.current_orchestrator_version.as_deref().or(desired);
@@ -706,7 +704,7 @@ impl ManagedCluster for AksCluster {
                     self.remember(token, &id);
                     return Ok(id);
                 }
-                return Err(Error::OperationInProgress(format!(
+                return Err(Error::operation_in_progress(format!(
                     "{} (node pool '{pool}' is {})",
                     self.ids.name,
                     p.provisioning_state.as_deref().unwrap_or("?")
@@ -757,7 +755,7 @@ impl ManagedCluster for AksCluster {
         let kind = OperationKind::CreateNodePool;
         if let Some(existing) = self.find_pool(&spec.name).await? {
             let model: AgentPoolModel =
-                serde_json::from_value(existing).map_err(|e| Error::Provider(e.to_string()))?;
+                serde_json::from_value(existing).map_err(|e| Error::provider(e.to_string()))?;
             let state = model.properties.provisioning_state.as_deref();
             let creating = state.is_some_and(|s| s.eq_ignore_ascii_case("creating"));
             let same =
@@ -767,7 +765,7 @@ impl ManagedCluster for AksCluster {
                 self.remember(token, &id);
                 return Ok(id);
             }
-            return Err(Error::InvalidTransition(format!(
+            return Err(Error::invalid_transition(format!(
                 "node pool '{}' already exists in cluster '{}' at another version; pick another name",
                 spec.name, self.ids.name
             )));
@@ -834,7 +832,7 @@ impl ManagedCluster for AksCluster {
     async fn operations_in_flight(&self) -> Result<Vec<Operation>> {
         let (_, body) = self.get_cluster().await?;
         let cluster: ManagedClusterModel =
-            serde_json::from_value(body).map_err(|e| Error::Provider(e.to_string()))?;
+            serde_json::from_value(body).map_err(|e| Error::provider(e.to_string()))?;
         let pools = self.list_pools().await?;
         let mut ops = Vec::new();
         for pool in &pools {

@@ -69,7 +69,7 @@ pub(crate) fn version_matches(have: Option<&str>, to: &KubeVersion) -> bool {
 fn parse_version(what: &str, primary: Option<&str>, fallback: Option<&str>) -> Result<KubeVersion> {
     let raw = primary
         .or(fallback)
-        .ok_or_else(|| Error::Provider(format!("{what} has no Kubernetes version")))?;
+        .ok_or_else(|| Error::provider(format!("{what} has no Kubernetes version")))?;
     KubeVersion::parse(raw)
 }
 
@@ -142,15 +142,15 @@ pub(crate) fn settings_changes(
         );
     }
     if requested.max_surge == 0 && requested.max_unavailable == 0 && !out.is_empty() {
-        return Err(Error::InvalidInput(
-            "max surge and max unavailable are both 0; AKS needs one of them above 0".into(),
+        return Err(Error::invalid_input(
+            "max surge and max unavailable are both 0; AKS needs one of them above 0",
         ));
     }
     let minutes = |d: Duration| d.as_secs().div_ceil(60);
     let drain = minutes(requested.drain_timeout);
     if drain != minutes(current.drain_timeout) {
         if !(5..=1440).contains(&drain) {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid_input(format!(
                 "drain timeout of {drain} minute(s) is outside what AKS accepts (drainTimeoutInMinutes 5 to 1440)"
             )));
         }
@@ -159,7 +159,7 @@ pub(crate) fn settings_changes(
     let soak = minutes(requested.soak);
     if soak != minutes(current.soak) {
         if soak > 30 {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid_input(format!(
                 "soak of {soak} minutes is more than AKS accepts (nodeSoakDurationInMinutes 0 to 30)"
             )));
         }
@@ -263,7 +263,7 @@ pub fn validate_pool_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::InvalidInput(format!(
+        Err(Error::invalid_input(format!(
             "node pool name '{name}' is not valid on AKS: use 1 to 12 lower-case letters and digits, starting \
              with a letter (^[a-z][a-z0-9]{{0,11}}$)"
         )))

@@ -15,9 +15,71 @@
 
 use std::time::Duration;
 
-use kupgrade_core::{DeprecatedApi, Error, KubeVersion};
+use kupgrade_core::{DeprecatedApi, Error, Hint, KubeVersion, Provider, Setting};
 
 use crate::models::{CloudError, CloudErrorBody};
+
+/// An error answer from Azure Resource Manager: the HTTP status and ARM's error body. It is the
+/// SDK-level [`source`](std::error::Error::source) of the [`kupgrade_core::Cause`] an AKS error
+/// carries; find it with `error.cause().and_then(|c| c.downcast_ref::<ArmError>())`.
+#[derive(Debug, Clone)]
+pub struct ArmError {
+    status: u16,
+    body: CloudErrorBody,
+}
+
+impl ArmError {
+    pub(crate) fn new(status: u16, body: &[u8]) -> Self {
+        Self {
+            status,
+            body: cloud_error(body),
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// ARM's error code (e.g. `OperationNotAllowed`), when it sent one.
+    pub fn code(&self) -> Option<&str> {
+        self.body.code.as_deref()
+    }
+
+    /// ARM's subcode (e.g. `UpgradeBlockedOnDeprecatedAPIUsage`), when it sent one.
+    pub fn subcode(&self) -> Option<&str> {
+        self.body.subcode.as_deref()
+    }
+
+    /// ARM's message, when it sent one.
+    pub fn message(&self) -> Option<&str> {
+        self.body.message.as_deref()
+    }
+}
+
+impl std::fmt::Display for ArmError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {}: {}", self.status, self.body.one_line())
+    }
+}
+
+impl std::error::Error for ArmError {}
+
+/// The operation label of a request, for [`kupgrade_core::Cause`]: the method and the path
+/// below the resource provider (`PUT managedClusters/prod/agentPools/gpu`), or the whole path
+/// for other URLs.
+pub(crate) fn operation_label(method: &str, url: &azure_core::http::Url) -> String {
+    let path = url.path();
+    let below = path
+        .split_once("/providers/Microsoft.ContainerService/")
+        .map_or(path, |(_, rest)| rest);
+    format!("{method} {below}")
+}
+
+/// The cause of an error from `operation`.
+pub(crate) fn cause(operation: &str, error: impl Into<kupgrade_core::BoxError>) -> kupgrade_core::Cause {
+    kupgrade_core::Cause::new(Provider::Aks, operation.to_string(), error)
+}
 
 /// The ARM subcode AKS uses when deprecated API calls block a minor upgrade.
 pub const DEPRECATED_API_BLOCK: &str = "UpgradeBlockedOnDeprecatedAPIUsage";
@@ -37,8 +99,13 @@ impl Target {
             Target::Cluster(name) => Error::not_found(
                 "cluster",
                 name.clone(),
-                "check --subscription, --resource-group and --cluster (az aks list -o table)",
-            ),
+                "check the subscription, resource group and cluster name (az aks list -o table)",
+            )
+            .with_hint(Hint::Settings(vec![
+                Setting::Subscription,
+                Setting::ResourceGroup,
+                Setting::Cluster,
+            ])),
             Target::Pool { cluster, pool } => Error::not_found(
                 "node pool",
                 pool.clone(),
@@ -110,7 +177,7 @@ pub(crate) fn deprecated_api_message(subject: &str, aks_says: &str) -> String {
     };
     format!(
         "AKS blocked the upgrade of {subject} because {what}; move those clients to the replacement APIs \
-         (`kupgrade scan` lists them) and wait for the 12-hour window to pass, or, if you accept the risk, \
+         (a scan of the live cluster lists them) and wait for the 12-hour window to pass, or, if you accept the risk, \
          set upgradeSettings.overrideSettings.forceUpgrade=true with an `until` time (az aks update \
          --enable-force-upgrade --upgrade-override-until <RFC3339>, or AksClusterBuilder::with_force_upgrade_until \
          in the library) and re-run; kupgrade never sets it on its own"
@@ -159,27 +226,26 @@ pub(crate) fn from_response(status: u16, retry_after: Option<&str>, body: &[u8],
     match status {
         404 => target.not_found(),
         409 if has("OperationNotAllowed") || text.contains("in progress") => {
-            Error::OperationInProgress(format!("{} ({text})", target.cluster()))
+            Error::operation_in_progress(format!("{} ({text})", target.cluster()))
         }
-        409 => Error::InvalidTransition(format!("{}: {text}", target.subject())),
-        429 => Error::Throttled {
-            retry_after: parse_retry_after(retry_after),
-        },
-        412 => Error::Transient(format!(
+        409 => Error::invalid_transition(format!("{}: {text}", target.subject())),
+        429 => Error::throttled(parse_retry_after(retry_after)),
+        412 => Error::transient(format!(
             "{} changed between read and write (etag mismatch, HTTP 412); the next try re-reads it",
             target.subject()
         )),
         400 if has(DEPRECATED_API_BLOCK) || text.contains(DEPRECATED_API_BLOCK) => {
-            Error::InvalidTransition(deprecated_api_message(&target.subject(), &text))
+            Error::invalid_transition(deprecated_api_message(&target.subject(), &text))
+                .with_hint(Hint::ScanApis { live: true })
         }
-        400 | 422 => Error::InvalidTransition(format!("{}: {text}", target.subject())),
-        401 | 403 => Error::Permission(format!(
+        400 | 422 => Error::invalid_transition(format!("{}: {text}", target.subject())),
+        401 | 403 => Error::permission(format!(
             "{}: {text}; check that the identity has the Azure Kubernetes Service Contributor role (or \
              Microsoft.ContainerService/managedClusters/* permissions) on the resource group",
             target.subject()
         )),
-        500..=599 => Error::Transient(format!("ARM answered {status} for {}: {text}", target.subject())),
-        _ => Error::Provider(format!("ARM answered {status} for {}: {text}", target.subject())),
+        500..=599 => Error::transient(format!("ARM answered {status} for {}: {text}", target.subject())),
+        _ => Error::provider(format!("ARM answered {status} for {}: {text}", target.subject())),
     }
 }
 
@@ -199,17 +265,18 @@ pub(crate) fn from_azure(err: &azure_core::Error) -> Error {
     let text = text.replace(['\n', '\r'], " ");
     if let Some(at) = text.find(crate::builder::TOKEN_UNREACHABLE) {
         let rest = &text[at + crate::builder::TOKEN_UNREACHABLE.len()..];
-        return Error::Unreachable(rest.to_string());
+        return Error::unreachable(rest.to_string());
     }
     match err.kind() {
-        ErrorKind::Credential => Error::Permission(format!(
+        ErrorKind::Credential => Error::permission(format!(
             "could not get an Azure token ({text}); run `az login`, or set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
              AZURE_CLIENT_SECRET, or run with a managed or workload identity"
-        )),
+        ))
+        .with_hint(Hint::Settings(vec![Setting::Credentials])),
         _ if text.contains("retry policy expired") || matches!(err.kind(), ErrorKind::Io) => {
-            Error::Transient(format!("could not reach ARM: {text}"))
+            Error::transient(format!("could not reach ARM: {text}"))
         }
-        _ => Error::Provider(format!("ARM request failed: {text}")),
+        _ => Error::provider(format!("ARM request failed: {text}")),
     }
 }
 
@@ -229,7 +296,7 @@ mod tests {
         let body = br#"{"error":{"code":"OperationNotAllowed","message":"Operation is not allowed: Another operation (Upgrading) is in progress, please wait for it to finish before starting a new operation. See https://aka.ms/aks-pending-operation for more details"}}"#;
         let e = from_response(409, None, body, &Target::Cluster("prod".into()));
         assert!(
-            matches!(e, Error::OperationInProgress(ref m) if m.starts_with("prod")),
+            matches!(e, Error::OperationInProgress { ref message, .. } if message.starts_with("prod")),
             "{e}"
         );
         assert!(e.is_retryable());
@@ -310,6 +377,6 @@ mod tests {
             br#"{"error":{"code":"AuthorizationFailed","message":"no"}}"#,
             &pool(),
         );
-        assert!(matches!(e, Error::Permission(_)));
+        assert!(matches!(e, Error::Permission { .. }));
     }
 }

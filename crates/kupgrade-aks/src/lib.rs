@@ -41,7 +41,7 @@
 //! // Bad input is refused before any request, with the fix in the message.
 //! let err = AksClusterBuilder::new().with_subscription("s").with_resource_group("g").with_cluster("c")
 //!     .with_anonymous_credentials(true).build().unwrap_err();
-//! assert!(err.to_string().contains("--arm-endpoint"));
+//! assert!(err.to_string().contains("local ARM endpoint"));
 //! # Ok::<(), kupgrade_core::Error>(())
 //! ```
 //!
@@ -62,4 +62,4 @@ pub use arm::API_VERSION;
 pub use builder::{AksClusterBuilder, PUBLIC_ARM_ENDPOINT, default_credential, env};
 pub use cluster::{AbortOutcome, AksCluster, AksPoolDetails, AksVersion, UpgradeOptions};
 pub use convert::{UndrainableNodeBehavior, validate_pool_name};
-pub use error::DEPRECATED_API_BLOCK;
+pub use error::{ArmError, DEPRECATED_API_BLOCK};

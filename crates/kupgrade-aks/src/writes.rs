@@ -137,7 +137,7 @@ pub(crate) fn pool_etag(body: &Value) -> Option<&str> {
 fn properties_of(body: &mut Value) -> Result<&mut Map<String, Value>> {
     body.get_mut("properties")
         .and_then(Value::as_object_mut)
-        .ok_or_else(|| Error::Provider("ARM resource has no properties".into()))
+        .ok_or_else(|| Error::provider("ARM resource has no properties"))
 }
 
 /// The PUT body that moves the control plane to `to` and changes nothing else: the cluster's
@@ -187,11 +187,11 @@ pub(crate) fn pool_upgrade(
 ) -> Result<Value> {
     let props = get
         .get("properties")
-        .ok_or_else(|| Error::Provider("ARM agent pool has no properties".into()))?;
+        .ok_or_else(|| Error::provider("ARM agent pool has no properties"))?;
     let mut props = writable_pool_properties(props);
     let map = props
         .as_object_mut()
-        .ok_or_else(|| Error::Provider("ARM agent pool properties are not an object".into()))?;
+        .ok_or_else(|| Error::provider("ARM agent pool properties are not an object"))?;
     map.insert("orchestratorVersion".into(), json!(convert::wire_version(to)));
     if let Some(changes) = settings_changes.filter(|c| !c.is_empty()) {
         let settings = map.entry("upgradeSettings").or_insert_with(|| json!({}));
@@ -211,7 +211,7 @@ pub(crate) fn pool_create(source: &Value, spec: &NodePoolSpec) -> Result<Value> 
         .unwrap_or_else(|| json!({}));
     let map = props
         .as_object_mut()
-        .ok_or_else(|| Error::Provider("ARM agent pool properties are not an object".into()))?;
+        .ok_or_else(|| Error::provider("ARM agent pool properties are not an object"))?;
     map.insert("count".into(), json!(spec.nodes));
     map.insert(
         "orchestratorVersion".into(),

@@ -88,9 +88,10 @@ async fn an_unknown_cluster_is_not_found_and_named() {
     assert!(matches!(err, Error::NotFound { .. }));
     let msg = err.to_string();
     assert!(
-        msg.starts_with("cluster 'ghost' not found") && msg.contains("--resource-group"),
+        msg.starts_with("cluster 'ghost' not found") && msg.contains("resource group"),
         "{msg}"
     );
+    assert!(matches!(err.hint(), Some(kupgrade_core::Hint::Settings(_))));
 }
 
 #[tokio::test]
@@ -319,7 +320,7 @@ async fn a_concurrent_change_is_read_again_once_then_named() {
         .await
         .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, Error::InvalidTransition(_)), "{err:?}");
+    assert!(matches!(err, Error::InvalidTransition { .. }), "{err:?}");
     assert!(!err.is_retryable(), "a third blind try would not help");
     assert!(
         msg.contains("node pool 'user1'")
@@ -461,7 +462,7 @@ async fn another_operation_running_is_retryable_in_progress() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::OperationInProgress(_)), "{err}");
+    assert!(matches!(err, Error::OperationInProgress { .. }), "{err}");
     assert!(err.is_retryable());
 }
 
@@ -481,9 +482,19 @@ async fn a_conflict_from_arm_maps_to_in_progress() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::OperationInProgress(ref m) if m.contains("Another operation")),
+        matches!(err, Error::OperationInProgress { message: ref m, .. } if m.contains("Another operation")),
         "{err}"
     );
+    // The cause names the provider and the request, and keeps ARM's own answer.
+    let cause = err.cause().expect("an ARM error keeps its cause");
+    assert_eq!(cause.provider(), Some(kupgrade_core::Provider::Aks));
+    assert_eq!(cause.operation(), "PUT managedClusters/prod");
+    let arm_error = cause
+        .downcast_ref::<kupgrade_aks::ArmError>()
+        .expect("the source is ARM's error answer");
+    assert_eq!(arm_error.status(), 409);
+    assert_eq!(arm_error.code(), Some("OperationNotAllowed"));
+    assert!(std::error::Error::source(&err).is_some());
 }
 
 #[tokio::test]
@@ -621,7 +632,7 @@ async fn illegal_version_changes_are_refused_like_aks_does() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::InvalidTransition(ref m) if m.contains("is not allowed")),
+        matches!(err, Error::InvalidTransition { message: ref m, .. } if m.contains("is not allowed")),
         "{err}"
     );
     let err = cluster

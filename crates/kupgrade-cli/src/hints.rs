@@ -1,7 +1,7 @@
 //! The CLI's words for what the library suggests ([`kupgrade_core::Hint`]): its own flags.
 //! Library messages describe a fix without naming any front end's flags; this adds them.
 
-use kupgrade_core::{Error, Finding, Hint};
+use kupgrade_core::{Error, Finding, Hint, Provider, Setting};
 
 /// The flag advice for `hint`.
 fn advice(hint: &Hint) -> Option<String> {
@@ -12,8 +12,40 @@ fn advice(hint: &Hint) -> Option<String> {
         }
         Hint::RunChecks => Some("see `kupgrade check`".into()),
         Hint::AllowPreview => Some("pass --allow-preview to accept it".into()),
+        Hint::Settings(settings) => {
+            let flags: Vec<&str> = settings.iter().filter_map(|s| flag(*s)).collect();
+            (!flags.is_empty()).then(|| format!("see {}", flags.join(", ")))
+        }
+        Hint::ScanApis { live: true } => Some("run `kupgrade scan --live`".into()),
+        Hint::ScanApis { live: false } => {
+            Some("run `kupgrade scan` on your manifests and Helm releases".into())
+        }
         _ => None,
     }
+}
+
+/// The flag that gives `setting`, if the CLI has one.
+fn flag(setting: Setting) -> Option<&'static str> {
+    Some(match setting {
+        Setting::Cluster => "--cluster",
+        Setting::Region => "--region",
+        Setting::Profile => "--profile",
+        Setting::Subscription => "--subscription",
+        Setting::ResourceGroup => "--resource-group",
+        Setting::Project => "--project",
+        Setting::Location => "--location",
+        Setting::Endpoint(Provider::Eks) => "--endpoint-url",
+        Setting::Endpoint(Provider::Aks) => "--arm-endpoint",
+        Setting::Endpoint(Provider::Gke) => "--endpoint",
+        Setting::AnonymousCredentials => "--no-auth",
+        Setting::KubeContext => "--context",
+        Setting::Kubeconfig => "--kubeconfig",
+        Setting::NodeConfigFile => "--node-config FILE",
+        Setting::LagLimit => "--lag-limit",
+        // Credentials come from the environment and the providers' own logins, which the
+        // message names.
+        _ => return None,
+    })
 }
 
 /// `message`, followed by the flag advice for `error`'s hint, if it has one.
@@ -36,6 +68,22 @@ pub fn findings_with_advice(findings: &[Finding]) -> Vec<Finding> {
             f
         })
         .collect()
+}
+
+/// `err` and its context on one line, down to the first library error: the library's message
+/// already says what its causes (an SDK's error) mean, so they are not repeated.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for e in err.chain() {
+        let text = e.to_string().replace('\n', " ");
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        if e.downcast_ref::<Error>().is_some() {
+            break;
+        }
+    }
+    parts.join(": ")
 }
 
 /// The library error somewhere in `err`'s chain, if any.
@@ -61,5 +109,22 @@ mod tests {
         assert_eq!(with_advice("plain", None), "plain");
         let wrapped = anyhow::Error::new(Error::ChecksBlocked(2)).context("upgrading");
         assert!(matches!(core_error(&wrapped), Some(Error::ChecksBlocked(2))));
+    }
+
+    #[test]
+    fn settings_become_flags_and_sdk_causes_stay_out_of_the_line() {
+        let e = Error::not_found("cluster", "prod", "check the cluster name and region")
+            .with_hint(Hint::Settings(vec![Setting::Cluster, Setting::Region]))
+            .caused_by(kupgrade_core::Cause::new(
+                Provider::Eks,
+                "DescribeCluster",
+                std::io::Error::other("ResourceNotFoundException: No cluster found"),
+            ));
+        let err = anyhow::Error::new(e).context("reading the cluster");
+        let line = with_advice(&one_line(&err), core_error(&err));
+        assert_eq!(
+            line,
+            "reading the cluster: cluster 'prod' not found; check the cluster name and region; see --cluster, --region"
+        );
     }
 }

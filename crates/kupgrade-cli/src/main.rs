@@ -103,7 +103,7 @@ fn main() -> ExitCode {
         Err(err) => {
             eprintln!(
                 "error: {}",
-                hints::with_advice(&one_line(&err), hints::core_error(&err))
+                hints::with_advice(&hints::one_line(&err), hints::core_error(&err))
             );
             ExitCode::from(1)
         }
@@ -119,9 +119,4 @@ fn clap_one_line(err: &clap::Error) -> String {
         .map(str::trim)
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// The error and its causes on one line.
-fn one_line(err: &anyhow::Error) -> String {
-    format!("{err:#}").replace('\n', " ")
 }

@@ -167,7 +167,7 @@ pub fn plan_swap(
         && options.weights.iter().all(|w| (1..=100).contains(w))
         && options.weights.last() == Some(&100);
     if !ok {
-        return Err(Error::InvalidInput(format!(
+        return Err(Error::invalid_input(format!(
             "traffic weights {:?} must increase, stay within 1..=100 and end at 100",
             options.weights
         )));
@@ -411,9 +411,8 @@ impl<'a> ClusterSwap<'a> {
         journal: &mut SwapJournal,
     ) -> Result<Option<String>> {
         let need_green = |g: &Option<ClusterHandle>| {
-            g.clone().ok_or_else(|| {
-                Error::InvalidInput("the green cluster does not exist; rerun from the start".into())
-            })
+            g.clone()
+                .ok_or_else(|| Error::invalid_input("the green cluster does not exist; rerun from the start"))
         };
         match step {
             SwapStep::ProvisionGreen { cluster, to } => {
@@ -439,7 +438,7 @@ impl<'a> ClusterSwap<'a> {
                     .await;
                 match waited {
                     Ok(()) => Ok(None),
-                    Err(Error::Timeout { .. }) => Err(Error::InvalidTransition(format!(
+                    Err(Error::Timeout { .. }) => Err(Error::invalid_transition(format!(
                         "green cluster {} did not pass its checks: {}",
                         g.name,
                         verify(&g, target).await?.unwrap_or_default()

@@ -58,7 +58,7 @@ fn check(ok: bool, what: impl FnOnce() -> String) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::Provider(format!("conformance: {}", what())))
+        Err(Error::provider(format!("conformance: {}", what())))
     }
 }
 

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::Provider;
+
 /// Shorthand for results carrying [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -69,34 +71,73 @@ pub enum Error {
         /// The rule and where it is written.
         rule: String,
     },
-    /// The request is malformed (a bad state file, a bad flag combination).
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
+    /// The request is malformed (a bad state file, bad settings, a request the provider
+    /// rejected as invalid).
+    #[error("invalid input: {message}")]
+    InvalidInput {
+        /// What is wrong, and the fix where there is one.
+        message: String,
+        /// The provider call that rejected it, when a provider did.
+        #[source]
+        cause: Option<Box<Cause>>,
+        /// The setting to change, for a front end to name in its own words.
+        hint: Option<Hint>,
+    },
     /// A cluster, node pool or operation does not exist.
-    #[error("{kind} '{name}' not found{hint}")]
+    #[error("{kind} '{name}' not found{}", detail_suffix(.detail))]
     NotFound {
         /// `cluster`, `node pool`, `operation`.
         kind: &'static str,
         /// Its name.
         name: String,
-        /// Extra advice, starting with "; " when present.
-        hint: String,
+        /// What to check, when there is advice (e.g. "EKS cluster names are per region").
+        detail: String,
+        /// The provider call that answered "not found".
+        #[source]
+        cause: Option<Box<Cause>>,
+        /// The settings that choose what is looked up, for a front end to name.
+        hint: Option<Hint>,
     },
     /// The provider is throttling calls.
     #[error("throttled by the provider{}", retry_hint(.retry_after))]
     Throttled {
         /// The provider's `Retry-After`, when it sent one.
         retry_after: Option<Duration>,
+        /// The provider call that was throttled.
+        #[source]
+        cause: Option<Box<Cause>>,
     },
     /// Another operation is running on the cluster; wait for it.
-    #[error("another operation is in progress on {0}; wait for it to finish")]
-    OperationInProgress(String),
+    #[error("another operation is in progress on {message}; wait for it to finish")]
+    OperationInProgress {
+        /// What is busy (e.g. "cluster prod").
+        message: String,
+        /// The provider call that was refused.
+        #[source]
+        cause: Option<Box<Cause>>,
+    },
     /// The provider refused the transition given the cluster's state.
-    #[error("the provider refused the change: {0}")]
-    InvalidTransition(String),
-    /// The caller lacks permission.
-    #[error("permission denied: {0}")]
-    Permission(String),
+    #[error("the provider refused the change: {message}")]
+    InvalidTransition {
+        /// The refusal, in the provider's words where it gave some.
+        message: String,
+        /// The provider call that was refused.
+        #[source]
+        cause: Option<Box<Cause>>,
+        /// What to do about it, when there is a next step.
+        hint: Option<Hint>,
+    },
+    /// The caller lacks permission, or has no usable credentials.
+    #[error("permission denied: {message}")]
+    Permission {
+        /// What was denied.
+        message: String,
+        /// The provider call that was denied.
+        #[source]
+        cause: Option<Box<Cause>>,
+        /// The settings that choose the credentials, for a front end to name.
+        hint: Option<Hint>,
+    },
     /// A wait ran out of time.
     #[error("timed out after {after:?} waiting for {what}")]
     Timeout {
@@ -147,11 +188,25 @@ pub enum Error {
     },
     /// An endpoint (a token service, an API) could not be reached within its deadline; the
     /// text names it and the cause. Not retried: the deadline already allowed for retries.
-    #[error("cannot reach {0}")]
-    Unreachable(String),
+    #[error("cannot reach {message}")]
+    Unreachable {
+        /// The endpoint and why.
+        message: String,
+        /// The call that could not reach it.
+        #[source]
+        cause: Option<Box<Cause>>,
+        /// The settings that choose the endpoint, for a front end to name.
+        hint: Option<Hint>,
+    },
     /// A transient provider-side failure.
-    #[error("transient provider error: {0}")]
-    Transient(String),
+    #[error("transient provider error: {message}")]
+    Transient {
+        /// What failed.
+        message: String,
+        /// The provider call that failed.
+        #[source]
+        cause: Option<Box<Cause>>,
+    },
     /// A local file could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -162,8 +217,103 @@ pub enum Error {
         source: std::io::Error,
     },
     /// The provider answered in a way we do not understand.
-    #[error("unexpected provider response: {0}")]
-    Provider(String),
+    #[error("unexpected provider response: {message}")]
+    Provider {
+        /// What was unexpected.
+        message: String,
+        /// The provider call that answered.
+        #[source]
+        cause: Option<Box<Cause>>,
+    },
+}
+
+/// A boxed error from an SDK or transport.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Where a provider-facing [`Error`] came from: the service, the API operation, and the SDK's
+/// own error, which is this value's [`source`](std::error::Error::source). It is the `source()`
+/// of the [`Error`] that carries it, so a caller who needs the SDK's details walks the chain:
+///
+/// ```
+/// use kupgrade_core::{Cause, Error, Provider};
+/// use std::error::Error as _;
+///
+/// let sdk = std::io::Error::other("connection reset");
+/// let err = Error::transient("DescribeCluster failed")
+///     .caused_by(Cause::new(Provider::Eks, "DescribeCluster", sdk));
+/// let cause = err.cause().unwrap();
+/// assert_eq!(cause.to_string(), "EKS DescribeCluster");
+/// assert_eq!(cause.provider(), Some(Provider::Eks));
+/// assert!(cause.downcast_ref::<std::io::Error>().is_some());
+/// assert!(err.source().unwrap().source().is_some());
+/// ```
+#[derive(Debug)]
+pub struct Cause {
+    provider: Option<Provider>,
+    operation: std::borrow::Cow<'static, str>,
+    error: BoxError,
+}
+
+impl Cause {
+    /// The `operation` of `provider`'s API failed with `error`.
+    pub fn new(
+        provider: Provider,
+        operation: impl Into<std::borrow::Cow<'static, str>>,
+        error: impl Into<BoxError>,
+    ) -> Self {
+        Self {
+            provider: Some(provider),
+            operation: operation.into(),
+            error: error.into(),
+        }
+    }
+
+    /// A call to the cluster's own Kubernetes API (`operation`, e.g. "list pods") failed.
+    pub fn kubernetes(
+        operation: impl Into<std::borrow::Cow<'static, str>>,
+        error: impl Into<BoxError>,
+    ) -> Self {
+        Self {
+            provider: None,
+            operation: operation.into(),
+            error: error.into(),
+        }
+    }
+
+    /// The cloud provider called, or `None` for the cluster's Kubernetes API.
+    pub fn provider(&self) -> Option<Provider> {
+        self.provider
+    }
+
+    /// The API operation, in the provider's name for it (e.g. `UpdateNodegroupVersion`).
+    pub fn operation(&self) -> &str {
+        &self.operation
+    }
+
+    /// The SDK's error.
+    pub fn error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self.error.as_ref()
+    }
+
+    /// The SDK's error as `T`, when it is one.
+    pub fn downcast_ref<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        self.error.downcast_ref::<T>()
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.provider {
+            Some(provider) => write!(f, "{} {}", provider.as_str().to_ascii_uppercase(), self.operation),
+            None => write!(f, "Kubernetes API {}", self.operation),
+        }
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.error.as_ref())
+    }
 }
 
 /// What the user can do about an error, for a front end to put in its own words (the CLI
@@ -181,6 +331,49 @@ pub enum Hint {
     RunChecks,
     /// Accept a target the provider offers only as a preview.
     AllowPreview,
+    /// Change these settings (which cluster, where, with which credentials).
+    Settings(Vec<Setting>),
+    /// Scan for deprecated API use with the scanner: in the running cluster (`live`), or in
+    /// manifests and Helm releases.
+    ScanApis {
+        /// Scan the running cluster rather than files.
+        live: bool,
+    },
+}
+
+/// A setting a library error asks the user to give or check; each front end names it its own
+/// way (the CLI: a flag; an embedder: a builder method or an environment variable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// The cluster's name.
+    Cluster,
+    /// The AWS region.
+    Region,
+    /// The AWS profile.
+    Profile,
+    /// The credentials used (a profile, environment variables, a login).
+    Credentials,
+    /// The Azure subscription.
+    Subscription,
+    /// The Azure resource group.
+    ResourceGroup,
+    /// The Google Cloud project.
+    Project,
+    /// The GKE location (region or zone).
+    Location,
+    /// The provider's API endpoint (a local emulator's, for example).
+    Endpoint(Provider),
+    /// Anonymous credentials, for a local endpoint.
+    AnonymousCredentials,
+    /// The kubeconfig context that reaches the cluster.
+    KubeContext,
+    /// The kubeconfig file.
+    Kubeconfig,
+    /// A node bootstrap configuration read from a file.
+    NodeConfigFile,
+    /// The node lag limit the plan is made with.
+    LagLimit,
 }
 
 impl Error {
@@ -190,8 +383,145 @@ impl Error {
             Error::PoolsMustMatch { .. } => Some(Hint::Replan { lag_limit: Some(0) }),
             Error::JournalNotResumable { .. } => Some(Hint::Replan { lag_limit: None }),
             Error::ChecksBlocked(_) => Some(Hint::RunChecks),
+            Error::InvalidInput { hint, .. }
+            | Error::NotFound { hint, .. }
+            | Error::InvalidTransition { hint, .. }
+            | Error::Permission { hint, .. }
+            | Error::Unreachable { hint, .. } => hint.clone(),
             _ => None,
         }
+    }
+
+    /// The same error with `hint` as its [`Error::hint`]. Only errors that can carry a hint
+    /// (invalid input, not found, refused, denied, unreachable) keep it; others are returned
+    /// as they are.
+    pub fn with_hint(mut self, new: Hint) -> Self {
+        match &mut self {
+            Error::InvalidInput { hint, .. }
+            | Error::NotFound { hint, .. }
+            | Error::InvalidTransition { hint, .. }
+            | Error::Permission { hint, .. }
+            | Error::Unreachable { hint, .. } => *hint = Some(new),
+            _ => {}
+        }
+        self
+    }
+
+    /// The same error with `cause` as its [`source`](std::error::Error::source). Errors that
+    /// describe a provider's answer (invalid input, not found, throttled, in progress, refused,
+    /// denied, unreachable, transient, unexpected) keep it; others are returned as they are.
+    pub fn caused_by(mut self, new: Cause) -> Self {
+        if let Some(slot) = self.cause_slot() {
+            *slot = Some(Box::new(new));
+        }
+        self
+    }
+
+    /// The provider call this error came from, with the SDK's error as its source.
+    pub fn cause(&self) -> Option<&Cause> {
+        match self {
+            Error::InvalidInput { cause, .. }
+            | Error::NotFound { cause, .. }
+            | Error::Throttled { cause, .. }
+            | Error::OperationInProgress { cause, .. }
+            | Error::InvalidTransition { cause, .. }
+            | Error::Permission { cause, .. }
+            | Error::Unreachable { cause, .. }
+            | Error::Transient { cause, .. }
+            | Error::Provider { cause, .. } => cause.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn cause_slot(&mut self) -> Option<&mut Option<Box<Cause>>> {
+        match self {
+            Error::InvalidInput { cause, .. }
+            | Error::NotFound { cause, .. }
+            | Error::Throttled { cause, .. }
+            | Error::OperationInProgress { cause, .. }
+            | Error::InvalidTransition { cause, .. }
+            | Error::Permission { cause, .. }
+            | Error::Unreachable { cause, .. }
+            | Error::Transient { cause, .. }
+            | Error::Provider { cause, .. } => Some(cause),
+            _ => None,
+        }
+    }
+
+    /// An [`Error::InvalidInput`].
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            message: message.into(),
+            cause: None,
+            hint: None,
+        }
+    }
+
+    /// An [`Error::Throttled`], with the provider's `Retry-After` if it sent one.
+    pub fn throttled(retry_after: Option<Duration>) -> Self {
+        Error::Throttled {
+            retry_after,
+            cause: None,
+        }
+    }
+
+    /// An [`Error::OperationInProgress`] on `what` (e.g. "cluster prod").
+    pub fn operation_in_progress(what: impl Into<String>) -> Self {
+        Error::OperationInProgress {
+            message: what.into(),
+            cause: None,
+        }
+    }
+
+    /// An [`Error::InvalidTransition`].
+    pub fn invalid_transition(message: impl Into<String>) -> Self {
+        Error::InvalidTransition {
+            message: message.into(),
+            cause: None,
+            hint: None,
+        }
+    }
+
+    /// An [`Error::Permission`].
+    pub fn permission(message: impl Into<String>) -> Self {
+        Error::Permission {
+            message: message.into(),
+            cause: None,
+            hint: None,
+        }
+    }
+
+    /// An [`Error::Unreachable`].
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        Error::Unreachable {
+            message: message.into(),
+            cause: None,
+            hint: None,
+        }
+    }
+
+    /// An [`Error::Transient`].
+    pub fn transient(message: impl Into<String>) -> Self {
+        Error::Transient {
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// An [`Error::Provider`]: an answer kupgrade does not understand.
+    pub fn provider(message: impl Into<String>) -> Self {
+        Error::Provider {
+            message: message.into(),
+            cause: None,
+        }
+    }
+}
+
+fn detail_suffix(detail: &str) -> String {
+    if detail.is_empty() {
+        String::new()
+    } else {
+        format!("; {detail}")
     }
 }
 
@@ -215,29 +545,26 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Error::Throttled { .. } | Error::OperationInProgress(_) | Error::Transient(_)
+            Error::Throttled { .. } | Error::OperationInProgress { .. } | Error::Transient { .. }
         )
     }
 
     /// The delay the provider asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::Throttled { retry_after } => *retry_after,
+            Error::Throttled { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
 
-    /// A [`Error::NotFound`] with a hint.
-    pub fn not_found(kind: &'static str, name: impl Into<String>, hint: impl Into<String>) -> Self {
-        let hint = hint.into();
+    /// An [`Error::NotFound`], with what to check (`detail`, empty for nothing).
+    pub fn not_found(kind: &'static str, name: impl Into<String>, detail: impl Into<String>) -> Self {
         Error::NotFound {
             kind,
             name: name.into(),
-            hint: if hint.is_empty() {
-                hint
-            } else {
-                format!("; {hint}")
-            },
+            detail: detail.into(),
+            cause: None,
+            hint: None,
         }
     }
 
@@ -256,21 +583,19 @@ mod tests {
 
     #[test]
     fn only_waiting_errors_are_retryable() {
-        assert!(Error::Throttled { retry_after: None }.is_retryable());
-        assert!(Error::OperationInProgress("c".into()).is_retryable());
-        assert!(Error::Transient("x".into()).is_retryable());
-        assert!(!Error::InvalidTransition("x".into()).is_retryable());
+        assert!(Error::throttled(None).is_retryable());
+        assert!(Error::operation_in_progress("c").is_retryable());
+        assert!(Error::transient("x").is_retryable());
+        assert!(!Error::invalid_transition("x").is_retryable());
         assert!(!Error::not_found("cluster", "prod", "").is_retryable());
         assert!(!Error::Skew("x".into()).is_retryable());
     }
 
     #[test]
     fn messages_are_one_line_and_name_the_subject() {
-        let e = Error::not_found("cluster", "prod-eu", "check --region");
-        assert_eq!(e.to_string(), "cluster 'prod-eu' not found; check --region");
-        let e = Error::Throttled {
-            retry_after: Some(Duration::from_secs(7)),
-        };
+        let e = Error::not_found("cluster", "prod-eu", "check the region");
+        assert_eq!(e.to_string(), "cluster 'prod-eu' not found; check the region");
+        let e = Error::throttled(Some(Duration::from_secs(7)));
         assert_eq!(e.to_string(), "throttled by the provider; retry after 7s");
     }
 

@@ -561,7 +561,7 @@ impl Executor {
                     return Ok(Done::Skipped(format!("node pool {node_pool} is already deleted")));
                 }
                 if snap.pool(replaced_by).is_none() {
-                    return Err(Error::InvalidInput(format!(
+                    return Err(Error::invalid_input(format!(
                         "refusing to delete node pool {node_pool}: its replacement {replaced_by} does not exist"
                     )));
                 }

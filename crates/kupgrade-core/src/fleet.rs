@@ -162,7 +162,7 @@ impl FleetCluster {
             let hint = closest(&self.provider, providers)
                 .map(|p| format!(" (did you mean '{p}'?)"))
                 .unwrap_or_default();
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid_input(format!(
                 "cluster '{}': unknown provider '{}'{hint}: expected sim, eks, aks or gke",
                 self.name, self.provider
             )));
@@ -175,7 +175,7 @@ impl FleetCluster {
             let hint = closest(key, known.iter().copied().chain(fields))
                 .map(|k| format!("did you mean '{k}'? "))
                 .unwrap_or_default();
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid_input(format!(
                 "cluster '{}': unknown key '{key}' for provider {}; {hint}known keys: {}",
                 self.name,
                 self.provider,
@@ -195,51 +195,54 @@ impl FleetSpec {
     /// Checks names, targets and concurrency; the error names the offending cluster or wave.
     pub fn validate(&self) -> Result<()> {
         if !is_file_name(&self.name) {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid_input(format!(
                 "fleet name '{}' cannot name a journal folder: use letters, digits, '-', '_' or '.', not a path",
                 self.name
             )));
         }
         if self.waves.is_empty() {
-            return Err(Error::InvalidInput(format!("fleet '{}' has no waves", self.name)));
+            return Err(Error::invalid_input(format!(
+                "fleet '{}' has no waves",
+                self.name
+            )));
         }
         let mut names = BTreeSet::new();
         let mut wave_names = BTreeSet::new();
         for wave in &self.waves {
             if !wave_names.insert(wave.name.as_str()) {
-                return Err(Error::InvalidInput(format!(
+                return Err(Error::invalid_input(format!(
                     "wave '{}' is listed twice in the fleet: give each wave its own name",
                     wave.name
                 )));
             }
             if wave.concurrency == 0 {
-                return Err(Error::InvalidInput(format!(
+                return Err(Error::invalid_input(format!(
                     "wave '{}': concurrency must be at least 1",
                     wave.name
                 )));
             }
             if wave.clusters.is_empty() {
-                return Err(Error::InvalidInput(format!(
+                return Err(Error::invalid_input(format!(
                     "wave '{}' has no clusters",
                     wave.name
                 )));
             }
             for c in &wave.clusters {
                 if !names.insert(c.name.as_str()) {
-                    return Err(Error::InvalidInput(format!(
+                    return Err(Error::invalid_input(format!(
                         "cluster '{}' is listed twice in the fleet",
                         c.name
                     )));
                 }
                 if !is_file_name(&c.name) {
-                    return Err(Error::InvalidInput(format!(
+                    return Err(Error::invalid_input(format!(
                         "cluster name '{}' cannot name a journal file: use letters, digits, '-', '_' or '.', not a path",
                         c.name
                     )));
                 }
                 c.check_settings()?;
                 let Some(target) = self.target_of(c) else {
-                    return Err(Error::InvalidInput(format!(
+                    return Err(Error::invalid_input(format!(
                         "cluster '{}' has no target: set `to` on it or on the fleet",
                         c.name
                     )));

@@ -59,7 +59,7 @@ pub use cluster::{
     RolloutSettings, Taint,
 };
 pub use deprecated_api::DeprecatedApi;
-pub use error::{Error, Hint, Result};
+pub use error::{BoxError, Cause, Error, Hint, Result, Setting};
 pub use events::{Event, EventSink};
 pub use executor::{Executor, ExecutorConfig, RunReport, RunResult, StepOutcome};
 pub use journal::{Journal, JournalMismatch, RunOptions};

@@ -61,7 +61,7 @@ impl FromStr for Strategy {
             "in-place" => Ok(Strategy::InPlace),
             "blue-green" => Ok(Strategy::BlueGreen),
             "canary" => Ok(Strategy::Canary),
-            other => Err(Error::InvalidInput(format!(
+            other => Err(Error::invalid_input(format!(
                 "unknown strategy '{other}': expected in-place, blue-green or canary"
             ))),
         }
@@ -647,14 +647,14 @@ pub fn plan_with(
 fn validate(snapshot: &ClusterSnapshot, target: &KubeVersion, options: &PlanOptions) -> Result<()> {
     let policy = &options.policy;
     if policy.node_lag == 0 || policy.legacy_node_lag == 0 {
-        return Err(Error::InvalidInput(
-            "a skew policy whose nodes may lag 0 minors leaves no legal control-plane upgrade (nodes lag 1 until they move); for pools that match the control plane before each hop use SkewPolicy::with_lag_limit(0)".into(),
+        return Err(Error::invalid_input(
+            "a skew policy whose nodes may lag 0 minors leaves no legal control-plane upgrade (nodes lag 1 until they move); for pools that match the control plane before each hop use SkewPolicy::with_lag_limit(0)",
         ));
     }
     let mut seen = BTreeSet::new();
     for pool in &snapshot.node_pools {
         if !seen.insert(pool.name.as_str()) {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid_input(format!(
                 "node pool '{}' is listed twice",
                 pool.name
             )));

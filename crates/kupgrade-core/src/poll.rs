@@ -176,9 +176,7 @@ mod tests {
                 let c = c.clone();
                 async move {
                     if c.fetch_add(1, Ordering::SeqCst) < 3 {
-                        Err(Error::Throttled {
-                            retry_after: Some(Duration::from_secs(2)),
-                        })
+                        Err(Error::throttled(Some(Duration::from_secs(2))))
                     } else {
                         Ok(7)
                     }
@@ -198,12 +196,12 @@ mod tests {
                 let c = c.clone();
                 async move {
                     c.fetch_add(1, Ordering::SeqCst);
-                    Err::<(), _>(Error::InvalidTransition("no".into()))
+                    Err::<(), _>(Error::invalid_transition("no"))
                 }
             })
             .await
             .unwrap_err();
-        assert!(matches!(err, Error::InvalidTransition(_)));
+        assert!(matches!(err, Error::InvalidTransition { .. }));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 

@@ -364,7 +364,7 @@ impl Upgrade {
                 .enumerate()
                 .find(|(_, s)| s.needs_workloads())
         {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid_input(format!(
                 "step {} of the plan ({}) needs the cluster's Kubernetes API (nodes, pods, evictions); give the upgrade one with Upgrade::with_workloads",
                 index + 1,
                 step.describe()
@@ -468,8 +468,8 @@ impl Prepared {
     /// [`Upgrade::with_journal_until_done`].
     pub async fn run(&mut self) -> Result<RunReport> {
         if self.dry_run {
-            return Err(Error::InvalidInput(
-                "this upgrade was prepared as a dry run; prepare it again without dry_run to run it".into(),
+            return Err(Error::invalid_input(
+                "this upgrade was prepared as a dry run; prepare it again without dry_run to run it",
             ));
         }
         match self.blockers() {
@@ -534,8 +534,8 @@ impl ProviderOffer {
 struct NoWorkloads;
 
 fn needs_workloads<T>() -> Result<T> {
-    Err(Error::InvalidInput(
-        "this step needs the cluster's Kubernetes API (nodes, pods, evictions); give the upgrade one with Upgrade::with_workloads".into(),
+    Err(Error::invalid_input(
+        "this step needs the cluster's Kubernetes API (nodes, pods, evictions); give the upgrade one with Upgrade::with_workloads",
     ))
 }
 

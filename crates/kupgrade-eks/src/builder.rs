@@ -2,7 +2,7 @@
 
 use aws_config::BehaviorVersion;
 use aws_sdk_eks::Client;
-use kupgrade_core::{Error, Result};
+use kupgrade_core::{Error, Hint, Provider, Result, Setting};
 
 use crate::cluster::EksCluster;
 
@@ -86,9 +86,10 @@ impl EksClusterBuilder {
         let cluster = match self.cluster {
             Some(name) => validate_cluster_name(&name)?,
             None => {
-                return Err(Error::InvalidInput(format!(
-                    "no EKS cluster name: pass --cluster NAME (with_cluster) or set {CLUSTER_ENV}"
-                )));
+                return Err(Error::invalid_input(format!(
+                    "no EKS cluster name: give one with `with_cluster` or {CLUSTER_ENV}"
+                ))
+                .with_hint(Hint::Settings(vec![Setting::Cluster])));
             }
         };
         if let Some(client) = self.client {
@@ -107,18 +108,19 @@ impl EksClusterBuilder {
         }
         if let Some(url) = self.endpoint_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(Error::InvalidInput(format!(
+                return Err(Error::invalid_input(format!(
                     "endpoint URL '{url}' must start with http:// or https://"
-                )));
+                ))
+                .with_hint(Hint::Settings(vec![Setting::Endpoint(Provider::Eks)])));
             }
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
         if config.region().is_none() {
-            return Err(Error::InvalidInput(
-                "no AWS region: pass --region (with_region), set AWS_REGION, or give the profile a region"
-                    .into(),
-            ));
+            return Err(Error::invalid_input(
+                "no AWS region: give one with `with_region` or AWS_REGION, or give the profile a region",
+            )
+            .with_hint(Hint::Settings(vec![Setting::Region, Setting::Profile])));
         }
         let ec2 = self
             .ec2_client
@@ -138,7 +140,7 @@ fn validate_cluster_name(name: &str) -> Result<String> {
     if ok {
         Ok(name.to_string())
     } else {
-        Err(Error::InvalidInput(format!(
+        Err(Error::invalid_input(format!(
             "'{name}' is not an EKS cluster name (1-100 letters, digits, '-' or '_', starting with a letter or digit)"
         )))
     }
@@ -151,7 +153,9 @@ mod tests {
     #[tokio::test]
     async fn a_cluster_name_is_required_and_checked() {
         let err = EksClusterBuilder::new().build().await.unwrap_err();
-        assert!(err.to_string().contains("--cluster"), "{err}");
+        assert!(err.to_string().contains("with_cluster"), "{err}");
+        assert!(!err.to_string().contains("--"), "names no CLI flag: {err}");
+        assert_eq!(err.hint(), Some(Hint::Settings(vec![Setting::Cluster])));
         let err = EksClusterBuilder::new()
             .with_cluster("bad name!")
             .build()

@@ -117,7 +117,7 @@ impl EksCluster {
             .await
             .map_err(|e| map_sdk_error("DescribeCluster", self.target(), e))?;
         out.cluster.ok_or_else(|| {
-            Error::Provider(format!(
+            Error::provider(format!(
                 "DescribeCluster returned no cluster for {}",
                 self.cluster
             ))
@@ -134,7 +134,7 @@ impl EksCluster {
             .await
             .map_err(|e| map_sdk_error("DescribeNodegroup", self.ng_target(nodegroup), e))?;
         out.nodegroup
-            .ok_or_else(|| Error::Provider(format!("DescribeNodegroup returned nothing for {nodegroup}")))
+            .ok_or_else(|| Error::provider(format!("DescribeNodegroup returned nothing for {nodegroup}")))
     }
 
     /// The cluster for a write's own checks: as `describe` just read it, or read now.
@@ -215,7 +215,7 @@ impl EksCluster {
                 other => other,
             })?;
         out.update
-            .ok_or_else(|| Error::Provider(format!("DescribeUpdate returned no update for {update_id}")))
+            .ok_or_else(|| Error::provider(format!("DescribeUpdate returned no update for {update_id}")))
     }
 
     /// The version updates of a cluster (`nodegroup: None`) or node group still in progress.
@@ -264,7 +264,7 @@ impl EksCluster {
         if cluster == &self.cluster {
             Ok(())
         } else {
-            Err(Error::InvalidInput(format!(
+            Err(Error::invalid_input(format!(
                 "operation {id} belongs to cluster {cluster}, not {}",
                 self.cluster
             )))
@@ -362,7 +362,7 @@ impl ManagedCluster for EksCluster {
         let cluster = self.cluster_before_write().await?;
         let current = convert::version(cluster.version(), &format!("cluster {}", self.cluster))?;
         if to.minor() > current.minor() + 1 || to.major() != current.major() {
-            return Err(Error::InvalidTransition(format!(
+            return Err(Error::invalid_transition(format!(
                 "EKS moves a control plane one minor at a time: cluster {} is at {current}, so {} must come before {}",
                 self.cluster,
                 current.next_minor(),
@@ -370,7 +370,7 @@ impl ManagedCluster for EksCluster {
             )));
         }
         if to.minor() < current.minor() {
-            return Err(Error::InvalidTransition(format!(
+            return Err(Error::invalid_transition(format!(
                 "cluster {} is at {current}; moving to {} is a downgrade (EKS only rolls back within 7 days, with VersionRollback)",
                 self.cluster,
                 to.minor_version()
@@ -389,7 +389,7 @@ impl ManagedCluster for EksCluster {
         let update = out
             .update
             .and_then(|u| u.id)
-            .ok_or_else(|| Error::Provider("UpdateClusterVersion returned no update id".into()))?;
+            .ok_or_else(|| Error::provider("UpdateClusterVersion returned no update id"))?;
         Ok(OpRef::Cluster {
             cluster: self.cluster.clone(),
             update,
@@ -416,7 +416,7 @@ impl ManagedCluster for EksCluster {
         let (rollout, force) = (&options.rollout, options.force);
         let ng = self.nodegroup_before_write(pool).await?;
         if convert::is_custom_ami(&ng) {
-            return Err(Error::InvalidTransition(format!(
+            return Err(Error::invalid_transition(format!(
                 "node group {pool} runs a custom AMI from its launch template; EKS cannot pick its AMI for {}: publish a new launch template version with an AMI for that version",
                 to.minor_version()
             )));
@@ -425,13 +425,13 @@ impl ManagedCluster for EksCluster {
         let control_plane = convert::version(cluster.version(), &format!("cluster {}", self.cluster))?;
         self.recent.forget();
         if to.minor() > control_plane.minor() {
-            return Err(Error::InvalidTransition(format!(
+            return Err(Error::invalid_transition(format!(
                 "node group {pool} cannot move to {}: it would be newer than the control plane ({control_plane})",
                 to.minor_version()
             )));
         }
         if self.apply_rollout(&ng, rollout, token).await? {
-            return Err(Error::OperationInProgress(format!(
+            return Err(Error::operation_in_progress(format!(
                 "node group {pool} (setting maxUnavailable to {} first; the version update starts when that ends)",
                 rollout.max_unavailable
             )));
@@ -450,7 +450,7 @@ impl ManagedCluster for EksCluster {
         let update = out
             .update
             .and_then(|u| u.id)
-            .ok_or_else(|| Error::Provider("UpdateNodegroupVersion returned no update id".into()))?;
+            .ok_or_else(|| Error::provider("UpdateNodegroupVersion returned no update id"))?;
         Ok(OpRef::NodeGroup {
             cluster: self.cluster.clone(),
             nodegroup: pool.to_string(),
@@ -467,7 +467,7 @@ impl ManagedCluster for EksCluster {
             nodegroup: spec.name.clone(),
         };
         if convert::is_custom_ami(&source) {
-            return Err(Error::InvalidTransition(format!(
+            return Err(Error::invalid_transition(format!(
                 "node group {} runs a custom AMI; kupgrade cannot choose an AMI for {}: create {} from your AMI pipeline",
                 spec.clone_of,
                 spec.version.minor_version(),
@@ -542,7 +542,7 @@ impl ManagedCluster for EksCluster {
             // EKS answers a repeated create (same token, or a resumed run) with ResourceInUse
             // when the group exists: wait on it instead.
             Err(e) => match map_sdk_error("CreateNodegroup", self.ng_target(&spec.name), e) {
-                Error::OperationInProgress(_) if self.find_nodegroup(&spec.name).await?.is_some() => {
+                Error::OperationInProgress { .. } if self.find_nodegroup(&spec.name).await?.is_some() => {
                     Ok(op.id())
                 }
                 other => Err(other),

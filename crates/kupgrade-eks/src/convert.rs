@@ -91,7 +91,7 @@ impl OpRef {
     /// Parses an id made by [`OpRef::id`].
     pub(crate) fn parse(id: &OperationId) -> Result<Self> {
         let bad = || {
-            Error::InvalidInput(format!(
+            Error::invalid_input(format!(
                 "'{id}' is not an EKS operation id (expected eks/<kind>/<cluster>/<name>/<update>)"
             ))
         };
@@ -131,9 +131,9 @@ impl OpRef {
 /// A Kubernetes version EKS reported, with an error naming what reported it.
 pub(crate) fn version(text: Option<&str>, what: &str) -> Result<KubeVersion> {
     let text =
-        text.ok_or_else(|| Error::Provider(format!("EKS reported no Kubernetes version for {what}")))?;
+        text.ok_or_else(|| Error::provider(format!("EKS reported no Kubernetes version for {what}")))?;
     KubeVersion::parse(text)
-        .map_err(|e| Error::Provider(format!("EKS reported an unreadable version for {what}: {e}")))
+        .map_err(|e| Error::provider(format!("EKS reported an unreadable version for {what}: {e}")))
 }
 
 /// The normalised state of a cluster.
@@ -183,7 +183,7 @@ pub(crate) fn taint_to_eks(t: &Taint) -> Result<EksTaint> {
         "NoExecute" | "NO_EXECUTE" => TaintEffect::NoExecute,
         "PreferNoSchedule" | "PREFER_NO_SCHEDULE" => TaintEffect::PreferNoSchedule,
         other => {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid_input(format!(
                 "taint {} has effect '{other}'; EKS accepts NoSchedule, NoExecute, PreferNoSchedule",
                 t.key
             )));
@@ -310,7 +310,7 @@ pub(crate) fn failure_message(errors: &[ErrorDetail]) -> String {
         .any(|e| e.error_code() == Some(&ErrorCode::PodEvictionFailure))
     {
         parts.push(
-            "pods could not be evicted within EKS's 15-minute drain limit: relax the PodDisruptionBudget or rerun with --force-drain"
+            "pods could not be evicted within EKS's 15-minute drain limit: relax the PodDisruptionBudget, or upgrade the node group again with a forced drain, which ignores the budgets"
                 .into(),
         );
     }
@@ -587,7 +587,7 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("ip-10-0-1-7.ec2.internal"), "{message}");
-        assert!(message.contains("--force-drain"), "{message}");
+        assert!(message.contains("forced drain"), "{message}");
         assert_eq!(update_version(&update).unwrap().minor(), 31);
         assert!(is_version_update(&update));
         let op = update_operation(

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use aws_sdk_eks::error::{ProvideErrorMetadata, SdkError};
-use kupgrade_core::Error;
+use kupgrade_core::{Cause, Error, Hint, Provider, Setting};
 
 /// What an API call addressed, so that "not found" and "in use" errors can name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,19 +75,20 @@ pub(crate) fn map_sdk_error<E>(op: &'static str, target: Target<'_>, err: SdkErr
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    match &err {
+    let mapped = match &err {
         SdkError::ServiceError(service) => {
             let status = service.raw().status().as_u16();
             from_code(op, target, service.err().code(), service.err().message(), status)
         }
         SdkError::DispatchFailure(d) if d.is_io() || d.is_timeout() => {
-            Error::Transient(format!("{op}: cannot reach the AWS endpoint: {}", chain(&err)))
+            Error::transient(format!("{op}: cannot reach the AWS endpoint: {}", chain(&err)))
         }
         SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            Error::Transient(format!("{op}: {}", chain(&err)))
+            Error::transient(format!("{op}: {}", chain(&err)))
         }
         _ => from_local_failure(op, &chain(&err)),
-    }
+    };
+    mapped.caused_by(Cause::new(Provider::Eks, op, err))
 }
 
 /// Maps a failure before any request reached AWS (credentials, region, configuration), given
@@ -101,13 +102,13 @@ fn from_local_failure(op: &'static str, text: &str) -> Error {
         "loading credentials",
     ];
     if credentials.iter().any(|needle| text.contains(needle)) {
-        Error::Permission(format!(
-            "{op}: no usable AWS credentials ({text}); set --profile or AWS_PROFILE, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`"
+        Error::permission(format!(
+            "{op}: no usable AWS credentials ({text}); choose a profile (AWS_PROFILE), set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run `aws sso login`"
         ))
+        .with_hint(Hint::Settings(vec![Setting::Profile, Setting::Credentials]))
     } else {
-        Error::InvalidInput(format!(
-            "{op}: {text} (check the AWS region and credentials: --region, --profile, AWS_PROFILE)"
-        ))
+        Error::invalid_input(format!("{op}: {text} (check the AWS region and credentials)"))
+            .with_hint(Hint::Settings(vec![Setting::Region, Setting::Profile]))
     }
 }
 
@@ -156,10 +157,10 @@ pub(crate) fn from_code(
     };
     match code {
         Some("ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded") => {
-            Error::Throttled { retry_after: None }
+            Error::throttled(None)
         }
         Some("ResourceInUseException") => {
-            Error::OperationInProgress(format!("{target} ({})", with_message("ResourceInUseException")))
+            Error::operation_in_progress(format!("{target} ({})", with_message("ResourceInUseException")))
         }
         Some("InvalidParameterException" | "InvalidRequestException")
             if op == "UpdateClusterVersion"
@@ -168,9 +169,9 @@ pub(crate) fn from_code(
             refusal
         }
         Some(code @ ("InvalidParameterException" | "InvalidRequestException")) => {
-            Error::InvalidTransition(format!("{op} on {target}: {}", with_message(code)))
+            Error::invalid_transition(format!("{op} on {target}: {}", with_message(code)))
         }
-        Some(code @ "InvalidStateException") => Error::InvalidTransition(format!(
+        Some(code @ "InvalidStateException") => Error::invalid_transition(format!(
             "{op} on {target}: {} (EKS upgrade insights or readiness checks block this; see the pre-flight findings)",
             with_message(code)
         )),
@@ -180,7 +181,7 @@ pub(crate) fn from_code(
             not_found(target, &message)
         }
         Some(code @ ("ServerException" | "ServiceUnavailableException" | "InternalFailure")) => {
-            Error::Transient(format!("{op}: {}", with_message(code)))
+            Error::transient(format!("{op}: {}", with_message(code)))
         }
         Some(
             code @ ("AccessDeniedException"
@@ -190,16 +191,16 @@ pub(crate) fn from_code(
             | "InvalidClientTokenId"
             | "InvalidSignatureException"
             | "UnauthorizedOperation"),
-        ) => Error::Permission(format!("{op} on {target}: {}", with_message(code))),
+        ) => Error::permission(format!("{op} on {target}: {}", with_message(code))),
         Some(code @ ("ClientException" | "BadRequestException" | "ResourceLimitExceededException")) => {
-            Error::InvalidTransition(format!("{op} on {target}: {}", with_message(code)))
+            Error::invalid_transition(format!("{op} on {target}: {}", with_message(code)))
         }
-        None if status == 404 => Error::Provider(format!(
+        None if status == 404 => Error::provider(format!(
             "{op}: the EKS endpoint answered HTTP 404: it does not implement this call (emulators such as moto_server implement only part of the EKS API)"
         )),
-        None if status >= 500 => Error::Transient(format!("{op}: HTTP {status} {message}")),
-        Some(code) => Error::Provider(format!("{op} on {target}: {}", with_message(code))),
-        None => Error::Provider(format!("{op} on {target}: HTTP {status} {message}")),
+        None if status >= 500 => Error::transient(format!("{op}: HTTP {status} {message}")),
+        Some(code) => Error::provider(format!("{op} on {target}: {}", with_message(code))),
+        None => Error::provider(format!("{op} on {target}: HTTP {status} {message}")),
     }
 }
 
@@ -238,8 +239,13 @@ fn not_found(target: Target<'_>, message: &str) -> Error {
         Error::not_found(
             "cluster",
             &cluster,
-            "check --cluster, --region and --profile (EKS cluster names are per account and region)",
+            "check the cluster name, region and profile (EKS cluster names are per account and region)",
         )
+        .with_hint(Hint::Settings(vec![
+            Setting::Cluster,
+            Setting::Region,
+            Setting::Profile,
+        ]))
     };
     match target {
         Target::Cluster(_) => cluster_missing(),
@@ -297,7 +303,7 @@ mod tests {
             Some("Cannot VersionUpdate because cluster prod currently has update abc in progress"),
             409,
         );
-        assert!(matches!(e, Error::OperationInProgress(_)) && e.is_retryable());
+        assert!(matches!(e, Error::OperationInProgress { .. }) && e.is_retryable());
         assert!(e.to_string().contains("update abc in progress"), "{e}");
         let e = from_code(
             "DescribeCluster",
@@ -306,7 +312,7 @@ mod tests {
             None,
             500,
         );
-        assert!(matches!(e, Error::Transient(_)) && e.is_retryable());
+        assert!(matches!(e, Error::Transient { .. }) && e.is_retryable());
     }
 
     #[test]
@@ -323,7 +329,7 @@ mod tests {
                 Some("Nodegroup version must not exceed cluster version"),
                 400,
             );
-            assert!(matches!(e, Error::InvalidTransition(_)), "{code}: {e:?}");
+            assert!(matches!(e, Error::InvalidTransition { .. }), "{code}: {e:?}");
             assert!(!e.is_retryable());
             let text = e.to_string();
             assert!(text.contains(code) && text.contains("must not exceed"), "{text}");
@@ -375,7 +381,7 @@ mod tests {
             ),
             400,
         );
-        assert!(matches!(e, Error::InvalidTransition(_)), "{e:?}");
+        assert!(matches!(e, Error::InvalidTransition { .. }), "{e:?}");
         let e = from_code(
             "UpdateClusterVersion",
             Target::Cluster("prod"),
@@ -383,7 +389,7 @@ mod tests {
             Some("Unsupported Kubernetes minor version update from 1.29 to 1.31"),
             400,
         );
-        assert!(matches!(e, Error::InvalidTransition(_)), "{e:?}");
+        assert!(matches!(e, Error::InvalidTransition { .. }), "{e:?}");
     }
 
     #[test]
@@ -408,8 +414,16 @@ mod tests {
         );
         assert!(
             e.to_string()
-                .starts_with("cluster 'prod' not found; check --cluster"),
+                .starts_with("cluster 'prod' not found; check the cluster name, region"),
             "{e}"
+        );
+        assert_eq!(
+            e.hint(),
+            Some(Hint::Settings(vec![
+                Setting::Cluster,
+                Setting::Region,
+                Setting::Profile
+            ]))
         );
         let e = from_code(
             "DescribeCluster",
@@ -450,14 +464,18 @@ mod tests {
             "DescribeCluster",
             "dispatch failure: other: an error occurred while loading credentials: failed to load IMDS session token",
         );
-        assert!(matches!(e, Error::Permission(_)), "{e:?}");
+        assert!(matches!(e, Error::Permission { .. }), "{e:?}");
         let text = e.to_string();
         assert!(text.contains("no usable AWS credentials"), "{text}");
         assert!(text.contains("failed to load IMDS session token"), "{text}");
         assert!(text.contains("aws sso login"), "{text}");
         let e = from_local_failure("DescribeCluster", "invalid region 'moon-1'");
-        assert!(matches!(e, Error::InvalidInput(_)), "{e:?}");
-        assert!(e.to_string().contains("--region"), "{e}");
+        assert!(matches!(e, Error::InvalidInput { .. }), "{e:?}");
+        assert!(e.to_string().contains("region"), "{e}");
+        assert_eq!(
+            e.hint(),
+            Some(Hint::Settings(vec![Setting::Region, Setting::Profile]))
+        );
     }
 
     #[test]
@@ -472,7 +490,7 @@ mod tests {
             Some("not authorized"),
             403,
         );
-        assert!(matches!(e, Error::Permission(_)));
+        assert!(matches!(e, Error::Permission { .. }));
         let e = from_code("DescribeCluster", Target::Cluster("c"), None, None, 503);
         assert!(e.is_retryable());
     }

@@ -221,7 +221,7 @@ async fn failed_node_group_update_reports_pod_eviction_details() {
         message.contains("ip-192-168-3-14.eu-west-1.compute.internal"),
         "{message}"
     );
-    assert!(message.contains("--force-drain"), "{message}");
+    assert!(message.contains("forced drain"), "{message}");
     assert_eq!(
         start.num_calls(),
         1,
@@ -332,10 +332,24 @@ async fn resource_in_use_is_retryable_and_the_running_update_is_found() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::OperationInProgress(_)) && err.is_retryable(),
+        matches!(err, Error::OperationInProgress { .. }) && err.is_retryable(),
         "{err:?}"
     );
     assert!(err.to_string().contains("u-other in progress"), "{err}");
+    // The cause names the call and keeps the SDK's own error, for callers that need it.
+    let cause = err.cause().expect("the SDK error is kept");
+    assert_eq!(cause.to_string(), "EKS UpdateClusterVersion");
+    assert_eq!(cause.provider(), Some(kupgrade_core::Provider::Eks));
+    let sdk = cause
+        .downcast_ref::<aws_sdk_eks::error::SdkError<
+            aws_sdk_eks::operation::update_cluster_version::UpdateClusterVersionError,
+            aws_sdk_eks::config::http::HttpResponse,
+        >>()
+        .expect("the source is the SDK's error");
+    assert!(
+        sdk.as_service_error()
+            .is_some_and(|e| e.is_resource_in_use_exception())
+    );
     let running = eks.operations_in_flight().await.unwrap();
     assert_eq!(running.len(), 1, "{running:?}");
     assert_eq!(running[0].id.0, "eks/cluster/prod/-/u-other");
@@ -371,7 +385,7 @@ async fn invalid_parameter_is_final_and_unknown_groups_are_named() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::InvalidTransition(_)) && !err.is_retryable(),
+        matches!(err, Error::InvalidTransition { .. }) && !err.is_retryable(),
         "{err:?}"
     );
     assert!(

@@ -2,7 +2,7 @@
 
 use google_cloud_container_v1::client::ClusterManager;
 use google_cloud_recommender_v1::client::Recommender;
-use kupgrade_core::{Error, Result};
+use kupgrade_core::{Error, Hint, Provider, Result, Setting};
 
 use crate::cluster::GkeCluster;
 use crate::convert::PoolUpgradeStrategy;
@@ -123,24 +123,29 @@ impl GkeClusterBuilder {
     /// Builds the cluster handle. Makes no API call (except credential discovery); the first
     /// `describe` tells whether the cluster exists.
     pub async fn build(self) -> Result<GkeCluster> {
-        let need = |v: Option<String>, what: &str, fix: &str| {
-            v.filter(|s| !s.trim().is_empty())
-                .ok_or_else(|| Error::InvalidInput(format!("GKE {what} is not set; {fix}")))
+        let need = |v: Option<String>, what: &str, fix: &str, setting: Setting| {
+            v.filter(|s| !s.trim().is_empty()).ok_or_else(|| {
+                Error::invalid_input(format!("GKE {what} is not set; {fix}"))
+                    .with_hint(Hint::Settings(vec![setting]))
+            })
         };
         let project = need(
             self.project,
             "project",
-            "pass --project or set GOOGLE_CLOUD_PROJECT",
+            "give it with `with_project` or GOOGLE_CLOUD_PROJECT",
+            Setting::Project,
         )?;
         let location = need(
             self.location,
             "location",
-            "pass --location (a region or zone) or set KUPGRADE_GKE_LOCATION",
+            "give a region or zone with `with_location` or KUPGRADE_GKE_LOCATION",
+            Setting::Location,
         )?;
         let cluster = need(
             self.cluster,
             "cluster",
-            "pass --cluster or set KUPGRADE_GKE_CLUSTER",
+            "give it with `with_cluster` or KUPGRADE_GKE_CLUSTER",
+            Setting::Cluster,
         )?;
         for (what, value) in [
             ("project", &project),
@@ -148,7 +153,7 @@ impl GkeClusterBuilder {
             ("cluster", &cluster),
         ] {
             if value.contains('/') {
-                return Err(Error::InvalidInput(format!(
+                return Err(Error::invalid_input(format!(
                     "GKE {what} '{value}' must be a plain name, not a resource path"
                 )));
             }
@@ -168,9 +173,13 @@ impl GkeClusterBuilder {
             Some(client) => client,
             None => {
                 if self.anonymous && self.endpoint.is_none() {
-                    return Err(Error::InvalidInput(
-                        "anonymous credentials are only for a local endpoint; also pass --endpoint".into(),
-                    ));
+                    return Err(Error::invalid_input(
+                        "anonymous credentials are only for a local endpoint; give one with `with_endpoint`",
+                    )
+                    .with_hint(Hint::Settings(vec![
+                        Setting::AnonymousCredentials,
+                        Setting::Endpoint(Provider::Gke),
+                    ])));
                 }
                 let mut builder = ClusterManager::builder();
                 if let Some(endpoint) = &self.endpoint {
@@ -181,7 +190,7 @@ impl GkeClusterBuilder {
                         .with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build());
                 }
                 builder.build().await.map_err(|e| {
-                    Error::Permission(format!(
+                    Error::permission(format!(
                         "could not create the GKE client ({e}); run `gcloud auth application-default login`"
                     ))
                 })?

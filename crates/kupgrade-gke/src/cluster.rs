@@ -141,9 +141,14 @@ impl GkeCluster {
         format!("{}/operations/{}", self.parent_path(), short_name(id))
     }
 
-    fn err<'a>(&'a self, subject: Subject<'a>) -> impl FnOnce(google_cloud_gax::error::Error) -> Error + 'a {
+    /// Maps an error of the call `operation` (GKE's method name) about `subject`.
+    fn err<'a>(
+        &'a self,
+        operation: &'static str,
+        subject: Subject<'a>,
+    ) -> impl FnOnce(google_cloud_gax::error::Error) -> Error + 'a {
         let cluster = self.inner.cluster.as_str();
-        move |e| map_error(e, subject, cluster)
+        move |e| map_error(e, operation, subject, cluster)
     }
 
     /// Reads the cluster as GKE returns it (node pools included).
@@ -154,7 +159,7 @@ impl GkeCluster {
             .set_name(self.cluster_path())
             .send()
             .await
-            .map_err(self.err(Subject::Cluster(&self.inner.cluster)))
+            .map_err(self.err("GetCluster", Subject::Cluster(&self.inner.cluster)))
     }
 
     /// The cluster for a write: as `describe` just read it, or read now.
@@ -185,7 +190,7 @@ impl GkeCluster {
             .set_name(self.pool_path(pool))
             .send()
             .await
-            .map_err(self.err(Subject::NodePool(pool)))
+            .map_err(self.err("GetNodePool", Subject::NodePool(pool)))
     }
 
     /// GKE's upgrade information for the cluster (end of standard and extended support,
@@ -197,7 +202,7 @@ impl GkeCluster {
             .set_name(self.cluster_path())
             .send()
             .await
-            .map_err(self.err(Subject::Cluster(&self.inner.cluster)))
+            .map_err(self.err("FetchClusterUpgradeInfo", Subject::Cluster(&self.inner.cluster)))
     }
 
     async fn list_operations(&self) -> Result<Vec<model::Operation>> {
@@ -208,7 +213,7 @@ impl GkeCluster {
             .set_parent(self.parent_path())
             .send()
             .await
-            .map_err(self.err(Subject::Location(&self.inner.location)))?;
+            .map_err(self.err("ListOperations", Subject::Location(&self.inner.location)))?;
         let cluster = self.inner.cluster.as_str();
         Ok(response
             .operations
@@ -275,8 +280,15 @@ impl GkeCluster {
                 Ok(id)
             }
             Err(e) => {
-                let err = map_error(e, subject, &self.inner.cluster);
-                if matches!(err, Error::Transient(_)) {
+                let operation = match kind {
+                    OperationKind::UpgradeControlPlane => "UpdateMaster",
+                    OperationKind::UpgradeNodePool => "UpdateNodePool",
+                    OperationKind::CreateNodePool => "CreateNodePool",
+                    OperationKind::DeleteNodePool => "DeleteNodePool",
+                    _ => "operation",
+                };
+                let err = map_error(e, operation, subject, &self.inner.cluster);
+                if matches!(err, Error::Transient { .. }) {
                     // The POST may have landed although the answer got lost: look before the
                     // executor retries.
                     if let Ok(Some(id)) = self.find_running(kind, pool).await {
@@ -339,7 +351,7 @@ impl GkeCluster {
             .set_name(self.pool_path(pool))
             .send()
             .await
-            .map_err(self.err(Subject::NodePool(pool)))
+            .map_err(self.err("CompleteNodePoolUpgrade", Subject::NodePool(pool)))
     }
 
     /// Rolls back a failed or aborted node-pool upgrade (e.g. a blue/green upgrade whose gate
@@ -354,7 +366,7 @@ impl GkeCluster {
             .set_respect_pdb(respect_pdb)
             .send()
             .await
-            .map_err(self.err(Subject::NodePool(pool)))?;
+            .map_err(self.err("RollbackNodePoolUpgrade", Subject::NodePool(pool)))?;
         Ok(OperationId(short_name(&op.name).to_string()))
     }
 
@@ -366,7 +378,7 @@ impl GkeCluster {
             .set_name(self.operation_path(&id.0))
             .send()
             .await
-            .map_err(self.err(Subject::Operation(&id.0)))
+            .map_err(self.err("CancelOperation", Subject::Operation(&id.0)))
     }
 
     fn new_pool(source: &model::NodePool, spec: &NodePoolSpec, zones: usize) -> model::NodePool {
@@ -422,7 +434,7 @@ impl ManagedCluster for GkeCluster {
             .set_name(self.parent_path())
             .send()
             .await
-            .map_err(self.err(Subject::Location(&self.inner.location)))?;
+            .map_err(self.err("GetServerConfig", Subject::Location(&self.inner.location)))?;
         // On a release channel only that channel's versions are valid targets.
         let channel = cluster.release_channel.as_ref().map(|r| &r.channel);
         let channel_config = config
@@ -563,10 +575,10 @@ impl ManagedCluster for GkeCluster {
             .set_name(self.operation_path(&id.0))
             .send()
             .await
-            .map_err(self.err(Subject::Operation(&id.0)))?;
+            .map_err(self.err("GetOperation", Subject::Operation(&id.0)))?;
         let to = self.inner.targets.lock().unwrap().get(&id.0).cloned();
         let mut out = convert::operation(&op, to).ok_or_else(|| {
-            Error::Provider(format!(
+            Error::provider(format!(
                 "operation {id} is a GKE {:?} operation, which kupgrade does not track",
                 op.operation_type
             ))

@@ -56,7 +56,7 @@ pub enum BlueGreenBatch {
 
 /// Parses a GKE version string (`1.30.5-gke.1014001`, `1.31`), naming what it came from.
 pub fn version(value: &str, what: &str) -> Result<KubeVersion> {
-    KubeVersion::parse(value).map_err(|e| Error::Provider(format!("{what}: {e}")))
+    KubeVersion::parse(value).map_err(|e| Error::provider(format!("{what}: {e}")))
 }
 
 /// A cluster's lifecycle state.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use google_cloud_gax::error::Error as GaxError;
 use google_cloud_gax::error::rpc::{Code, StatusDetails};
-use kupgrade_core::Error;
+use kupgrade_core::{Cause, Error, Hint, Provider, Setting};
 
 /// The `ErrorInfo.reason` GKE sends while another operation runs on the cluster.
 pub const CLUSTER_ALREADY_HAS_OPERATION: &str = "CLUSTER_ALREADY_HAS_OPERATION";
@@ -32,16 +32,31 @@ pub enum Subject<'a> {
     Location(&'a str),
 }
 
-const CLUSTER_HINT: &str = "check --project, --location (the cluster's region or zone) and --cluster";
+const CLUSTER_DETAIL: &str =
+    "check the project, the location (the cluster's region or zone) and the cluster name";
 
-/// Maps a GKE client error into a core [`Error`]; `cluster` names the cluster in
-/// [`Error::OperationInProgress`].
-pub fn map_error(err: GaxError, subject: Subject<'_>, cluster: &str) -> Error {
-    if is_authentication(&err) {
-        return Error::Permission(format!(
+/// The settings that choose which cluster is addressed.
+fn cluster_settings() -> Hint {
+    Hint::Settings(vec![Setting::Project, Setting::Location, Setting::Cluster])
+}
+
+/// Maps an error of GKE's method `operation` into a core [`Error`] whose cause keeps the
+/// client's error; `cluster` names the cluster in [`Error::OperationInProgress`].
+pub fn map_error(err: GaxError, operation: &'static str, subject: Subject<'_>, cluster: &str) -> Error {
+    classify(&err, subject, cluster).caused_by(Cause::new(Provider::Gke, operation, err))
+}
+
+fn classify(err: &GaxError, subject: Subject<'_>, cluster: &str) -> Error {
+    if is_authentication(err) {
+        return Error::permission(format!(
             "could not get Google credentials ({err}); run `gcloud auth application-default login`, \
-             or use --no-auth with --endpoint for a local endpoint"
-        ));
+             or use anonymous credentials with a local endpoint"
+        ))
+        .with_hint(Hint::Settings(vec![
+            Setting::Credentials,
+            Setting::AnonymousCredentials,
+            Setting::Endpoint(Provider::Gke),
+        ]));
     }
     if let Some(status) = err.status() {
         let message = one_line(&status.message);
@@ -75,9 +90,9 @@ pub fn map_error(err: GaxError, subject: Subject<'_>, cluster: &str) -> Error {
         return from_code(code, &message, None, None, subject, cluster);
     }
     if err.is_timeout() || err.is_io() || err.is_connect() || err.is_transport() || err.is_exhausted() {
-        return Error::Transient(one_line(&err.to_string()));
+        return Error::transient(one_line(&err.to_string()));
     }
-    Error::Provider(one_line(&err.to_string()))
+    Error::provider(one_line(&err.to_string()))
 }
 
 /// Whether `err`, or an error it wraps (the client's retry loop wraps transient credential
@@ -111,27 +126,29 @@ fn from_code(
     match code {
         Code::NotFound => not_found(subject),
         Code::FailedPrecondition if reason == Some(CLUSTER_ALREADY_HAS_OPERATION) || is_busy(message) => {
-            Error::OperationInProgress(format!("GKE cluster {cluster} ({message})"))
+            Error::operation_in_progress(format!("GKE cluster {cluster} ({message})"))
         }
-        Code::ResourceExhausted => Error::Throttled { retry_after },
-        Code::Unavailable | Code::Internal | Code::DeadlineExceeded => Error::Transient(message.to_string()),
-        Code::Aborted => Error::Transient(format!(
+        Code::ResourceExhausted => Error::throttled(retry_after),
+        Code::Unavailable | Code::Internal | Code::DeadlineExceeded => Error::transient(message.to_string()),
+        Code::Aborted => Error::transient(format!(
             "the resource changed while we updated it (etag mismatch), re-reading it: {message}"
         )),
-        Code::PermissionDenied | Code::Unauthenticated => Error::Permission(format!(
+        Code::PermissionDenied | Code::Unauthenticated => Error::permission(format!(
             "{message}; the caller needs roles/container.clusterAdmin (or container.clusters.update) on the project"
         )),
         Code::InvalidArgument | Code::FailedPrecondition | Code::AlreadyExists | Code::OutOfRange => {
-            Error::InvalidTransition(message.to_string())
+            Error::invalid_transition(message.to_string())
         }
-        other => Error::Provider(format!("{}: {message}", other.name())),
+        other => Error::provider(format!("{}: {message}", other.name())),
     }
 }
 
 /// A `NotFound` for `subject`, with a hint on what to check.
 pub fn not_found(subject: Subject<'_>) -> Error {
     match subject {
-        Subject::Cluster(name) => Error::not_found("cluster", name, CLUSTER_HINT),
+        Subject::Cluster(name) => {
+            Error::not_found("cluster", name, CLUSTER_DETAIL).with_hint(cluster_settings())
+        }
         Subject::NodePool(name) => Error::not_found(
             "node pool",
             name,
@@ -182,10 +199,11 @@ mod tests {
                 "Cluster is running incompatible operation operation-1",
                 vec![StatusDetails::ErrorInfo(info)],
             ),
+            "GetCluster",
             Subject::Cluster("prod"),
             "prod",
         );
-        assert!(matches!(e, Error::OperationInProgress(_)), "{e:?}");
+        assert!(matches!(e, Error::OperationInProgress { .. }), "{e:?}");
         assert!(e.is_retryable());
         assert!(e.to_string().contains("prod"));
         // The older wording without ErrorInfo.
@@ -195,10 +213,11 @@ mod tests {
                 "Operation operation-9 is currently upgrading cluster prod. Please wait and try again once it is done.",
                 vec![],
             ),
+            "GetCluster",
             Subject::Cluster("prod"),
             "prod",
         );
-        assert!(matches!(e, Error::OperationInProgress(_)), "{e:?}");
+        assert!(matches!(e, Error::OperationInProgress { .. }), "{e:?}");
     }
 
     #[test]
@@ -206,10 +225,11 @@ mod tests {
         for code in [Code::FailedPrecondition, Code::InvalidArgument] {
             let e = map_error(
                 service(code, "Master version \"1.33\" is unsupported.", vec![]),
+                "GetCluster",
                 Subject::Cluster("prod"),
                 "prod",
             );
-            assert!(matches!(e, Error::InvalidTransition(_)), "{e:?}");
+            assert!(matches!(e, Error::InvalidTransition { .. }), "{e:?}");
             assert!(!e.is_retryable());
             assert!(e.to_string().contains("1.33"));
         }
@@ -219,20 +239,26 @@ mod tests {
     fn not_found_names_the_subject() {
         let e = map_error(
             service(Code::NotFound, "nope", vec![]),
+            "GetCluster",
             Subject::NodePool("gpu"),
             "prod",
         );
         assert!(e.to_string().contains("node pool 'gpu' not found"), "{e}");
         let e = map_error(
             service(Code::NotFound, "nope", vec![]),
+            "GetCluster",
             Subject::Cluster("prod"),
             "prod",
         );
         assert!(
             e.to_string()
-                .starts_with("cluster 'prod' not found; check --project"),
+                .starts_with("cluster 'prod' not found; check the project"),
             "{e}"
         );
+        assert_eq!(e.hint(), Some(cluster_settings()));
+        let cause = e.cause().expect("the client's error is kept");
+        assert_eq!(cause.to_string(), "GKE GetCluster");
+        assert!(cause.downcast_ref::<GaxError>().is_some());
     }
 
     #[test]
@@ -244,36 +270,40 @@ mod tests {
                 "quota",
                 vec![StatusDetails::RetryInfo(retry)],
             ),
+            "GetCluster",
             Subject::Cluster("c"),
             "c",
         );
         assert_eq!(e.retry_after(), Some(Duration::from_secs(12)));
         let e = map_error(
             service(Code::Unavailable, "try later", vec![]),
+            "GetCluster",
             Subject::Cluster("c"),
             "c",
         );
-        assert!(matches!(e, Error::Transient(_)) && e.is_retryable());
+        assert!(matches!(e, Error::Transient { .. }) && e.is_retryable());
         let e = map_error(
             service(Code::Aborted, "etag mismatch", vec![]),
+            "GetCluster",
             Subject::NodePool("a"),
             "c",
         );
-        assert!(matches!(e, Error::Transient(_)) && e.is_retryable(), "{e:?}");
+        assert!(matches!(e, Error::Transient { .. }) && e.is_retryable(), "{e:?}");
         let e = map_error(
             service(Code::PermissionDenied, "denied", vec![]),
+            "GetCluster",
             Subject::Cluster("c"),
             "c",
         );
-        assert!(matches!(e, Error::Permission(_)) && !e.is_retryable());
+        assert!(matches!(e, Error::Permission { .. }) && !e.is_retryable());
     }
 
     #[test]
     fn credential_failures_are_permission_errors_even_after_retries() {
         let creds = google_cloud_gax::error::CredentialsError::from_msg(true, "metadata server unreachable");
         let exhausted = GaxError::exhausted(GaxError::authentication(creds));
-        let e = map_error(exhausted, Subject::Cluster("c"), "c");
-        assert!(matches!(e, Error::Permission(_)), "{e:?}");
+        let e = map_error(exhausted, "GetCluster", Subject::Cluster("c"), "c");
+        assert!(matches!(e, Error::Permission { .. }), "{e:?}");
         assert!(
             e.to_string().contains("gcloud auth application-default login"),
             "{e}"
@@ -284,12 +314,12 @@ mod tests {
     fn bare_http_errors_map_by_status_code() {
         let e = GaxError::http(429, Default::default(), "slow down".into());
         assert!(matches!(
-            map_error(e, Subject::Cluster("c"), "c"),
+            map_error(e, "GetCluster", Subject::Cluster("c"), "c"),
             Error::Throttled { .. }
         ));
         let e = GaxError::http(404, Default::default(), "".into());
         assert!(matches!(
-            map_error(e, Subject::Cluster("c"), "c"),
+            map_error(e, "GetCluster", Subject::Cluster("c"), "c"),
             Error::NotFound { .. }
         ));
     }

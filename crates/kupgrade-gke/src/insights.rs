@@ -73,7 +73,7 @@ impl GkeDeprecationInsightsCheck {
         let client = self
             .client
             .as_ref()
-            .map_err(|e| kupgrade_core::Error::Permission(e.clone()))?;
+            .map_err(|e| kupgrade_core::Error::permission(e.clone()))?;
         let mut insights = Vec::new();
         let mut page_token = String::new();
         loop {
@@ -85,7 +85,12 @@ impl GkeDeprecationInsightsCheck {
                 .send()
                 .await
                 .map_err(|e| {
-                    crate::error::map_error(e, crate::error::Subject::Cluster(&self.cluster), &self.cluster)
+                    crate::error::map_error(
+                        e,
+                        "ListInsights",
+                        crate::error::Subject::Cluster(&self.cluster),
+                        &self.cluster,
+                    )
                 })?;
             insights.extend(page.insights);
             if page.next_page_token.is_empty() {

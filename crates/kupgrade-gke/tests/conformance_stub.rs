@@ -238,14 +238,14 @@ fn to_gke(e: Error) -> GaxError {
     let message = e.to_string();
     match e {
         Error::NotFound { .. } => gke_error(Code::NotFound, message, None),
-        Error::OperationInProgress(_) => gke_error(
+        Error::OperationInProgress { .. } => gke_error(
             Code::FailedPrecondition,
             format!("Cluster is running incompatible operation: {message}"),
             Some("CLUSTER_ALREADY_HAS_OPERATION"),
         ),
         Error::Throttled { .. } => gke_error(Code::ResourceExhausted, message, None),
-        Error::Transient(_) => gke_error(Code::Unavailable, message, None),
-        Error::InvalidVersion { .. } | Error::InvalidInput(_) => {
+        Error::Transient { .. } => gke_error(Code::Unavailable, message, None),
+        Error::InvalidVersion { .. } | Error::InvalidInput { .. } => {
             gke_error(Code::InvalidArgument, message, None)
         }
         _ => gke_error(Code::FailedPrecondition, message, None),
@@ -506,7 +506,7 @@ async fn a_second_start_while_one_runs_is_refused_as_busy_then_succeeds() {
         .create_node_pool(&create, &RequestToken("np".into()))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::OperationInProgress(_)), "{err:?}");
+    assert!(matches!(err, Error::OperationInProgress { .. }), "{err:?}");
     // Once the control plane is done the same call goes through.
     let events = kupgrade_core::events::discard();
     kupgrade_core::PollPolicy::default()

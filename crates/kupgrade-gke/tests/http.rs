@@ -155,7 +155,7 @@ async fn busy_cluster_json_error_is_operation_in_progress() {
         .upgrade_control_plane(&KubeVersion::new(1, 31), &RequestToken("t".into()))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::OperationInProgress(_)), "{err:?}");
+    assert!(matches!(err, Error::OperationInProgress { .. }), "{err:?}");
     assert!(err.is_retryable());
 }
 
@@ -178,9 +178,13 @@ async fn unknown_cluster_is_not_found_by_name() {
         .unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("cluster 'prod' not found; check --project"),
+            .starts_with("cluster 'prod' not found; check the project"),
         "{err}"
     );
+    // The cause names the call and keeps the client's own error.
+    let cause = err.cause().expect("the client's error is kept");
+    assert_eq!(cause.to_string(), "GKE GetCluster");
+    assert!(cause.downcast_ref::<google_cloud_gax::error::Error>().is_some());
 }
 
 #[tokio::test]

@@ -417,7 +417,7 @@ async fn busy_cluster_is_retried_after_the_running_operation_ends() {
 
     let first = gke.upgrade_control_plane(&v("1.31"), &token("t")).await;
     let err = first.unwrap_err();
-    assert!(matches!(err, Error::OperationInProgress(_)), "{err:?}");
+    assert!(matches!(err, Error::OperationInProgress { .. }), "{err:?}");
     assert!(err.is_retryable());
     assert!(err.to_string().contains("prod"), "{err}");
 
@@ -702,7 +702,13 @@ async fn builder_refuses_incomplete_or_unsafe_settings() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "invalid input: GKE project is not set; pass --project or set GOOGLE_CLOUD_PROJECT"
+        "invalid input: GKE project is not set; give it with `with_project` or GOOGLE_CLOUD_PROJECT"
+    );
+    assert_eq!(
+        err.hint(),
+        Some(kupgrade_core::Hint::Settings(vec![
+            kupgrade_core::Setting::Project
+        ]))
     );
     let err = GkeClusterBuilder::new()
         .with_project("p")
@@ -712,7 +718,7 @@ async fn builder_refuses_incomplete_or_unsafe_settings() {
         .build()
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("also pass --endpoint"), "{err}");
+    assert!(err.to_string().contains("with_endpoint"), "{err}");
     let err = GkeClusterBuilder::new()
         .with_project("p")
         .with_location("europe-west1")

@@ -70,7 +70,7 @@ impl ApiUsage {
                 usage.unread.extend(scan.notes);
             }
             Err(e) => usage.unread.push(format!(
-                "the deprecated-API scan stopped ({e}); run `kupgrade scan --live` to see how far it gets"
+                "the deprecated-API scan of the live cluster stopped ({e})"
             )),
         }
         usage
@@ -279,7 +279,7 @@ pub(crate) fn unread(usage: &ApiUsage) -> Vec<Finding> {
             id: UNREAD_CHECK.into(),
             severity: Severity::Warning,
             message: format!(
-                "deprecated-API uses not checked: {what}; grant it, or run `kupgrade scan` on your manifests"
+                "deprecated-API uses not checked: {what}; grant the access, or scan your manifests and Helm releases"
             ),
             subject: Subject {
                 kind: "Cluster".into(),
@@ -288,7 +288,7 @@ pub(crate) fn unread(usage: &ApiUsage) -> Vec<Finding> {
             },
             hop: None,
             api: None,
-            hint: None,
+            hint: Some(kupgrade_core::Hint::ScanApis { live: false }),
         })
         .collect()
 }

@@ -74,7 +74,7 @@ struct Check {
 /// Summarizes kube-bench `--json` output: one warning per FAIL, one info line with the counts.
 pub fn summarize(json: &str) -> Result<Vec<Finding>> {
     let out: Output = serde_json::from_str(json.trim())
-        .map_err(|e| Error::Provider(format!("kube-bench output is not its JSON report: {e}")))?;
+        .map_err(|e| Error::provider(format!("kube-bench output is not its JSON report: {e}")))?;
     let controls = match out {
         Output::Wrapped { controls } | Output::Bare(controls) => controls,
     };
@@ -136,7 +136,7 @@ pub async fn run_kube_bench(client: &Client, options: &KubeBenchOptions) -> Resu
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let body: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": ns, "labels": {
         "app.kubernetes.io/managed-by": "kupgrade", "pod-security.kubernetes.io/enforce": "privileged"}}}))
-    .map_err(|e| Error::Provider(e.to_string()))?;
+    .map_err(|e| Error::provider(e.to_string()))?;
     namespaces
         .create(&PostParams::default(), &body)
         .await
@@ -190,7 +190,7 @@ async fn bench_steps(client: &Client, ns: &str, options: &KubeBenchOptions) -> R
                 host("etc-kubernetes", "/etc/kubernetes"), host("etc-default", "/etc/default")]
         }}}
     }))
-    .map_err(|e| Error::Provider(e.to_string()))?;
+    .map_err(|e| Error::provider(e.to_string()))?;
     let jobs: Api<Job> = Api::namespaced(client.clone(), ns);
     jobs.create(&PostParams::default(), &job)
         .await

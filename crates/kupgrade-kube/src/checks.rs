@@ -19,7 +19,9 @@ use k8s_openapi::api::storage::v1::{CSIDriver, StorageClass};
 use kube::api::{Api, ListParams};
 use kube::{Client, Resource};
 use kupgrade_core::checks::{Check, CheckContext, CheckRegistry, Finding, Severity, Subject, sort_findings};
-use kupgrade_core::{KubeVersion, ManagedCluster, NodeConfigSource, Result, Step, UpgradePlan, VersionState};
+use kupgrade_core::{
+    Hint, KubeVersion, ManagedCluster, NodeConfigSource, Result, Setting, Step, UpgradePlan, VersionState,
+};
 use serde::de::DeserializeOwned;
 
 use crate::api_gate::{self, ApiUsage};
@@ -649,7 +651,7 @@ fn kubelet_skew(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
                 NodeFate::Replaced => return None,
                 NodeFate::Moved(pool, to) => (
                     to.clone(),
-                    format!("its pool {pool} is moved to {to} before this hop, and that is still too far behind; re-plan with a lower --lag-limit"),
+                    format!("its pool {pool} is moved to {to} before this hop, and that is still too far behind; re-plan with a lower node lag limit"),
                 ),
                 NodeFate::Stays(pool) => (
                     live,
@@ -976,16 +978,16 @@ fn kubelet_flags(facts: &ClusterFacts, hop: &Hop<'_>) -> Vec<Finding> {
         .iter()
         .map(|unread| {
             let what = unread.split(": ").next().unwrap_or(unread);
-            finding(
+            let mut f = finding(
                 KUBELET_FLAG_CHECK,
                 Severity::Warning,
                 "NodeConfig",
                 None,
                 what,
-                format!(
-                    "kubelet flags not checked in {unread}; save it to a file and run `kupgrade check --node-config FILE`"
-                ),
-            )
+                format!("kubelet flags not checked in {unread}; save it to a file and check that file"),
+            );
+            f.hint = Some(Hint::Settings(vec![Setting::NodeConfigFile]));
+            f
         })
         .collect();
     for source in &facts.node_configs {

@@ -123,7 +123,7 @@ impl DeprecationTable {
             List(Vec<Deprecation>),
         }
         let parsed: Either = serde_norway::from_str(text).map_err(|e| {
-            Error::InvalidInput(format!(
+            Error::invalid_input(format!(
                 "{origin}: not a deprecation list ({e}); expected `entries:` with api_version, kind, deprecated_in (quoted, e.g. \"1.30\") and optional removed_in, replacement"
             ))
         })?;
@@ -134,7 +134,7 @@ impl DeprecationTable {
         let n = entries.len();
         for mut entry in entries {
             if !entry.api_version.contains('/') && entry.api_version != "v1" {
-                return Err(Error::InvalidInput(format!(
+                return Err(Error::invalid_input(format!(
                     "{origin}: api_version '{}' of {} must be group/version, e.g. example.com/v1beta1",
                     entry.api_version, entry.kind
                 )));

@@ -28,7 +28,7 @@ pub fn eks_token(cluster: &str, region: &str, credentials: &Credentials, now: Sy
         .time(now)
         .settings(settings)
         .build()
-        .map_err(|e| Error::InvalidInput(format!("cannot sign an EKS token: {e}")))?
+        .map_err(|e| Error::invalid_input(format!("cannot sign an EKS token: {e}")))?
         .into();
     let request = SignableRequest::new(
         "GET",
@@ -36,13 +36,13 @@ pub fn eks_token(cluster: &str, region: &str, credentials: &Credentials, now: Sy
         [("x-k8s-aws-id", cluster)].into_iter(),
         SignableBody::Bytes(&[]),
     )
-    .map_err(|e| Error::InvalidInput(format!("cannot sign an EKS token for region '{region}': {e}")))?;
+    .map_err(|e| Error::invalid_input(format!("cannot sign an EKS token for region '{region}': {e}")))?;
     let (instructions, _) = sign(request, &params)
-        .map_err(|e| Error::InvalidInput(format!("cannot sign an EKS token: {e}")))?
+        .map_err(|e| Error::invalid_input(format!("cannot sign an EKS token: {e}")))?
         .into_parts();
     let mut req = http::Request::get(url.as_str())
         .body(())
-        .map_err(|e| Error::InvalidInput(format!("bad STS URL for region '{region}': {e}")))?;
+        .map_err(|e| Error::invalid_input(format!("bad STS URL for region '{region}': {e}")))?;
     instructions.apply_to_request_http1x(&mut req);
     Ok(format!(
         "k8s-aws-v1.{}",

@@ -223,10 +223,11 @@ fn read_path(path: &Path, out: &mut Vec<NodeConfigSource>, named: bool) -> Resul
     }
     let unreadable = |why: &str| -> Result<()> {
         if named {
-            Err(Error::InvalidInput(format!(
-                "{}: {why}; --node-config takes user data, kubeadm or nodeadm configs, systemd units or folders of them",
+            Err(Error::invalid_input(format!(
+                "{}: {why}; a node configuration is user data, a kubeadm or nodeadm config, a systemd unit or a folder of them",
                 path.display()
-            )))
+            ))
+            .with_hint(kupgrade_core::Hint::Settings(vec![kupgrade_core::Setting::NodeConfigFile])))
         } else {
             tracing::debug!(path = %path.display(), "skipped: {why}");
             Ok(())

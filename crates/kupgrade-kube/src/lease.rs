@@ -173,7 +173,7 @@ async fn renew(api: Api<Lease>, holder: String) {
 
 fn rbac_hint(err: kube::Error) -> Error {
     match kube_error(err) {
-        Error::Permission(msg) => Error::Permission(format!(
+        Error::Permission { message: msg, .. } => Error::permission(format!(
             "{msg}; the cluster lock needs get, create, update and delete on leases in {LEASE_NAMESPACE}"
         )),
         other => other,

@@ -67,7 +67,12 @@ use kupgrade_core::Error;
 
 /// Maps a kube-rs error to kupgrade's error: 404 not found, 401/403 permission, 429 throttled,
 /// 409 conflict, 5xx and connection failures transient (retried), anything else a provider error.
+/// The kube-rs error is kept as the source of its [`Cause`](kupgrade_core::Cause).
 pub fn kube_error(err: kube::Error) -> Error {
+    classify(&err).caused_by(kupgrade_core::Cause::kubernetes("call", err))
+}
+
+fn classify(err: &kube::Error) -> Error {
     match err {
         kube::Error::Api(status) => {
             let msg = if status.message.is_empty() {
@@ -77,17 +82,17 @@ pub fn kube_error(err: kube::Error) -> Error {
             };
             match status.code {
                 404 => Error::not_found("object", msg, ""),
-                401 | 403 => Error::Permission(format!(
+                401 | 403 => Error::permission(format!(
                     "{msg}; check the kubeconfig user's RBAC (kupgrade needs to list nodes, pods, PDBs and create evictions)"
                 )),
-                409 => Error::InvalidTransition(msg),
-                429 => Error::Throttled { retry_after: None },
-                500..=599 => Error::Transient(format!("API server {}: {msg}", status.code)),
-                code => Error::Provider(format!("API server {code}: {msg}")),
+                409 => Error::invalid_transition(msg),
+                429 => Error::throttled(None),
+                500..=599 => Error::transient(format!("API server {}: {msg}", status.code)),
+                code => Error::provider(format!("API server {code}: {msg}")),
             }
         }
-        kube::Error::HyperError(e) => Error::Transient(format!("cannot reach the API server: {e}")),
-        kube::Error::Service(e) => Error::Transient(format!("cannot reach the API server: {e}")),
-        other => Error::Provider(other.to_string()),
+        kube::Error::HyperError(e) => Error::transient(format!("cannot reach the API server: {e}")),
+        kube::Error::Service(e) => Error::transient(format!("cannot reach the API server: {e}")),
+        other => Error::provider(other.to_string()),
     }
 }

@@ -570,7 +570,7 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<Inputs> {
     let mut walk = Walk::default();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| {
-            Error::InvalidInput(format!("{}: {e}; pass manifest files or folders", path.display()))
+            Error::invalid_input(format!("{}: {e}; pass manifest files or folders", path.display()))
         })?;
         let kind = meta.file_type();
         if kind.is_dir() {

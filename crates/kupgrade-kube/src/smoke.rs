@@ -152,7 +152,7 @@ pub async fn run_hook(command: &str, timeout: Duration) -> Result<HookOutcome> {
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| Error::InvalidInput(format!("cannot run check command `{command}`: {e}")))?;
+        .map_err(|e| Error::invalid_input(format!("cannot run check command `{command}`: {e}")))?;
     match tokio::time::timeout(timeout, child.wait_with_output()).await {
         Ok(Ok(out)) => {
             let text = format!(
@@ -168,7 +168,7 @@ pub async fn run_hook(command: &str, timeout: Duration) -> Result<HookOutcome> {
                 tail,
             })
         }
-        Ok(Err(e)) => Err(Error::InvalidInput(format!(
+        Ok(Err(e)) => Err(Error::invalid_input(format!(
             "check command `{command}` failed to run: {e}"
         ))),
         Err(_) => Ok(HookOutcome {
@@ -214,7 +214,7 @@ pub async fn api_smoke(client: &Client, options: &SmokeOptions) -> Result<Vec<Fi
     let body: Namespace = serde_json::from_value(serde_json::json!({
         "metadata": {"name": ns, "labels": {"app.kubernetes.io/managed-by": "kupgrade"}}
     }))
-    .map_err(|e| Error::Provider(e.to_string()))?;
+    .map_err(|e| Error::provider(e.to_string()))?;
     namespaces
         .create(&PostParams::default(), &body)
         .await
@@ -305,7 +305,7 @@ async fn smoke_steps(client: &Client, ns: &str, options: &SmokeOptions) -> Resul
 }
 
 fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T> {
-    serde_json::from_value(v).map_err(|e| Error::Provider(e.to_string()))
+    serde_json::from_value(v).map_err(|e| Error::provider(e.to_string()))
 }
 
 async fn wait_for<F, Fut>(timeout: Duration, what: &str, mut probe: F) -> Result<()>

@@ -16,8 +16,8 @@ use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use kupgrade_core::{
-    ClusterWorkloads, DrainBlocker, Error, HealthSnapshot, KubeVersion, Node, Pod, PodRef, Provider, Result,
-    workloads::Eviction,
+    ClusterWorkloads, DrainBlocker, Error, HealthSnapshot, Hint, KubeVersion, Node, Pod, PodRef, Provider,
+    Result, Setting, workloads::Eviction,
 };
 
 use crate::kube_error;
@@ -66,24 +66,27 @@ impl KubeWorkloads {
         let config = match path {
             Some(path) => {
                 let kubeconfig = Kubeconfig::read_from(path).map_err(|e| {
-                    Error::InvalidInput(format!(
-                        "kubeconfig {}: {e}; pass a readable kubeconfig file",
+                    Error::invalid_input(format!(
+                        "kubeconfig {}: {e}; give a readable kubeconfig file",
                         path.display()
                     ))
+                    .with_hint(Hint::Settings(vec![Setting::Kubeconfig]))
                 })?;
                 Config::from_custom_kubeconfig(kubeconfig, &options)
                     .await
                     .map_err(|e| {
-                        Error::InvalidInput(format!(
-                            "kubeconfig {}: {e}; check --context against `kubectl config get-contexts`",
+                        Error::invalid_input(format!(
+                            "kubeconfig {}: {e}; check the context against `kubectl config get-contexts`",
                             path.display()
                         ))
+                        .with_hint(Hint::Settings(vec![Setting::KubeContext]))
                     })?
             }
             None => Config::from_kubeconfig(&options).await.map_err(|e| {
-                Error::InvalidInput(format!(
-                    "no usable kubeconfig ({e}); pass --kubeconfig FILE or set KUBECONFIG"
+                Error::invalid_input(format!(
+                    "no usable kubeconfig ({e}); give a kubeconfig file or set KUBECONFIG"
                 ))
+                .with_hint(Hint::Settings(vec![Setting::Kubeconfig, Setting::KubeContext]))
             })?,
         };
         Self::from_config(config, provider)
@@ -92,9 +95,10 @@ impl KubeWorkloads {
     /// Connects with kube-rs's defaults (in-cluster service account, then the kubeconfig).
     pub async fn try_default(provider: Option<Provider>) -> Result<Self> {
         let config = Config::infer().await.map_err(|e| {
-            Error::InvalidInput(format!(
-                "no cluster configuration found ({e}); pass --kubeconfig FILE"
+            Error::invalid_input(format!(
+                "no cluster configuration found ({e}); give a kubeconfig file or set KUBECONFIG"
             ))
+            .with_hint(Hint::Settings(vec![Setting::Kubeconfig]))
         })?;
         Self::from_config(config, provider)
     }
@@ -110,7 +114,7 @@ impl KubeWorkloads {
         // have no automatic default; pick ring unless the process already chose one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = Client::try_from(config)
-            .map_err(|e| Error::InvalidInput(format!("cannot build a Kubernetes client: {e}")))?;
+            .map_err(|e| Error::invalid_input(format!("cannot build a Kubernetes client: {e}")))?;
         Ok(Self::new(client, provider))
     }
 
@@ -358,7 +362,7 @@ impl ClusterWorkloads for KubeWorkloads {
                 let budget = causes.iter().find(|c| c.reason == "DisruptionBudget");
                 if budget.is_none() && !status.message.contains("disruption budget") {
                     // API priority and fairness, not a PDB: wait and retry the call.
-                    return Err(Error::Throttled { retry_after: None });
+                    return Err(Error::throttled(None));
                 }
                 let named = budget.and_then(|c| {
                     c.message

@@ -304,7 +304,9 @@ async fn a_scan_that_stops_is_a_warning_not_a_clean_bill() {
     assert_eq!(unread.len(), 1, "{found:#?}");
     assert_eq!(unread[0].severity, Severity::Warning);
     assert!(
-        unread[0].message.contains("the deprecated-API scan stopped")
+        unread[0]
+            .message
+            .contains("the deprecated-API scan of the live cluster stopped")
             && unread[0].message.contains("etcdserver: request timed out"),
         "{}",
         unread[0].message

@@ -368,7 +368,7 @@ async fn forbidden_says_what_rbac_is_needed() {
         .mount(&server)
         .await;
     let err = kube.nodes("general").await.unwrap_err();
-    assert!(matches!(err, Error::Permission(_)), "{err}");
+    assert!(matches!(err, Error::Permission { .. }), "{err}");
     assert!(
         err.to_string().contains("cannot list resource \\\"nodes\\\"")
             || err.to_string().contains("cannot list"),

@@ -445,7 +445,11 @@ fn node_configuration_that_could_not_be_read_is_a_warning_not_silence() {
         findings[0]
             .message
             .contains("kubelet flags not checked in the eks provider's node configuration")
-            && findings[0].message.contains("--node-config"),
+            && !findings[0].message.contains("--")
+            && findings[0].hint
+                == Some(kupgrade_core::Hint::Settings(vec![
+                    kupgrade_core::Setting::NodeConfigFile
+                ])),
         "{}",
         findings[0].message
     );

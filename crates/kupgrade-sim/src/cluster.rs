@@ -73,7 +73,7 @@ impl SimCluster {
     pub fn open(store: SimStore) -> Result<Self> {
         let state = store
             .load()?
-            .ok_or_else(|| Error::InvalidInput("the simulator store is empty".into()))?;
+            .ok_or_else(|| Error::invalid_input("the simulator store is empty"))?;
         Ok(Self::build(state, Some(store), None))
     }
 
@@ -168,7 +168,7 @@ impl SimCluster {
         if s.faults.throttle_next > 0 {
             s.faults.throttle_next -= 1;
             let retry_after = (s.provider == Provider::Aks).then(|| Duration::from_secs(10));
-            return Err(Error::Throttled { retry_after });
+            return Err(Error::throttled(retry_after));
         }
         self.settle(&mut s)?;
         Ok(s)

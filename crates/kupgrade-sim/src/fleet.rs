@@ -69,7 +69,7 @@ impl SimFleetConnector {
             .get("sim_state")
             .and_then(|v| v.as_str())
             .ok_or_else(|| {
-                Error::InvalidInput(format!(
+                Error::invalid_input(format!(
                     "cluster '{}': a simulated cluster needs `sim_state: FILE`",
                     c.name
                 ))
@@ -85,7 +85,7 @@ impl FleetConnector for SimFleetConnector {
         c: &FleetCluster,
     ) -> Result<(Arc<dyn ManagedCluster>, Arc<dyn ClusterWorkloads>)> {
         if c.provider != "sim" {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::invalid_input(format!(
                 "cluster '{}': provider '{}' is not simulated",
                 c.name, c.provider
             )));
@@ -95,7 +95,7 @@ impl FleetConnector for SimFleetConnector {
         }
         let store = self.store_of(c)?;
         let state = store.load()?.ok_or_else(|| {
-            Error::InvalidInput(format!(
+            Error::invalid_input(format!(
                 "cluster '{}': no simulator state found; create it with `kupgrade sim init`",
                 c.name
             ))

@@ -26,7 +26,7 @@ impl SimStore {
     pub fn save(&self, state: &SimState) -> Result<()> {
         match self {
             SimStore::File(path) => {
-                let bytes = serde_json::to_vec_pretty(state).map_err(|e| Error::Provider(e.to_string()))?;
+                let bytes = serde_json::to_vec_pretty(state).map_err(|e| Error::provider(e.to_string()))?;
                 kupgrade_core::journal::write_atomically(path, &bytes)
             }
             SimStore::Memory(slot) => {
@@ -41,7 +41,7 @@ impl SimStore {
         match self {
             SimStore::File(path) => match std::fs::read(path) {
                 Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                    Error::InvalidInput(format!("{} is not a simulator state file: {e}", path.display()))
+                    Error::invalid_input(format!("{} is not a simulator state file: {e}", path.display()))
                 }),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(Error::io(path, e)),

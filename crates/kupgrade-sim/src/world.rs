@@ -48,7 +48,7 @@ impl SimState {
     }
 
     fn invalid(&self, message: String) -> Error {
-        Error::InvalidTransition(format!("{}: {message}", provider_error(self.provider, "invalid")))
+        Error::invalid_transition(format!("{}: {message}", provider_error(self.provider, "invalid")))
     }
 
     /// The skew rules this simulated provider enforces: the planner's (each provider's rule,
@@ -608,7 +608,7 @@ impl SimState {
             return Ok(());
         }
         match self.operations.iter().find(|o| !o.ended) {
-            Some(op) => Err(Error::OperationInProgress(format!(
+            Some(op) => Err(Error::operation_in_progress(format!(
                 "cluster {} ({}: operation {} is in progress)",
                 self.name,
                 provider_error(self.provider, "busy"),

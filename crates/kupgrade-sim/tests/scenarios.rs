@@ -316,7 +316,7 @@ async fn the_simulator_enforces_provider_rules() {
     let t = |s: &str| kupgrade_core::RequestToken(s.into());
     use kupgrade_core::ManagedCluster;
     let err = sim.upgrade_control_plane(&v(31), &t("a")).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidTransition(_)) && !err.is_retryable());
+    assert!(matches!(err, Error::InvalidTransition { .. }) && !err.is_retryable());
     assert!(
         err.to_string().contains(
             "InvalidParameterException: Unsupported Kubernetes minor version update from 1.29 to 1.31"
@@ -361,9 +361,9 @@ async fn the_simulator_enforces_provider_rules() {
         )
         .await
         .unwrap_err();
-    assert!(busy.is_retryable() || matches!(busy, Error::InvalidTransition(_)));
+    assert!(busy.is_retryable() || matches!(busy, Error::InvalidTransition { .. }));
     let busy = sim.upgrade_control_plane(&v(31), &t("f")).await.unwrap_err();
-    assert!(matches!(busy, Error::OperationInProgress(_)), "{busy}");
+    assert!(matches!(busy, Error::OperationInProgress { .. }), "{busy}");
     assert!(busy.to_string().contains("ResourceInUseException"), "{busy}");
 }
 

@@ -112,7 +112,7 @@ impl FleetConnector for CliConnector {
             return self.sim.connect(c).await;
         }
         let to_core =
-            |e: anyhow::Error| kupgrade_core::Error::InvalidInput(format!("cluster '{}': {e:#}", c.name));
+            |e: anyhow::Error| kupgrade_core::Error::invalid_input(format!("cluster '{}': {e:#}", c.name));
         let args = cluster_args(c).map_err(to_core)?;
         let cluster = providers::connect(&args).await.map_err(to_core)?;
         let workloads = providers::workloads(&args).await.map_err(to_core)?;

@@ -101,7 +101,7 @@ impl CommandHooks {
             .env("KUPGRADE_GREEN_PERCENT", percent.to_string())
             .stdin(std::process::Stdio::null())
             .output()
-            .map_err(|e| Error::InvalidInput(format!("{step} command `{command}` could not start: {e}")))?;
+            .map_err(|e| Error::invalid_input(format!("{step} command `{command}` could not start: {e}")))?;
         if out.status.success() {
             return Ok(());
         }
@@ -133,11 +133,11 @@ impl CommandHooks {
     }
 
     async fn connect_green(&self, name: &str) -> Result<Option<ClusterHandle>> {
-        let to_core = |e: anyhow::Error| Error::InvalidInput(format!("green cluster {name}: {e:#}"));
+        let to_core = |e: anyhow::Error| Error::invalid_input(format!("green cluster {name}: {e:#}"));
         if self.args.blue.provider == Some(ProviderArg::Sim) {
             let Some(path) = &self.args.green_sim_state else {
-                return Err(Error::InvalidInput(
-                    "--provider sim needs --green-sim-state FILE".into(),
+                return Err(Error::invalid_input(
+                    "--provider sim needs --green-sim-state FILE",
                 ));
             };
             let store = SimStore::File(path.clone());
@@ -219,8 +219,8 @@ impl ClusterSwapHooks for CommandHooks {
     async fn decommission(&self, blue: &str) -> Result<()> {
         match &self.args.decommission_cmd {
             Some(cmd) => self.run("decommission", cmd, blue),
-            None => Err(Error::InvalidInput(
-                "--decommission-blue needs --decommission-cmd".into(),
+            None => Err(Error::invalid_input(
+                "--decommission-blue needs --decommission-cmd",
             )),
         }
     }
