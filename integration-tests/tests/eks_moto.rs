@@ -21,9 +21,9 @@ use common::{NODE_ROLE, Server, client, create, start_moto};
 use kupgrade_core::conformance::{self, Fixture};
 use kupgrade_core::workloads::{DrainBlocker, Eviction, HealthSnapshot, Pod, PodRef};
 use kupgrade_core::{
-    ClusterSnapshot, ClusterWorkloads, Error, KubeVersion, ManagedCluster, Node, NodePoolSpec,
-    OperationState, PlanOptions, PoolUpgradeOptions, Provider, RequestToken, Result, RolloutSettings, Step,
-    Strategy, Taint, plan_with,
+    ClusterSnapshot, ClusterWorkloads, Error, KubeVersion, ManagedCluster, Node, NodeConfigReader,
+    NodePoolSpec, OperationState, PlanOptions, PoolUpgradeOptions, Provider, RequestToken, Result,
+    RolloutSettings, Step, Strategy, Taint, plan_with,
 };
 use kupgrade_eks::EksCluster;
 
@@ -142,7 +142,7 @@ async fn describe_plan_clone_and_delete() {
         &snapshot,
         &KubeVersion::new(1, 31),
         &PlanOptions::new(Provider::Eks, Strategy::BlueGreen)
-            .with_managed_addons(eks.capabilities().managed_addons),
+            .with_managed_addons(eks.addon_updates().is_some()),
     )
     .unwrap();
     assert!(

@@ -19,6 +19,7 @@ use kupgrade_core::{Error, Hint, Provider, Result, Setting};
 use crate::arm::ArmClient;
 use crate::cluster::{AksCluster, ClusterIds, Options};
 use crate::convert::UndrainableNodeBehavior;
+use crate::error::TOKEN_UNREACHABLE;
 
 /// The public-cloud Azure Resource Manager endpoint.
 pub const PUBLIC_ARM_ENDPOINT: &str = "https://management.azure.com";
@@ -328,10 +329,6 @@ pub fn default_credential() -> Result<Arc<dyn TokenCredential>> {
 
 /// How long one credential source may take to answer before kupgrade stops waiting.
 pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
-
-/// Marks the message of a token request that never reached its endpoint, so that
-/// [`crate::error::from_azure`] can tell it from a refused login whatever the SDK wraps around it.
-pub(crate) const TOKEN_UNREACHABLE: &str = "[token endpoint unreachable] ";
 
 /// A credential source with a deadline and a name: it fails within its timeout, and a failure
 /// to connect names the endpoint it could not reach.

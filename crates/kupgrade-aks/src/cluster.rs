@@ -573,10 +573,7 @@ impl ManagedCluster for AksCluster {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            one_operation_at_a_time: true,
-            ..Capabilities::default()
-        }
+        Capabilities::default().with_one_operation_at_a_time(true)
     }
 
     async fn describe(&self) -> Result<ClusterSnapshot> {

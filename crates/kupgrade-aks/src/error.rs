@@ -81,6 +81,11 @@ pub(crate) fn cause(operation: &str, error: impl Into<kupgrade_core::BoxError>) 
     kupgrade_core::Cause::new(Provider::Aks, operation.to_string(), error)
 }
 
+/// Marks the message of a token request that never reached its endpoint (the builder's
+/// credential sources write it), so that [`from_azure`] can tell it from a refused login
+/// whatever the SDK wraps around it.
+pub(crate) const TOKEN_UNREACHABLE: &str = "[token endpoint unreachable] ";
+
 /// The ARM subcode AKS uses when deprecated API calls block a minor upgrade.
 pub const DEPRECATED_API_BLOCK: &str = "UpgradeBlockedOnDeprecatedAPIUsage";
 
@@ -263,8 +268,8 @@ pub(crate) fn from_azure(err: &azure_core::Error) -> Error {
         source = cause.source();
     }
     let text = text.replace(['\n', '\r'], " ");
-    if let Some(at) = text.find(crate::builder::TOKEN_UNREACHABLE) {
-        let rest = &text[at + crate::builder::TOKEN_UNREACHABLE.len()..];
+    if let Some(at) = text.find(TOKEN_UNREACHABLE) {
+        let rest = &text[at + TOKEN_UNREACHABLE.len()..];
         return Error::unreachable(rest.to_string());
     }
     match err.kind() {

@@ -23,6 +23,7 @@ macro_rules! println {
 mod commands;
 mod hints;
 mod output;
+mod plan_flags;
 mod progress;
 mod providers;
 mod report;

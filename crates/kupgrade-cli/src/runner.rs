@@ -12,8 +12,8 @@ use kupgrade_core::render::render_text;
 use kupgrade_core::session::{JournalState, PrepareOptions, Upgrade};
 use kupgrade_core::{CheckRegistry, ClusterWorkloads, Finding, ManagedCluster, RunResult, UpgradePlan};
 
-use crate::commands::plan::PlanFlags;
 use crate::output::{Output, json};
+use crate::plan_flags::PlanFlags;
 use crate::report::{PoolJson, RunJson, findings_text, run_text};
 
 /// Where a run keeps its journal.
@@ -334,10 +334,15 @@ pub async fn check(
     registry: CheckRegistry,
     flags: &PlanFlags,
     allow_preview: bool,
+    today: Option<chrono::NaiveDate>,
 ) -> anyhow::Result<Checked> {
-    let prepared = Upgrade::new(cluster)
+    let mut upgrade = Upgrade::new(cluster)
         .with_workloads(workloads)
-        .with_checks(registry)
+        .with_checks(registry);
+    if let Some(today) = today {
+        upgrade = upgrade.with_today(today);
+    }
+    let prepared = upgrade
         .prepare(
             &flags.to,
             &flags

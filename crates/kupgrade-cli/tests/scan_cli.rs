@@ -457,8 +457,10 @@ fn bad_input_is_one_line_and_exit_1() {
     assert!(err.contains("/no/such/kubeconfig"), "{err}");
 }
 
-/// `kupgrade check` through a kubeconfig pointing at a local API stub serving a healthy
-/// cluster at 1.30: clear up to 1.33 (exit 0), blocked by skew at the 1.34 hop (exit 3).
+/// `kupgrade check` through a kubeconfig pointing at a local API stub serving a healthy EKS
+/// cluster at 1.30 (node group `general` on 1.30 kubelets, a kube-proxy EKS does not manage):
+/// it plans the in-place upgrade the nodes call for and judges it, so today's kubelets block no
+/// hop the plan moves them past, while the self-managed kube-proxy does (exit 3).
 #[tokio::test(flavor = "multi_thread")]
 async fn check_exit_codes_and_json_contract_against_an_api_stub() {
     use wiremock::MockServer;
@@ -476,23 +478,38 @@ async fn check_exit_codes_and_json_contract_against_an_api_stub() {
                 "stub",
                 "--to",
                 to,
+                "--today",
+                "2025-12-01",
                 "--output",
                 "json",
             ])
         })
     };
+    let in_cluster = |out: &Output| -> Vec<serde_json::Value> {
+        json(out)["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["id"].as_str().unwrap().starts_with("KUP-KUBE-"))
+            .cloned()
+            .collect()
+    };
     let out = run("1.33", kubeconfig.clone()).await.unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
-    assert_eq!(json(&out)["findings"].as_array().unwrap().len(), 0);
+    assert!(in_cluster(&out).is_empty(), "{out:?}");
+    // 1.34 is four minors past today's kubelets, but the plan moves `general` before the 1.34
+    // hop: no KUP-KUBE-002 (judging a kubelet as if it never moved was wave 1's false alarm).
+    // kube-proxy is not an EKS managed add-on, so no plan step moves it: it blocks.
     let out = run("1.34", kubeconfig.clone()).await.unwrap();
     assert_eq!(out.status.code(), Some(3), "{out:?}");
-    let v = json(&out);
-    let f = &v["findings"][0];
-    assert_eq!(f["id"], "KUP-KUBE-002");
+    let found = in_cluster(&out);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let f = &found[0];
+    assert_eq!(f["id"], "KUP-KUBE-003");
     assert_eq!(f["severity"], "blocker");
-    assert_eq!(f["subject"]["kind"], "Node");
-    assert_eq!(f["subject"]["name"], "ip-10-0-1-5");
-    assert!(f["subject"].get("namespace").is_some());
+    assert_eq!(f["hop"], "1.34");
+    assert_eq!(f["subject"]["kind"], "DaemonSet");
+    assert_eq!(f["subject"]["namespace"], "kube-system");
     assert!(f["message"].as_str().unwrap().contains("1.34"));
     // Node user data that still passes a kubelet flag 1.31 removed blocks the 1.33 target.
     let user_data = write(
@@ -509,6 +526,8 @@ async fn check_exit_codes_and_json_contract_against_an_api_stub() {
                 &kubeconfig,
                 "--to",
                 "1.33",
+                "--today",
+                "2025-12-01",
                 "--node-config",
                 &user_data,
                 "--output",
@@ -521,6 +540,8 @@ async fn check_exit_codes_and_json_contract_against_an_api_stub() {
     let v = json(&out);
     let f = &v["findings"][0];
     assert_eq!(f["id"], "KUP-KUBE-014");
+    assert_eq!(f["severity"], "blocker");
+    assert!(f["subject"].get("namespace").is_some());
     assert_eq!(f["subject"]["kind"], "File");
     assert_eq!(f["subject"]["name"], user_data.as_str());
     assert!(f["message"].as_str().unwrap().contains("removed in 1.31"), "{f}");
@@ -571,6 +592,8 @@ async fn check_blocks_the_hop_that_removes_an_api_the_server_still_serves_reques
                 &kubeconfig,
                 "--to",
                 to,
+                "--today",
+                "2024-12-01",
                 "--output",
                 output,
             ])

@@ -198,6 +198,9 @@ async fn mount_aks_nodes(server: &wiremock::MockServer, pools: &[&str]) {
                         "name": format!("aks-{pool}-1234-vmss00000{i}"),
                         "labels": {"kubernetes.azure.com/agentpool": pool, "agentpool": pool}
                     },
+                    "spec": {
+                        "providerID": format!("azure:///subscriptions/s/resourceGroups/mc_rg/providers/Microsoft.Compute/virtualMachineScaleSets/aks-{pool}-1234-vmss/virtualMachines/{i}")
+                    },
                     "status": {
                         "conditions": [{"type": "Ready", "status": "True"}],
                         "nodeInfo": {
@@ -274,20 +277,28 @@ async fn aks_1_29_to_1_33_is_not_blocked_by_kubelets_the_plan_moves_first() {
         ];
         base.iter().chain(extra).map(|s| s.to_string()).collect()
     };
-    // Without a plan (kubeconfig only) today's kubelets are judged at every hop: the six nodes
-    // are 4 minors behind 1.33, which is what the issue reported for the planned run too.
-    let unplanned = kupgrade_async(vec![
+    // With the kubeconfig only, the pools come from the nodes' agent-pool labels and the
+    // in-place plan moves them before the 1.33 hop too: the six 1.29 kubelets, 4 minors behind
+    // 1.33, block nothing (judging them as if they never moved was the reported false alarm).
+    let kubeconfig_only = kupgrade_async(vec![
         "check".into(),
         "--kubeconfig".into(),
         kubeconfig.clone(),
         "--to".into(),
         "1.33".into(),
+        "--today".into(),
+        "2025-06-01".into(),
         "--output".into(),
         "json".into(),
     ])
     .await;
-    assert_exit(&unplanned, 3);
-    assert_eq!(kube_002(&unplanned), 6);
+    assert_eq!(
+        kube_002(&kubeconfig_only),
+        0,
+        "{}",
+        String::from_utf8_lossy(&kubeconfig_only.stdout)
+    );
+    assert_exit(&kubeconfig_only, 0);
     // The plan moves every pool to 1.32 before the 1.33 hop: no KUP-KUBE-002, nothing blocks.
     let checked = kupgrade_async(aks("check", &[])).await;
     assert_eq!(

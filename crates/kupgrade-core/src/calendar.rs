@@ -1,12 +1,12 @@
 //! Support calendars: when each minor was released on a provider, when its standard support
 //! ends, and when its extended support (EKS extended, AKS LTS, GKE Extended channel) ends.
 //!
-//! The embedded rows come from `shared/reference/providers.md` §5 (researched 2026-11-25);
-//! every row carries its source. Live catalogues (EKS `DescribeClusterVersions`, GKE
+//! The embedded rows are data, `src/data/calendars.json` (read 2026-11-25): every row carries
+//! its source document. Live catalogues (EKS `DescribeClusterVersions`, GKE
 //! `FetchClusterUpgradeInfo`) override them through [`Calendar::with_override`].
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::provider::Provider;
 use crate::version::KubeVersion;
@@ -108,144 +108,37 @@ pub struct Calendar {
     pub windows: Vec<SupportWindow>,
 }
 
-type Row = (
-    u32,
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-    &'static str,
-);
+/// The embedded calendars (`src/data/calendars.json`): each row with its source document.
+const EMBEDDED: &str = include_str!("data/calendars.json");
 
-const EKS_ROWS: &[Row] = &[
-    (
-        28,
-        "2023-09-26",
-        "2024-11-26",
-        Some("2025-11-26"),
-        "EKS-VER @8596db8",
-    ),
-    (
-        29,
-        "2024-01-23",
-        "2025-03-23",
-        Some("2026-03-23"),
-        "EKS-VER @0138560",
-    ),
-    (
-        30,
-        "2024-05-23",
-        "2025-07-23",
-        Some("2026-07-23"),
-        "EKS-VER @0138560",
-    ),
-    (
-        31,
-        "2024-09-26",
-        "2025-11-26",
-        Some("2026-11-26"),
-        "EKS-VER @0138560",
-    ),
-    (
-        32,
-        "2025-01-23",
-        "2026-03-23",
-        Some("2027-03-23"),
-        "EKS-VER @0138560",
-    ),
-    (
-        33,
-        "2025-05-29",
-        "2026-07-29",
-        Some("2027-07-29"),
-        "EKS-VER @0138560",
-    ),
-    (
-        34,
-        "2025-10-02",
-        "2026-12-02",
-        Some("2027-12-02"),
-        "EKS-VER @0138560",
-    ),
-    (
-        35,
-        "2026-01-28",
-        "2027-03-27",
-        Some("2028-03-27"),
-        "EOL-EKS (third-party)",
-    ),
-];
+#[derive(Deserialize)]
+struct EmbeddedFile {
+    as_of: String,
+    providers: std::collections::BTreeMap<Provider, EmbeddedProvider>,
+}
 
-// AKS publishes months; a release month means its first day, an end month its last day.
-const AKS_ROWS: &[Row] = &[
-    (
-        28,
-        "2023-11-01",
-        "2025-01-31",
-        Some("2026-02-28"),
-        "AKS-VERS @a5974798c",
-    ),
-    (
-        29,
-        "2024-03-01",
-        "2025-03-31",
-        Some("2026-04-30"),
-        "AKS-VERS @fb060ab",
-    ),
-    (
-        30,
-        "2024-07-01",
-        "2025-08-22",
-        Some("2026-07-31"),
-        "AKS-VERS @fb060ab",
-    ),
-    (
-        31,
-        "2024-11-01",
-        "2025-11-01",
-        Some("2026-11-30"),
-        "AKS-VERS @fb060ab",
-    ),
-    (
-        32,
-        "2025-04-01",
-        "2026-03-31",
-        Some("2027-03-31"),
-        "AKS-VERS @fb060ab",
-    ),
-    (
-        33,
-        "2025-06-01",
-        "2026-07-31",
-        Some("2027-07-31"),
-        "AKS-VERS @fb060ab",
-    ),
-    (
-        34,
-        "2025-11-01",
-        "2026-11-30",
-        Some("2027-11-30"),
-        "AKS-VERS @fb060ab",
-    ),
-    (
-        35,
-        "2026-03-01",
-        "2027-03-31",
-        Some("2028-03-31"),
-        "AKS-VERS @fb060ab",
-    ),
-];
+#[derive(Deserialize)]
+struct EmbeddedProvider {
+    windows: Vec<EmbeddedRow>,
+}
 
-// GKE extended-support end dates are unverified in providers.md, so they are left unknown.
-const GKE_ROWS: &[Row] = &[
-    (28, "2023-12-04", "2025-02-04", None, "EOL-GKE (third-party)"),
-    (29, "2024-01-26", "2025-04-12", None, "EOL-GKE (third-party)"),
-    (30, "2024-07-31", "2025-09-30", None, "EOL-GKE (third-party)"),
-    (31, "2024-10-25", "2026-01-16", None, "EOL-GKE (third-party)"),
-    (32, "2025-02-11", "2026-04-11", None, "EOL-GKE (third-party)"),
-    (33, "2025-06-03", "2026-08-03", None, "EOL-GKE (third-party)"),
-    (34, "2025-09-30", "2026-10-01", None, "EOL-GKE (third-party)"),
-    (35, "2026-02-11", "2027-04-11", None, "EOL-GKE (third-party)"),
-];
+#[derive(Deserialize)]
+struct EmbeddedRow {
+    minor: u32,
+    release: String,
+    end_of_standard: String,
+    end_of_extended: Option<String>,
+    /// The research notes' key for the document, with its commit.
+    source: String,
+    /// The document.
+    url: String,
+}
+
+/// The embedded file, parsed once.
+fn embedded_file() -> &'static EmbeddedFile {
+    static FILE: std::sync::OnceLock<EmbeddedFile> = std::sync::OnceLock::new();
+    FILE.get_or_init(|| serde_json::from_str(EMBEDDED).expect("the embedded calendars parse"))
+}
 
 fn date(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("embedded calendar dates are valid")
@@ -280,22 +173,26 @@ pub fn check_target_offered_somewhere(target: &KubeVersion) -> crate::Result<()>
 }
 
 impl Calendar {
-    /// The embedded calendar of `provider` (1.28 to 1.35).
+    /// The embedded calendar of `provider` (1.28 to 1.35), from `src/data/calendars.json`.
     pub fn embedded(provider: Provider) -> Self {
-        let (rows, extended_name) = match provider {
-            Provider::Eks => (EKS_ROWS, "extended"),
-            Provider::Aks => (AKS_ROWS, "LTS"),
-            Provider::Gke => (GKE_ROWS, "extended"),
+        let extended_name = match provider {
+            Provider::Aks => "LTS",
+            Provider::Eks | Provider::Gke => "extended",
         };
-        let as_of = date(EMBEDDED_AS_OF);
-        let windows = rows
+        let file = embedded_file();
+        let as_of = date(&file.as_of);
+        let windows = file
+            .providers
+            .get(&provider)
+            .map(|p| p.windows.as_slice())
+            .unwrap_or_default()
             .iter()
-            .map(|&(minor, release, standard, extended, source)| SupportWindow {
-                version: KubeVersion::new(1, minor),
-                release: date(release),
-                end_of_standard: date(standard),
-                end_of_extended: extended.map(date),
-                source: source.to_string(),
+            .map(|row| SupportWindow {
+                version: KubeVersion::new(1, row.minor),
+                release: date(&row.release),
+                end_of_standard: date(&row.end_of_standard),
+                end_of_extended: row.end_of_extended.as_deref().map(date),
+                source: format!("{} ({})", row.url, row.source),
                 as_of,
             })
             .collect();
@@ -336,6 +233,20 @@ impl Calendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_embedded_file_is_complete_and_sourced() {
+        assert_eq!(embedded_file().as_of, EMBEDDED_AS_OF);
+        for provider in Provider::ALL {
+            let calendar = Calendar::embedded(provider);
+            let minors: Vec<u32> = calendar.windows.iter().map(|w| w.version.minor()).collect();
+            assert_eq!(minors, (28..=35).collect::<Vec<_>>(), "{provider}");
+            for w in &calendar.windows {
+                assert!(w.source.starts_with("https://"), "{}", w.source);
+                assert!(w.release < w.end_of_standard, "{provider} {}", w.version);
+            }
+        }
+    }
 
     #[test]
     fn a_target_older_than_every_provider_offers_is_refused_with_a_hint() {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::calendar::{Calendar, SupportStatus};
 use crate::cluster::{ClusterSnapshot, OfferedVersion, Operation, ResourceStatus};
-use crate::deprecated_api::{DeprecatedApi, merge_api_findings};
+use crate::deprecated_api::DeprecatedApi;
 use crate::error::{Hint, Result};
 use crate::plan::{Step, UpgradePlan, VersionState};
 use crate::version::KubeVersion;
@@ -759,6 +759,36 @@ impl Check for AutoUpgradeRace {
     }
 }
 
+/// The id prefix of the in-cluster deprecated-API checks (`KUP-API-001`...), whose findings
+/// carry the evidence (objects, Helm releases, metric samples) the others are folded into.
+const IN_CLUSTER: &str = "KUP-API-";
+
+/// Folds each provider finding about a deprecated API ([`Finding::api`] set, id not
+/// `KUP-API-*`) into the most severe in-cluster finding about the same use, so the use is
+/// reported once: the in-cluster finding keeps its evidence, takes the higher severity, and
+/// says what the provider reported. A use only the provider saw (its window is longer: 30 days
+/// on EKS and GKE) stays as the provider's own finding; so does one only the cluster saw.
+pub fn merge_api_findings(findings: Vec<Finding>) -> Vec<Finding> {
+    let (mut out, provider): (Vec<Finding>, Vec<Finding>) = findings
+        .into_iter()
+        .partition(|f| f.api.is_none() || f.id.starts_with(IN_CLUSTER));
+    for p in provider {
+        let api = p.api.as_ref().expect("partitioned on api");
+        let target = out
+            .iter_mut()
+            .filter(|f| f.id.starts_with(IN_CLUSTER) && f.api.as_ref().is_some_and(|a| a.same_use(api)))
+            .max_by_key(|f| f.severity);
+        match target {
+            Some(f) => {
+                f.severity = f.severity.max(p.severity);
+                f.message = format!("{}; also reported by {}: {}", f.message, p.id, p.message);
+            }
+            None => out.push(p),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -896,5 +926,73 @@ mod tests {
             "{at_1_33:?}"
         );
         assert_eq!(plan.state_at_hop(&v("1.40")), plan.initial);
+    }
+
+    fn api_finding(id: &str, severity: Severity, api: Option<DeprecatedApi>, message: &str) -> Finding {
+        Finding {
+            id: id.into(),
+            severity,
+            message: message.into(),
+            subject: Subject::new("Cluster", "shop"),
+            hop: Some(v("1.32")),
+            api,
+            hint: None,
+        }
+    }
+
+    #[test]
+    fn a_use_seen_by_both_is_reported_once_with_both_sources() {
+        let fs = DeprecatedApi::new(
+            "flowcontrol.apiserver.k8s.io",
+            "v1beta3",
+            "flowschemas",
+            Some(v("1.32")),
+        );
+        let pdb = DeprecatedApi::new("policy", "v1beta1", "poddisruptionbudgets", Some(v("1.25")));
+        let merged = merge_api_findings(vec![
+            api_finding(
+                "KUP-API-001",
+                Severity::Blocker,
+                Some(fs.clone()),
+                "in use: metric",
+            ),
+            api_finding(
+                "KUP-EKS-INSIGHT-001",
+                Severity::Warning,
+                Some(fs.clone()),
+                "client kubectl/1.28",
+            ),
+            api_finding(
+                "KUP-GKE-INSIGHT-001",
+                Severity::Blocker,
+                Some(pdb.clone()),
+                "provider only",
+            ),
+            api_finding("KUP-SKEW-001", Severity::Blocker, None, "not about APIs"),
+        ]);
+        assert_eq!(merged.len(), 3, "{merged:#?}");
+        assert_eq!(merged[0].id, "KUP-API-001");
+        assert_eq!(merged[0].severity, Severity::Blocker);
+        assert_eq!(
+            merged[0].message,
+            "in use: metric; also reported by KUP-EKS-INSIGHT-001: client kubectl/1.28"
+        );
+        assert!(
+            merged
+                .iter()
+                .any(|f| f.id == "KUP-GKE-INSIGHT-001" && f.api == Some(pdb.clone()))
+        );
+    }
+
+    #[test]
+    fn the_provider_can_raise_the_severity_and_an_unknown_removal_matches() {
+        let known = DeprecatedApi::new("batch", "v1beta1", "cronjobs", Some(v("1.25")));
+        let unknown = DeprecatedApi::new("batch", "v1beta1", "CronJobs", None);
+        let merged = merge_api_findings(vec![
+            api_finding("KUP-API-002", Severity::Warning, Some(known), "deprecated"),
+            api_finding("KUP-AKS-001", Severity::Blocker, Some(unknown), "AKS refuses"),
+        ]);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged[0].severity, Severity::Blocker);
     }
 }

@@ -1,15 +1,13 @@
-//! The `ManagedCluster` trait: what kupgrade needs from a cloud provider's control plane and
-//! node-pool APIs, with only core-owned types crossing it.
+//! The types that cross the [`ManagedCluster`](crate::ManagedCluster) trait: snapshots of a
+//! cluster and its pools, operations, versions offered, request tokens and options.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::SupportWindow;
-use crate::error::Result;
 use crate::provider::Provider;
 use crate::version::KubeVersion;
 
@@ -288,85 +286,28 @@ pub struct Operation {
     pub poll_after: Option<Duration>,
 }
 
-/// Optional provider features a caller may use when present.
+/// How a provider runs operations, for callers that schedule them. Provider-only features
+/// (add-on updates, node configurations, provider checks) are not flags here but extension
+/// traits reached through [`ManagedCluster`]'s accessors.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// The provider runs a native blue/green node-pool upgrade (GKE).
     pub native_blue_green: bool,
-    /// The provider reports upgrade insights (EKS).
-    pub upgrade_insights: bool,
-    /// The provider manages add-ons that follow control-plane upgrades (EKS).
-    pub managed_addons: bool,
     /// Only one operation may run on a cluster at a time.
     pub one_operation_at_a_time: bool,
 }
 
-/// A managed Kubernetes cluster's control-plane and node-pool API.
-///
-/// Implementations are thin: they translate between core types and one provider's SDK and map
-/// errors into [`crate::Error`]. Waiting, retrying and ordering belong to the executor.
-#[async_trait]
-pub trait ManagedCluster: Debug + Send + Sync {
-    /// The provider.
-    fn provider(&self) -> Provider;
-
-    /// Optional features this implementation offers.
-    fn capabilities(&self) -> Capabilities;
-
-    /// Reads the cluster and its node pools.
-    async fn describe(&self) -> Result<ClusterSnapshot>;
-
-    /// Lists the versions the provider offers for this cluster, previews included and marked
-    /// ([`OfferedVersion::preview`]).
-    async fn offered_versions(&self) -> Result<Vec<OfferedVersion>>;
-
-    /// Starts moving the control plane to `to` (one minor at most).
-    async fn upgrade_control_plane(&self, to: &KubeVersion, token: &RequestToken) -> Result<OperationId>;
-
-    /// Starts updating every provider-managed add-on to its default version for the control
-    /// plane minor `control_plane`, and returns the operations started (none when every add-on
-    /// is current, or when the provider updates add-ons itself, which is the default).
-    async fn update_addons(
-        &self,
-        control_plane: &KubeVersion,
-        token: &RequestToken,
-    ) -> Result<Vec<OperationId>> {
-        let _ = (control_plane, token);
-        Ok(Vec::new())
+impl Capabilities {
+    /// Whether the provider runs a native blue/green node-pool upgrade.
+    pub fn with_native_blue_green(mut self, yes: bool) -> Self {
+        self.native_blue_green = yes;
+        self
     }
 
-    /// Starts moving node pool `pool` to `to`, with the rollout settings and force of
-    /// `options`.
-    async fn upgrade_node_pool(
-        &self,
-        pool: &str,
-        to: &KubeVersion,
-        options: &PoolUpgradeOptions,
-        token: &RequestToken,
-    ) -> Result<OperationId>;
-
-    /// Starts creating a node pool.
-    async fn create_node_pool(&self, spec: &NodePoolSpec, token: &RequestToken) -> Result<OperationId>;
-
-    /// Starts deleting a node pool.
-    async fn delete_node_pool(&self, pool: &str, token: &RequestToken) -> Result<OperationId>;
-
-    /// Reads one operation.
-    async fn operation(&self, id: &OperationId) -> Result<Operation>;
-
-    /// Lists operations that have not ended, so a resumed run can wait on them instead of
-    /// starting another.
-    async fn operations_in_flight(&self) -> Result<Vec<Operation>>;
-
-    /// Node bootstrap configuration the provider holds, searched for kubelet flags an upgrade
-    /// removes (EKS: the user data of node groups' launch templates). None by default.
-    async fn node_configs(&self) -> Result<crate::NodeConfigs> {
-        Ok(crate::NodeConfigs::default())
-    }
-
-    /// Provider-specific pre-flight checks to run beside the built-in ones (EKS upgrade
-    /// insights, for example). None by default.
-    fn extra_checks(&self) -> Vec<Box<dyn crate::checks::Check>> {
-        Vec::new()
+    /// Whether only one operation may run on a cluster at a time.
+    pub fn with_one_operation_at_a_time(mut self, yes: bool) -> Self {
+        self.one_operation_at_a_time = yes;
+        self
     }
 }

@@ -12,11 +12,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{ClusterSnapshot, ManagedCluster};
+use crate::cluster::ClusterSnapshot;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink, discard};
 use crate::executor::{RunResult, StepOutcome};
 use crate::journal::write_atomically;
+use crate::managed::ManagedCluster;
 use crate::poll::PollPolicy;
 use crate::session::Upgrade;
 use crate::version::KubeVersion;

@@ -10,12 +10,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::cluster::{
-    ClusterSnapshot, ManagedCluster, NodePool, OperationState, PoolUpgradeOptions, RequestToken,
-    RolloutSettings,
+    ClusterSnapshot, NodePool, OperationState, PoolUpgradeOptions, RequestToken, RolloutSettings,
 };
 use crate::error::{Error, Result};
 use crate::executor::{Executor, ExecutorConfig, RunResult};
 use crate::journal::Journal;
+use crate::managed::ManagedCluster;
 use crate::plan::{PlanOptions, Strategy, plan_with};
 use crate::provider::Provider;
 use crate::version::KubeVersion;

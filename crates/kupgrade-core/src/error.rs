@@ -24,8 +24,8 @@ pub enum Error {
         reason: String,
     },
     /// The provider name is not one kupgrade knows.
-    #[error("unknown provider '{0}': expected one of eks, aks, gke")]
-    UnknownProvider(String),
+    #[error(transparent)]
+    UnknownProvider(#[from] crate::provider::UnknownProvider),
     /// The target is older than what runs today.
     #[error(
         "cannot downgrade: {what} is at {current}, target {target} is older (control planes only move forward)"
@@ -156,7 +156,7 @@ pub enum Error {
     },
     /// A drain stopped because PodDisruptionBudgets would be violated.
     #[error("drain blocked: {}", describe_blockers(.0))]
-    DrainBlocked(Vec<crate::workloads::DrainBlocker>),
+    DrainBlocked(Vec<crate::pod::DrainBlocker>),
     /// A user-supplied hook command failed (its own words follow).
     #[error("{0}")]
     HookFailed(String),
@@ -531,7 +531,7 @@ fn retry_hint(after: &Option<Duration>) -> String {
         .unwrap_or_default()
 }
 
-fn describe_blockers(blockers: &[crate::workloads::DrainBlocker]) -> String {
+fn describe_blockers(blockers: &[crate::pod::DrainBlocker]) -> String {
     blockers
         .iter()
         .map(ToString::to_string)

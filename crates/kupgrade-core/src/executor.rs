@@ -9,13 +9,13 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::cluster::{
-    ClusterSnapshot, ManagedCluster, OperationId, OperationKind, OperationState, PoolUpgradeOptions,
-    ResourceStatus,
+    ClusterSnapshot, OperationId, OperationKind, OperationState, PoolUpgradeOptions, ResourceStatus,
 };
 use crate::drain::drain_nodes;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink, discard};
 use crate::journal::{Journal, StepStatus};
+use crate::managed::ManagedCluster;
 use crate::plan::{Step, UpgradePlan};
 use crate::poll::PollPolicy;
 use crate::workloads::{ClusterWorkloads, DrainOptions};
@@ -383,9 +383,15 @@ impl Executor {
                 self.finish(index, op, journal).await
             }
             Step::UpdateAddons { to } => {
+                let Some(addons) = self.cluster.addon_updates() else {
+                    return Ok(Done::Skipped(format!(
+                        "{} updates its add-ons itself",
+                        self.cluster.provider().display_name()
+                    )));
+                };
                 let token = journal.token(index);
                 let ops = poll
-                    .retry("update add-ons", ev, || self.cluster.update_addons(to, &token))
+                    .retry("update add-ons", ev, || addons.update_addons(to, &token))
                     .await?;
                 if ops.is_empty() {
                     return Ok(Done::Skipped(format!("managed add-ons already current for {to}")));

@@ -13,12 +13,12 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::CheckRegistry;
-use crate::cluster::ManagedCluster;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::executor::{ExecutorConfig, RunResult};
 use crate::journal::write_atomically;
 use crate::lock::FileLock;
+use crate::managed::ManagedCluster;
 use crate::plan::{Strategy, UpgradePlan, plan_with};
 use crate::session::{PrepareOptions, Upgrade};
 use crate::version::KubeVersion;
@@ -422,7 +422,7 @@ impl FleetRunner {
                     // The plan a run's session makes (add-on steps where the provider manages them).
                     let options = PrepareOptions::new(spec.strategy_of(c))
                         .plan_options(snapshot.provider)
-                        .with_managed_addons(cluster.capabilities().managed_addons);
+                        .with_managed_addons(cluster.addon_updates().is_some());
                     plan_with(&snapshot, &spec.target_of(c).expect("validated"), &options)
                 }
                 .await;

@@ -39,8 +39,10 @@ pub mod executor;
 pub mod fleet;
 pub mod journal;
 pub mod lock;
+pub mod managed;
 pub mod node_config;
 pub mod plan;
+pub mod pod;
 pub mod poll;
 pub mod provider;
 mod recent;
@@ -54,9 +56,8 @@ pub mod workloads;
 pub use calendar::{Calendar, SupportStatus, SupportWindow};
 pub use checks::{Check, CheckRegistry, Finding, Offer, Severity, Subject};
 pub use cluster::{
-    Capabilities, ClusterSnapshot, ManagedCluster, NodePool, NodePoolSpec, OfferedVersion, Operation,
-    OperationId, OperationKind, OperationState, PoolUpgradeOptions, RequestToken, ResourceStatus,
-    RolloutSettings, Taint,
+    Capabilities, ClusterSnapshot, NodePool, NodePoolSpec, OfferedVersion, Operation, OperationId,
+    OperationKind, OperationState, PoolUpgradeOptions, RequestToken, ResourceStatus, RolloutSettings, Taint,
 };
 pub use deprecated_api::DeprecatedApi;
 pub use error::{BoxError, Cause, Error, Hint, Result, Setting};
@@ -64,6 +65,7 @@ pub use events::{Event, EventSink};
 pub use executor::{Executor, ExecutorConfig, RunReport, RunResult, StepOutcome};
 pub use journal::{Journal, JournalMismatch, RunOptions};
 pub use lock::FileLock;
+pub use managed::{AddonUpdates, ManagedCluster, NodeConfigReader, ProviderChecks};
 pub use node_config::{NodeConfigSource, NodeConfigs};
 pub use plan::{PlanOptions, Step, Strategy, UpgradePlan, VersionState, plan, plan_with};
 pub use poll::PollPolicy;

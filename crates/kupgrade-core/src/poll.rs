@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 
-use crate::cluster::{ManagedCluster, Operation, OperationId};
+use crate::cluster::{Operation, OperationId};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
+use crate::managed::ManagedCluster;
 
 /// What one poll found: the end, or not yet (with the delay the provider asked for, if any).
 #[derive(Debug, Clone, PartialEq, Eq)]

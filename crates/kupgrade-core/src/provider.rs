@@ -5,8 +5,6 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::error::Error;
-
 /// A managed-Kubernetes provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -58,14 +56,19 @@ impl fmt::Display for Provider {
     }
 }
 
+/// A provider name kupgrade does not know (it converts into [`crate::Error::UnknownProvider`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown provider '{0}': expected one of eks, aks, gke")]
+pub struct UnknownProvider(pub String);
+
 impl FromStr for Provider {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self, Error> {
+    type Err = UnknownProvider;
+    fn from_str(s: &str) -> Result<Self, UnknownProvider> {
         match s.trim().to_ascii_lowercase().as_str() {
             "eks" => Ok(Provider::Eks),
             "aks" => Ok(Provider::Aks),
             "gke" => Ok(Provider::Gke),
-            _ => Err(Error::UnknownProvider(s.to_string())),
+            _ => Err(UnknownProvider(s.to_string())),
         }
     }
 }

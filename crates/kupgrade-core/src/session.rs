@@ -37,12 +37,13 @@ use chrono::NaiveDate;
 
 use crate::calendar::Calendar;
 use crate::checks::{CheckInputs, CheckRegistry, Finding, Offer, blockers, sort_findings};
-use crate::cluster::{ClusterSnapshot, ManagedCluster, OfferedVersion};
+use crate::cluster::{ClusterSnapshot, OfferedVersion};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
 use crate::executor::{Executor, ExecutorConfig, RunReport, RunResult};
 use crate::journal::{Journal, RunOptions};
 use crate::lock::FileLock;
+use crate::managed::ManagedCluster;
 use crate::plan::{PlanOptions, Strategy, UpgradePlan, plan_with};
 use crate::skew::SkewPolicy;
 use crate::version::KubeVersion;
@@ -314,7 +315,7 @@ impl Upgrade {
             .await?;
         let plan_options = options
             .plan_options(snapshot.provider)
-            .with_managed_addons(self.cluster.capabilities().managed_addons);
+            .with_managed_addons(self.cluster.addon_updates().is_some());
         let fresh = || -> Result<Journal> {
             let plan = plan_with(&snapshot, target, &plan_options)?;
             Ok(Journal::for_cluster(plan, &snapshot, options.run_options()))
@@ -372,7 +373,9 @@ impl Upgrade {
         }
         let offer = ProviderOffer::read(self.cluster.as_ref(), snapshot.provider).await;
         let mut checks = self.checks;
-        checks.extend(self.cluster.extra_checks());
+        if let Some(provider) = self.cluster.provider_checks() {
+            checks.extend(provider.checks());
+        }
         let in_flight = poll
             .retry("list operations", &self.events, || {
                 self.cluster.operations_in_flight()

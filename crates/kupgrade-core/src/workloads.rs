@@ -1,13 +1,14 @@
 //! The `ClusterWorkloads` trait: what strategies need from inside the cluster (nodes, pods,
 //! PodDisruptionBudgets, evictions), with the drain logic itself in [`crate::drain`].
 
-use std::fmt::{self, Debug};
+use std::fmt::Debug;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+pub use crate::pod::{DrainBlocker, PodRef};
 use crate::version::KubeVersion;
 
 /// A node as the strategies see it.
@@ -23,21 +24,6 @@ pub struct Node {
     pub ready: bool,
     /// Whether it is cordoned.
     pub unschedulable: bool,
-}
-
-/// A pod, named the way `kubectl` names it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct PodRef {
-    /// Its namespace.
-    pub namespace: String,
-    /// Its name.
-    pub name: String,
-}
-
-impl fmt::Display for PodRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
-    }
 }
 
 /// A pod on a node about to be drained.
@@ -66,31 +52,6 @@ pub enum Eviction {
     },
     /// The pod was already gone.
     Gone,
-}
-
-/// A pod a drain could not evict, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DrainBlocker {
-    /// The node being drained.
-    pub node: String,
-    /// The pod that would not leave.
-    pub pod: PodRef,
-    /// The PodDisruptionBudget that protects it.
-    pub pdb: String,
-    /// The reason given.
-    pub reason: String,
-    /// How long the drain kept trying.
-    pub blocked_for_secs: u64,
-}
-
-impl fmt::Display for DrainBlocker {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "pod {} on node {} is protected by PodDisruptionBudget {} ({}; blocked for {}s)",
-            self.pod, self.node, self.pdb, self.reason, self.blocked_for_secs
-        )
-    }
 }
 
 /// The cluster's health at one moment.

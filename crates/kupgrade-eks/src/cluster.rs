@@ -10,9 +10,9 @@ use aws_sdk_eks::types::{
     NodegroupUpdateConfig, Update, UpdateStatus,
 };
 use kupgrade_core::{
-    Capabilities, ClusterSnapshot, Error, KubeVersion, ManagedCluster, NodePoolSpec, OfferedVersion,
-    Operation, OperationId, OperationKind, OperationState, PoolUpgradeOptions, Provider, RequestToken,
-    ResourceStatus, Result, RolloutSettings, SupportWindow,
+    AddonUpdates, Capabilities, ClusterSnapshot, Error, KubeVersion, ManagedCluster, NodeConfigReader,
+    NodePoolSpec, OfferedVersion, Operation, OperationId, OperationKind, OperationState, PoolUpgradeOptions,
+    Provider, ProviderChecks, RequestToken, ResourceStatus, Result, RolloutSettings, SupportWindow,
 };
 
 use crate::convert::{self, OpRef};
@@ -310,12 +310,7 @@ impl ManagedCluster for EksCluster {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            native_blue_green: false,
-            upgrade_insights: true,
-            managed_addons: true,
-            one_operation_at_a_time: true,
-        }
+        Capabilities::default().with_one_operation_at_a_time(true)
     }
 
     async fn describe(&self) -> Result<ClusterSnapshot> {
@@ -395,15 +390,6 @@ impl ManagedCluster for EksCluster {
             update,
         }
         .id())
-    }
-
-    async fn update_addons(
-        &self,
-        control_plane: &KubeVersion,
-        token: &RequestToken,
-    ) -> Result<Vec<OperationId>> {
-        self.recent.forget();
-        self.start_addon_updates(control_plane, token).await
     }
 
     async fn upgrade_node_pool(
@@ -661,11 +647,43 @@ impl ManagedCluster for EksCluster {
         Ok(ops)
     }
 
+    fn addon_updates(&self) -> Option<&dyn AddonUpdates> {
+        Some(self)
+    }
+
+    fn node_config_reader(&self) -> Option<&dyn NodeConfigReader> {
+        Some(self)
+    }
+
+    fn provider_checks(&self) -> Option<&dyn ProviderChecks> {
+        Some(self)
+    }
+}
+
+/// EKS managed add-ons (CoreDNS, kube-proxy, VPC CNI, ...) follow each control-plane hop.
+#[async_trait]
+impl AddonUpdates for EksCluster {
+    async fn update_addons(
+        &self,
+        control_plane: &KubeVersion,
+        token: &RequestToken,
+    ) -> Result<Vec<OperationId>> {
+        self.recent.forget();
+        self.start_addon_updates(control_plane, token).await
+    }
+}
+
+/// The user data of node groups' launch templates.
+#[async_trait]
+impl NodeConfigReader for EksCluster {
     async fn node_configs(&self) -> Result<kupgrade_core::NodeConfigs> {
         self.launch_template_user_data().await
     }
+}
 
-    fn extra_checks(&self) -> Vec<Box<dyn kupgrade_core::Check>> {
+/// EKS upgrade insights.
+impl ProviderChecks for EksCluster {
+    fn checks(&self) -> Vec<Box<dyn kupgrade_core::Check>> {
         vec![Box::new(self.insights_check())]
     }
 }

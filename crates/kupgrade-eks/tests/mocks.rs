@@ -25,8 +25,8 @@ use aws_sdk_eks::types::{
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use kupgrade_core::events::discard;
 use kupgrade_core::{
-    Error, KubeVersion, ManagedCluster, OperationId, OperationKind, OperationState, PollPolicy,
-    PoolUpgradeOptions, RequestToken, RolloutSettings,
+    AddonUpdates, Error, KubeVersion, ManagedCluster, NodeConfigReader, OperationId, OperationKind,
+    OperationState, PollPolicy, PoolUpgradeOptions, RequestToken, RolloutSettings,
 };
 use kupgrade_eks::EksCluster;
 
@@ -584,7 +584,7 @@ async fn insights_error_blocks_and_warning_warns() {
 #[tokio::test]
 async fn deprecation_details_become_one_keyed_finding_per_api() {
     use aws_sdk_eks::types::{ClientStat, DeprecationDetail, InsightCategorySpecificSummary};
-    use kupgrade_core::deprecated_api::merge_api_findings;
+    use kupgrade_core::checks::merge_api_findings;
     use kupgrade_core::{DeprecatedApi, Severity};
 
     let list = mock!(Client::list_insights).then_output(|| {

@@ -410,12 +410,9 @@ impl ManagedCluster for GkeCluster {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            native_blue_green: true,
-            upgrade_insights: self.inner.recommender.is_some(),
-            managed_addons: false,
-            one_operation_at_a_time: true,
-        }
+        Capabilities::default()
+            .with_native_blue_green(true)
+            .with_one_operation_at_a_time(true)
     }
 
     async fn describe(&self) -> Result<ClusterSnapshot> {
@@ -602,7 +599,14 @@ impl ManagedCluster for GkeCluster {
             .collect())
     }
 
-    fn extra_checks(&self) -> Vec<Box<dyn kupgrade_core::Check>> {
+    fn provider_checks(&self) -> Option<&dyn kupgrade_core::ProviderChecks> {
+        self.inner.recommender.is_some().then_some(self as _)
+    }
+}
+
+/// GKE deprecation insights from the Recommender API (when a client is configured).
+impl kupgrade_core::ProviderChecks for GkeCluster {
+    fn checks(&self) -> Vec<Box<dyn kupgrade_core::Check>> {
         self.insights_check()
             .map(|c| Box::new(c) as Box<dyn kupgrade_core::Check>)
             .into_iter()

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use kupgrade_core::Result;
 use serde::Deserialize;
 
-use crate::manifests::RawObject;
+use crate::object::RawObject;
 
 /// A decoded Helm release.
 #[derive(Debug, Clone, PartialEq, Eq)]

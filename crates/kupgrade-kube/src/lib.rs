@@ -54,6 +54,7 @@ pub mod kubelet_flags;
 pub mod lease;
 pub mod live;
 pub mod manifests;
+mod object;
 pub mod scan;
 pub mod smoke;
 pub mod workloads;

@@ -1,12 +1,13 @@
 //! The deprecated-API gate (`KUP-API-*`) against a local Kubernetes API stub (wiremock on
 //! 127.0.0.1): the live scan of `kupgrade scan --live` read once, judged at every hop of the
-//! plan, through `run_checks` (what `kupgrade check --kubeconfig` runs) and through core's
-//! `CheckRegistry` (what `kupgrade check --provider` and `kupgrade upgrade` run).
+//! plan by core's `CheckRegistry`, through `check_in_place` (what `kupgrade check --kubeconfig`
+//! runs) and through `register` (what `kupgrade check --provider` and `kupgrade upgrade` run).
 
 use kupgrade_core::KubeVersion;
+use kupgrade_core::Provider;
 use kupgrade_core::checks::{Finding, Severity};
 use kupgrade_kube::api_gate::ApiUsage;
-use kupgrade_kube::checks::{ClusterFacts, run_checks};
+use kupgrade_kube::checks::{ClusterFacts, check_in_place};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -83,7 +84,12 @@ async fn gate(client: &kube::Client, current: &str, target: &str) -> Vec<Finding
         api_usage: Some(ApiUsage::gather(client).await),
         ..ClusterFacts::default()
     };
-    run_checks(&facts, &v(current), &v(target))
+    let snapshot = facts.snapshot("prod", v(current), Provider::Eks);
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    check_in_place(facts, snapshot, &v(target), None, today)
+        .await
+        .unwrap()
+        .findings
         .into_iter()
         .filter(|f| f.id.starts_with("KUP-API-"))
         .collect()

@@ -429,7 +429,14 @@ async fn live_cluster_checks_and_scan() {
     let facts = kupgrade_kube::checks::ClusterFacts::gather(kube.client())
         .await
         .unwrap();
-    let findings = kupgrade_kube::checks::run_checks(&facts, &current, &current.next_minor());
+    let provider = facts.provider().unwrap_or(kupgrade_core::Provider::Eks);
+    let snapshot = facts.snapshot("live", current.clone(), provider);
+    let today = chrono::Utc::now().date_naive();
+    let findings =
+        kupgrade_kube::checks::check_in_place(facts, snapshot, &current.next_minor(), Some(&kube), today)
+            .await
+            .unwrap()
+            .findings;
     eprintln!("{} findings", findings.len());
     let health = kube.health().await.unwrap();
     assert!(health.nodes > 0);
@@ -586,8 +593,13 @@ async fn node_configuration_in_the_cluster_is_searched_for_kubelet_flags() {
         unread_node_configs: gathered.unread,
         ..Default::default()
     };
+    let snapshot = facts.snapshot("prod", "1.30".parse().unwrap(), kupgrade_core::Provider::Eks);
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
     let findings: Vec<_> =
-        kupgrade_kube::checks::run_checks(&facts, &"1.30".parse().unwrap(), &"1.31".parse().unwrap())
+        kupgrade_kube::checks::check_in_place(facts, snapshot, &"1.31".parse().unwrap(), None, today)
+            .await
+            .unwrap()
+            .findings
             .into_iter()
             .filter(|f| f.id == "KUP-KUBE-014")
             .collect();

@@ -2,9 +2,11 @@
 //! the same facts read through a local API stub.
 
 use kupgrade_core::KubeVersion;
-use kupgrade_core::checks::{CheckRegistry, Finding, Severity};
-use kupgrade_core::{ClusterSnapshot, NodePool, PlanOptions, Provider, Strategy, UpgradePlan, plan_with};
-use kupgrade_kube::checks::{ClusterFacts, Hop, all, kube_proxy_version, register, run_checks};
+use kupgrade_core::checks::{CheckInputs, CheckRegistry, Finding, Offer, Severity};
+use kupgrade_core::{
+    Calendar, ClusterSnapshot, NodePool, PlanOptions, Provider, Strategy, UpgradePlan, plan_with,
+};
+use kupgrade_kube::checks::{ClusterFacts, kube_proxy_version, register, register_facts};
 use serde_json::{Value, json};
 
 fn v(s: &str) -> KubeVersion {
@@ -19,6 +21,41 @@ fn facts(value: Value) -> ClusterFacts {
     serde_json::from_value(value).unwrap()
 }
 
+/// The in-cluster checks for `plan` of `snapshot`, run by core's registry as `upgrade` runs them.
+fn run_plan(snapshot: &ClusterSnapshot, plan: &UpgradePlan, facts: &ClusterFacts) -> Vec<Finding> {
+    let mut registry = CheckRegistry::empty();
+    register_facts(&mut registry, facts.clone());
+    let calendar = Calendar::embedded(plan.provider);
+    let inputs = CheckInputs {
+        snapshot,
+        calendar: &calendar,
+        today: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+        workloads: None,
+        in_flight: &[],
+        force_drain: false,
+        offer: Offer::NotRead,
+        allow_preview: false,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let mut found = runtime.block_on(registry.run(plan, &inputs)).unwrap();
+    kupgrade_core::checks::sort_findings(&mut found);
+    found
+}
+
+/// The in-cluster checks from `current` to `target` on the fixture's EKS cluster when only its
+/// control plane moves: every node is judged as it is today.
+fn as_they_are(facts: &ClusterFacts, current: &KubeVersion, target: &KubeVersion) -> Vec<Finding> {
+    let mut snapshot = facts.snapshot("prod", current.clone(), Provider::Eks);
+    snapshot.node_pools.clear();
+    let plan = plan_with(
+        &snapshot,
+        target,
+        &PlanOptions::new(Provider::Eks, Strategy::InPlace),
+    )
+    .unwrap();
+    run_plan(&snapshot, &plan, facts)
+}
+
 fn ids(findings: &[Finding]) -> Vec<&str> {
     findings.iter().map(|f| f.id.as_str()).collect()
 }
@@ -27,12 +64,12 @@ fn ids(findings: &[Finding]) -> Vec<&str> {
 fn a_healthy_cluster_has_no_findings_up_to_the_skew_limit() {
     let f = facts(healthy());
     assert_eq!(kube_proxy_version(&f), Some(v("1.30.0")));
-    assert!(run_checks(&f, &v("1.30"), &v("1.33")).is_empty());
+    assert!(as_they_are(&f, &v("1.30"), &v("1.33")).is_empty());
 }
 
 #[test]
 fn kubelet_and_kube_proxy_skew_is_checked_per_hop() {
-    let findings = run_checks(&facts(healthy()), &v("1.30"), &v("1.34"));
+    let findings = as_they_are(&facts(healthy()), &v("1.30"), &v("1.34"));
     // 1.31..1.33 are fine; at the 1.34 hop both nodes and kube-proxy are 4 minors behind.
     assert_eq!(
         ids(&findings),
@@ -50,40 +87,27 @@ fn kubelet_and_kube_proxy_skew_is_checked_per_hop() {
     );
 }
 
-/// The healthy fixture's cluster (EKS, node group `general` at 1.30) planned to `to`.
+/// The healthy fixture's cluster (EKS, node group `general` at 1.30).
+fn eks_cluster() -> ClusterSnapshot {
+    facts(healthy()).snapshot("prod", v("1.30"), Provider::Eks)
+}
+
+/// The healthy fixture's cluster planned to `to`.
 fn eks_plan(to: &str, strategy: Strategy, managed_addons: bool) -> UpgradePlan {
-    let snapshot = ClusterSnapshot {
-        provider: Provider::Eks,
-        name: "prod".into(),
-        control_plane: v("1.30"),
-        status: Default::default(),
-        node_pools: vec![NodePool::new("general", v("1.30"), 2)],
-        auto_upgrade: None,
-        id: None,
-    };
     let options = PlanOptions::new(Provider::Eks, strategy).with_managed_addons(managed_addons);
-    plan_with(&snapshot, &v(to), &options).unwrap()
+    plan_with(&eks_cluster(), &v(to), &options).unwrap()
 }
 
 /// The per-hop skew checks (KUP-KUBE-002, -003) at every hop of `plan`, as the registry runs them.
 fn skew_findings_along(plan: &UpgradePlan, facts: &ClusterFacts) -> Vec<Finding> {
-    let checks: Vec<_> = all()
+    let snapshot = ClusterSnapshot {
+        provider: plan.provider,
+        ..eks_cluster()
+    };
+    run_plan(&snapshot, plan, facts)
         .into_iter()
-        .filter(|c| c.id == "KUP-KUBE-002" || c.id == "KUP-KUBE-003")
-        .collect();
-    let mut out = Vec::new();
-    for hop in plan.hops() {
-        let at_hop = plan.state_at_hop(&hop);
-        let planned = Hop {
-            version: &hop,
-            plan: Some(plan),
-            at_hop: Some(&at_hop),
-        };
-        for check in &checks {
-            out.extend(check.run(facts, &planned));
-        }
-    }
-    out
+        .filter(|f| f.id == "KUP-KUBE-002" || f.id == "KUP-KUBE-003")
+        .collect()
 }
 
 #[test]
@@ -148,7 +172,10 @@ fn inside_a_plan_kubelets_are_judged_by_the_plan_s_skew_policy() {
         &PlanOptions::new(Provider::Gke, Strategy::InPlace),
     )
     .unwrap();
-    let found = skew_findings_along(&plan, &facts(healthy()));
+    let found: Vec<Finding> = run_plan(&snapshot, &plan, &facts(healthy()))
+        .into_iter()
+        .filter(|f| f.id == "KUP-KUBE-002")
+        .collect();
     // Both fixture nodes carry EKS labels: in no GKE pool, so judged as they are (1.30).
     let at_1_33: Vec<_> = found.iter().filter(|f| f.id == "KUP-KUBE-002").collect();
     assert_eq!(at_1_33.len(), 2, "{found:?}");
@@ -159,30 +186,8 @@ fn inside_a_plan_kubelets_are_judged_by_the_plan_s_skew_policy() {
         at_1_33[0].message
     );
     assert!(
-        run_checks(&facts(healthy()), &v("1.30"), &v("1.33")).is_empty(),
-        "upstream allows 3"
-    );
-}
-
-#[test]
-fn a_pdb_that_never_allows_eviction_names_itself_and_its_pods() {
-    let mut h = healthy();
-    h["pdbs"][0]["spec"] = json!({"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}});
-    h["pdbs"][0]["status"]["disruptionsAllowed"] = json!(0);
-    let findings = run_checks(&facts(h), &v("1.30"), &v("1.31"));
-    assert_eq!(ids(&findings), vec!["KUP-KUBE-005"]);
-    let f = &findings[0];
-    assert_eq!(f.subject.kind, "PodDisruptionBudget");
-    assert_eq!(f.subject.namespace.as_deref(), Some("shop"));
-    assert!(
-        f.message.contains("web-7d9f-abcde, web-7d9f-fghij"),
-        "{}",
-        f.message
-    );
-    assert!(
-        f.message.contains("minAvailable 2 >= the 2 pod(s)"),
-        "{}",
-        f.message
+        as_they_are(&facts(healthy()), &v("1.30"), &v("1.33")).is_empty(),
+        "EKS allows 3"
     );
 }
 
@@ -199,7 +204,7 @@ fn workloads_without_pdbs_single_replicas_and_bare_pods() {
     bare["metadata"] = json!({"name": "debug", "namespace": "default"});
     bare["spec"]["volumes"] = json!([{"name": "scratch", "emptyDir": {}}]);
     h["pods"].as_array_mut().unwrap().push(bare);
-    let findings = run_checks(&facts(h), &v("1.30"), &v("1.31"));
+    let findings = as_they_are(&facts(h), &v("1.30"), &v("1.31"));
     let mut got = ids(&findings);
     got.sort();
     assert_eq!(
@@ -209,33 +214,30 @@ fn workloads_without_pdbs_single_replicas_and_bare_pods() {
 }
 
 #[test]
-fn not_ready_nodes_failing_pods_and_dockershim() {
+fn dockershim_blocks_from_1_24() {
     let mut h = healthy();
-    h["nodes"][1]["status"]["conditions"][0]["status"] = json!("False");
     h["nodes"][0]["status"]["nodeInfo"]["containerRuntimeVersion"] = json!("docker://20.10.25");
-    h["pods"][0]["status"] = json!({"phase": "Running", "containerStatuses": [{"name": "web", "image": "nginx", "imageID": "", "ready": false, "restartCount": 9,
-        "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]});
-    let findings = run_checks(&facts(h.clone()), &v("1.23"), &v("1.23"));
-    let mut got = ids(&findings);
-    got.sort();
-    assert_eq!(
-        got,
-        vec!["KUP-KUBE-001", "KUP-KUBE-004"],
-        "dockershim only matters from 1.24"
+    h["nodes"][0]["status"]["nodeInfo"]["kubeletVersion"] = json!("v1.22.17");
+    h["nodes"][1]["status"]["nodeInfo"]["kubeletVersion"] = json!("v1.22.17");
+    let findings = as_they_are(&facts(h.clone()), &v("1.22"), &v("1.23"));
+    assert!(
+        ids(&findings).is_empty(),
+        "dockershim only matters from 1.24: {findings:?}"
     );
-    let findings = run_checks(&facts(h), &v("1.23"), &v("1.24"));
-    assert!(ids(&findings).contains(&"KUP-KUBE-011"));
+    let findings = as_they_are(&facts(h), &v("1.22"), &v("1.24"));
+    assert_eq!(ids(&findings), vec!["KUP-KUBE-011"]);
+    assert_eq!(findings[0].hop, Some(v("1.24")));
 }
 
 #[test]
 fn in_tree_volumes_need_their_csi_driver() {
     let mut h = healthy();
     h["pvs"] = json!([{"metadata": {"name": "pv-legacy"}, "spec": {"awsElasticBlockStore": {"volumeID": "vol-1"}, "capacity": {"storage": "10Gi"}}}]);
-    let with_driver = run_checks(&facts(h.clone()), &v("1.30"), &v("1.31"));
+    let with_driver = as_they_are(&facts(h.clone()), &v("1.30"), &v("1.31"));
     assert_eq!(ids(&with_driver), vec!["KUP-KUBE-012"]);
     assert_eq!(with_driver[0].severity, Severity::Info);
     h["csi_drivers"] = json!([]);
-    let without = run_checks(&facts(h), &v("1.30"), &v("1.31"));
+    let without = as_they_are(&facts(h), &v("1.30"), &v("1.31"));
     assert_eq!(without[0].severity, Severity::Blocker);
     assert!(
         without[0].message.contains("ebs.csi.aws.com"),
@@ -248,14 +250,14 @@ fn in_tree_volumes_need_their_csi_driver() {
 fn default_storage_class_must_be_unique() {
     let mut h = healthy();
     h["storage_classes"][0]["metadata"]["annotations"] = json!({});
-    let f = run_checks(&facts(h.clone()), &v("1.30"), &v("1.31"));
+    let f = as_they_are(&facts(h.clone()), &v("1.30"), &v("1.31"));
     assert_eq!(ids(&f), vec!["KUP-KUBE-013"]);
     assert!(f[0].message.contains("no default StorageClass"));
     let mut two = healthy();
     let mut other = two["storage_classes"][0].clone();
     other["metadata"]["name"] = json!("gp2");
     two["storage_classes"].as_array_mut().unwrap().push(other);
-    let f = run_checks(&facts(two), &v("1.30"), &v("1.31"));
+    let f = as_they_are(&facts(two), &v("1.30"), &v("1.31"));
     assert!(
         f[0].message.contains("2 default StorageClasses (gp3, gp2)"),
         "{}",
@@ -269,15 +271,17 @@ fn hpas_at_their_maximum_warn() {
     h["hpas"] = json!([{"metadata": {"name": "web", "namespace": "shop"},
         "spec": {"maxReplicas": 4, "minReplicas": 2, "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}},
         "status": {"currentReplicas": 4, "desiredReplicas": 4}}]);
-    let f = run_checks(&facts(h), &v("1.30"), &v("1.31"));
+    let f = as_they_are(&facts(h), &v("1.30"), &v("1.31"));
     assert_eq!(ids(&f), vec!["KUP-KUBE-010"]);
     assert_eq!(f[0].severity, Severity::Warning);
 }
 
 #[test]
 fn ids_are_stable_and_unique() {
-    let checks = all();
-    let mut ids: Vec<&str> = checks.iter().map(|c| c.id).collect();
+    let mut registry = CheckRegistry::empty();
+    register_facts(&mut registry, ClusterFacts::default());
+    let checks = registry.describe();
+    let mut ids: Vec<&str> = checks.iter().map(|(id, _)| *id).collect();
     let n = ids.len();
     ids.dedup();
     assert_eq!(ids.len(), n);
@@ -294,7 +298,7 @@ fn findings_text_snapshot() {
     let mut h = healthy();
     h["pdbs"][0]["spec"] = json!({"maxUnavailable": 0, "selector": {"matchLabels": {"app": "web"}}});
     h["storage_classes"] = json!([]);
-    let findings = run_checks(&facts(h), &v("1.30"), &v("1.34"));
+    let findings = as_they_are(&facts(h), &v("1.30"), &v("1.34"));
     let text: Vec<String> = findings
         .iter()
         .map(|f| {
@@ -372,7 +376,10 @@ async fn facts_are_read_through_the_api_and_checks_register_in_core() {
     let read = ClusterFacts::gather(&client).await.unwrap();
     assert_eq!(read.nodes.len(), 2);
     assert_eq!(read.pods.len(), 3);
-    assert!(run_checks(&read, &v("1.30"), &v("1.33")).is_empty());
+    let judged = tokio::task::spawn_blocking(move || as_they_are(&read, &v("1.30"), &v("1.33")))
+        .await
+        .unwrap();
+    assert!(judged.is_empty(), "{judged:?}");
     let mut registry = CheckRegistry::empty();
     register(&mut registry, client);
     let described: Vec<&str> = registry.describe().into_iter().map(|(id, _)| id).collect();
@@ -396,7 +403,7 @@ fn kubelet_flags_in_node_configuration_warn_when_deprecated_and_block_when_remov
     }]);
     let f = facts(h);
     let flag_findings = |to: &str| -> Vec<Finding> {
-        run_checks(&f, &v("1.30"), &v(to))
+        as_they_are(&f, &v("1.30"), &v(to))
             .into_iter()
             .filter(|f| f.id == "KUP-KUBE-014")
             .collect()
@@ -435,7 +442,7 @@ fn node_configuration_that_could_not_be_read_is_a_warning_not_silence() {
     let mut h = healthy();
     h["unread_node_configs"] =
         json!(["the eks provider's node configuration (e.g. launch templates): permission denied"]);
-    let findings: Vec<Finding> = run_checks(&facts(h), &v("1.30"), &v("1.31"))
+    let findings: Vec<Finding> = as_they_are(&facts(h), &v("1.30"), &v("1.31"))
         .into_iter()
         .filter(|f| f.id == "KUP-KUBE-014")
         .collect();
@@ -453,4 +460,60 @@ fn node_configuration_that_could_not_be_read_is_a_warning_not_silence() {
         "{}",
         findings[0].message
     );
+}
+
+#[test]
+fn the_provider_and_pools_come_from_the_nodes() {
+    let f = facts(healthy());
+    assert_eq!(f.provider(), Some(Provider::Eks));
+    let snapshot = f.snapshot("prod", v("1.30"), Provider::Eks);
+    assert_eq!(snapshot.node_pools.len(), 1);
+    assert_eq!(snapshot.node_pools[0].name, "general");
+    assert_eq!(snapshot.node_pools[0].version, v("1.30"));
+    assert_eq!(snapshot.node_pools[0].nodes, 2);
+    // Nodes of two clouds, or none with a providerID, name no provider.
+    let mut mixed = healthy();
+    mixed["nodes"][1]["spec"]["providerID"] = json!("gce://project/europe-west1-b/gke-node");
+    assert_eq!(facts(mixed).provider(), None);
+    let mut bare = healthy();
+    for node in bare["nodes"].as_array_mut().unwrap() {
+        node["spec"] = json!({});
+    }
+    assert_eq!(facts(bare).provider(), None);
+}
+
+#[tokio::test]
+async fn with_a_kubeconfig_only_the_in_place_plan_is_judged_and_a_broken_state_falls_back() {
+    let today = chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap();
+    let f = facts(healthy());
+    let snapshot = f.snapshot("prod", v("1.30"), Provider::Eks);
+    let checked = kupgrade_kube::checks::check_in_place(f, snapshot, &v("1.33"), None, today)
+        .await
+        .unwrap();
+    assert!(checked.plan.node_rollouts >= 1, "{:?}", checked.plan.steps);
+    assert!(
+        checked.checks.iter().any(|(id, _)| *id == "KUP-SKEW-001")
+            && checked.checks.iter().any(|(id, _)| *id == "KUP-KUBE-002"),
+        "one registry runs core's checks and the in-cluster ones: {:?}",
+        checked.checks
+    );
+    // Kubelets 4 minors behind a 1.30 control plane already break EKS's skew: no plan starts
+    // from there, so only the control plane is planned and each node is judged as it is.
+    let mut h = healthy();
+    for node in h["nodes"].as_array_mut().unwrap() {
+        node["status"]["nodeInfo"]["kubeletVersion"] = json!("v1.26.15-eks-1552ad0");
+    }
+    let f = facts(h);
+    let snapshot = f.snapshot("prod", v("1.30"), Provider::Eks);
+    let checked = kupgrade_kube::checks::check_in_place(f, snapshot, &v("1.31"), None, today)
+        .await
+        .unwrap();
+    assert_eq!(checked.plan.node_rollouts, 0);
+    let skew: Vec<&Finding> = checked
+        .findings
+        .iter()
+        .filter(|f| f.id == "KUP-KUBE-002")
+        .collect();
+    assert_eq!(skew.len(), 2, "{:?}", checked.findings);
+    assert!(skew.iter().all(|f| f.severity == Severity::Blocker));
 }

@@ -194,13 +194,7 @@ impl ManagedCluster for SimCluster {
     }
 
     fn capabilities(&self) -> Capabilities {
-        let s = self.lock();
-        Capabilities {
-            native_blue_green: false,
-            upgrade_insights: false,
-            managed_addons: false,
-            one_operation_at_a_time: s.faults.one_operation_at_a_time,
-        }
+        Capabilities::default().with_one_operation_at_a_time(self.lock().faults.one_operation_at_a_time)
     }
 
     async fn describe(&self) -> Result<ClusterSnapshot> {

@@ -1,7 +1,9 @@
 //! `kupgrade check`: the pre-upgrade checks for every hop from the cluster's version to `--to`;
 //! changes nothing.
 //!
-//! With a kubeconfig only, the in-cluster checks (`KUP-KUBE-*`). With `--provider` and its
+//! With a kubeconfig only, an in-place upgrade of the pools the nodes show (provider from the
+//! nodes' `spec.providerID`) is planned and judged by the same registry: core's checks and the
+//! in-cluster ones (`KUP-KUBE-*`, `KUP-API-*`), without the provider's offer. With `--provider` and its
 //! flags, the upgrade is planned as `kupgrade upgrade` would plan it and every pre-flight check
 //! runs: versions, skew and support (`KUP-SKEW-*`, `KUP-EOS-*`, ...), the provider's own
 //! (EKS upgrade insights, GKE auto-upgrade, AKS blockers), drains and health through the
@@ -16,17 +18,17 @@ use std::sync::Arc;
 
 use clap::Args;
 use kupgrade_core::checks::{Finding, Severity, Subject};
-use kupgrade_core::{CheckRegistry, DeprecatedApi, KubeVersion, NodeConfigSource};
+use kupgrade_core::{CheckRegistry, DeprecatedApi, NodeConfigSource};
 use kupgrade_kube::KubeWorkloads;
 use kupgrade_kube::checks::{
-    ClusterFacts, register_kubelet_flag_check, register_with_node_configs, run_checks,
+    ClusterFacts, InPlaceChecks, check_in_place, register_kubelet_flag_check, register_with_node_configs,
 };
 use kupgrade_kube::kubelet_flags;
 use kupgrade_sim::{SimCluster, SimStore};
 use serde::Serialize;
 
-use crate::commands::plan::PlanFlags;
 use crate::output::{Output, json};
+use crate::plan_flags::PlanFlags;
 use crate::providers::{self, ClusterArgs, ProviderArg};
 use crate::report::findings_text;
 use crate::runner::{Checked, live_runtime, simulated_runtime};
@@ -50,6 +52,9 @@ pub struct CheckArgs {
     /// it is then a warning instead of a blocker. Needs --provider.
     #[arg(long, requires = "provider")]
     allow_preview: bool,
+    /// Judge support windows as of this date (YYYY-MM-DD) instead of today.
+    #[arg(long, value_name = "DATE")]
+    today: Option<chrono::NaiveDate>,
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t)]
     output: Output,
@@ -80,49 +85,37 @@ pub(crate) struct JsonReport<'a> {
 pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let node_configs = kubelet_flags::read_paths(&args.node_config)?;
     let to = &args.plan.to;
-    let findings = match args.cluster.provider {
+    let (checked, header) = match args.cluster.provider {
         None => {
-            let (current, findings) = in_cluster(&args, node_configs)?;
-            if args.output != Output::Json {
-                println!("Cluster at {current}, checking every hop to {to}");
-            }
-            if let Some(path) = &args.report {
-                let checks: Vec<_> = kupgrade_kube::checks::all()
-                    .into_iter()
-                    .map(|c| (c.id, c.description))
-                    .collect();
-                let title = format!("Pre-upgrade checks from {current} to {to}");
-                let input = kupgrade_core::report::ReportInput {
-                    title: &title,
-                    plan: None,
-                    findings: &findings,
-                    checks: &checks,
-                    run: None,
-                };
-                crate::report_file::write_report(path, &input, "kupgrade-check")?;
-            }
-            findings
+            let checked = in_cluster(&args, node_configs)?;
+            let header = format!(
+                "Cluster at {} ({} nodes, pools read from their labels), checking every hop to {to}",
+                checked.plan.initial.control_plane, checked.plan.provider
+            );
+            (checked, header)
         }
         Some(provider) => {
             let checked = planned(&args, provider, node_configs)?;
-            if args.output != Output::Json {
-                println!(
-                    "Cluster {} ({}) at {}, checking every hop to {to}",
-                    checked.plan.cluster, checked.plan.provider, checked.plan.initial.control_plane
-                );
-            }
-            if let Some(path) = &args.report {
-                crate::report_file::write_upgrade_report(
-                    path,
-                    &checked.plan,
-                    &checked.findings,
-                    &checked.checks,
-                    None,
-                )?;
-            }
-            checked.findings
+            let header = format!(
+                "Cluster {} ({}) at {}, checking every hop to {to}",
+                checked.plan.cluster, checked.plan.provider, checked.plan.initial.control_plane
+            );
+            (checked, header)
         }
     };
+    if args.output != Output::Json {
+        println!("{header}");
+    }
+    if let Some(path) = &args.report {
+        crate::report_file::write_upgrade_report(
+            path,
+            &checked.plan,
+            &checked.findings,
+            &checked.checks,
+            None,
+        )?;
+    }
+    let findings = checked.findings;
     match args.output {
         Output::Json => print!("{}", json(&to_json(&findings))?),
         Output::Text | Output::Markdown => print!("{}", findings_text(&findings)),
@@ -131,12 +124,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(if blocked { 3 } else { 0 }))
 }
 
-/// The in-cluster checks through the kubeconfig.
-fn in_cluster(
-    args: &CheckArgs,
-    node_configs: Vec<NodeConfigSource>,
-) -> anyhow::Result<(KubeVersion, Vec<Finding>)> {
-    let (current, findings) = live_runtime()?.block_on(async {
+/// Every check of an in-place upgrade planned from what the kubeconfig shows.
+fn in_cluster(args: &CheckArgs, node_configs: Vec<NodeConfigSource>) -> anyhow::Result<Checked> {
+    live_runtime()?.block_on(async {
         let kube = KubeWorkloads::from_kubeconfig(
             args.cluster.kubeconfig.as_deref(),
             args.cluster.context.as_deref(),
@@ -152,10 +142,24 @@ fn in_cluster(
         }
         let mut facts = ClusterFacts::gather(kube.client()).await?;
         facts.node_configs.extend(node_configs);
-        let findings = run_checks(&facts, &current, &args.plan.to);
-        anyhow::Ok((current, findings))
-    })?;
-    Ok((current, findings))
+        let Some(provider) = facts.provider() else {
+            anyhow::bail!(
+                "cannot tell which provider runs this cluster: no node has an aws://, azure:// or gce:// spec.providerID; pass --provider with the cluster's settings"
+            );
+        };
+        let name = args.cluster.context.as_deref().unwrap_or("the kubeconfig's cluster");
+        let snapshot = facts.snapshot(name, current, provider);
+        let today = args.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
+        let workloads: &dyn kupgrade_core::ClusterWorkloads = &kube;
+        let InPlaceChecks {
+            plan, findings, checks, ..
+        } = check_in_place(facts, snapshot, &args.plan.to, Some(workloads), today).await?;
+        Ok(Checked {
+            plan,
+            findings: crate::hints::findings_with_advice(&findings),
+            checks,
+        })
+    })
 }
 
 /// Every pre-flight check of the planned upgrade of the cluster `--provider` names.
@@ -183,6 +187,7 @@ fn planned(
                 registry,
                 &args.plan,
                 args.allow_preview,
+                args.today,
             )
             .await
         });
@@ -197,7 +202,15 @@ fn planned(
             node_configs,
             Some(cluster.clone()),
         );
-        crate::runner::check(cluster, workloads, registry, &args.plan, args.allow_preview).await
+        crate::runner::check(
+            cluster,
+            workloads,
+            registry,
+            &args.plan,
+            args.allow_preview,
+            args.today,
+        )
+        .await
     })
 }
 

@@ -10,8 +10,8 @@ use kupgrade_core::cluster_swap::{ClusterHandle, ClusterSwap, SwapOptions, plan_
 use kupgrade_core::{KubeVersion, RunResult, StepOutcome, Strategy};
 use kupgrade_sim::{SimCluster, SimState, SimSwap};
 
-use crate::commands::plan::{PlanFlags, parse_target};
 use crate::output::{Output, json};
+use crate::plan_flags::{PlanFlags, parse_target};
 use crate::progress::duration;
 use crate::runner::{JournalChoice, RunSettings, run as run_flow, simulated_runtime};
 

@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use kupgrade_core::plan_with;
 use kupgrade_core::render::{render_markdown, render_text};
-use kupgrade_core::{KubeVersion, PlanOptions, Strategy, plan_with};
 
 use crate::output::{Output, json};
+use crate::plan_flags::PlanFlags;
 use crate::providers::{self, ClusterArgs, ProviderArg};
 use crate::state_file;
 
@@ -29,89 +30,6 @@ pub struct PlanArgs {
     /// JUnit XML when FILE ends in .xml.
     #[arg(long)]
     report: Option<PathBuf>,
-}
-
-/// Parses a version flag.
-pub fn parse_version(s: &str) -> Result<KubeVersion, String> {
-    KubeVersion::parse(s).map_err(|e| e.to_string())
-}
-
-/// Parses a target version flag: a version, and not one older than any provider offers.
-pub fn parse_target(s: &str) -> Result<KubeVersion, String> {
-    let version = parse_version(s)?;
-    kupgrade_core::calendar::check_target_offered_somewhere(&version).map_err(|e| e.to_string())?;
-    Ok(version)
-}
-
-/// Parses a strategy flag.
-pub fn parse_strategy(s: &str) -> Result<Strategy, String> {
-    s.parse().map_err(|e: kupgrade_core::Error| e.to_string())
-}
-
-/// The flags that shape a plan, shared by `plan` and `upgrade`.
-#[derive(Debug, Clone, Args)]
-pub struct PlanFlags {
-    /// Target minor version, e.g. 1.32.
-    #[arg(long = "to", value_parser = parse_target)]
-    pub to: KubeVersion,
-    /// How node pools are moved: in-place, blue-green or canary.
-    #[arg(long, default_value = "in-place", value_parser = parse_strategy)]
-    pub strategy: Strategy,
-    /// Override how many minors nodes may lag the control plane.
-    #[arg(long)]
-    pub lag_limit: Option<u32>,
-    /// For canary: the pool to move first.
-    #[arg(long)]
-    pub canary_pool: Option<String>,
-    /// For canary: try the new version on a new one-node copy of the canary pool first, and
-    /// delete it after its gate (a failed gate is rolled back by deleting it).
-    #[arg(long)]
-    pub canary_new_pool: bool,
-}
-
-impl PlanFlags {
-    /// The flags with defaults for everything but the target and strategy.
-    pub fn new(to: KubeVersion, strategy: Strategy) -> Self {
-        Self {
-            to,
-            strategy,
-            lag_limit: None,
-            canary_pool: None,
-            canary_new_pool: false,
-        }
-    }
-
-    /// Refuses options that do not apply to the chosen strategy (they would be ignored).
-    pub fn check_applicable(&self) -> anyhow::Result<()> {
-        if self.strategy != Strategy::Canary {
-            if self.canary_pool.is_some() {
-                anyhow::bail!(
-                    "--canary-pool applies to --strategy canary only (this run is {})",
-                    self.strategy
-                );
-            }
-            if self.canary_new_pool {
-                anyhow::bail!(
-                    "--canary-new-pool applies to --strategy canary only (this run is {})",
-                    self.strategy
-                );
-            }
-        }
-        Ok(())
-    }
-
-    /// The planner options these flags ask for on `provider`.
-    pub fn options(&self, provider: kupgrade_core::Provider) -> PlanOptions {
-        self.prepare_options().plan_options(provider)
-    }
-
-    /// The session options these flags ask for (target aside).
-    pub fn prepare_options(&self) -> kupgrade_core::PrepareOptions {
-        kupgrade_core::PrepareOptions::new(self.strategy)
-            .with_lag_limit(self.lag_limit)
-            .with_canary_pool(self.canary_pool.clone())
-            .with_canary_new_pool(self.canary_new_pool)
-    }
 }
 
 /// Runs `kupgrade plan`.
@@ -139,7 +57,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
         (None, Some(_)) => crate::runner::live_runtime()?.block_on(async {
             let cluster = providers::connect(&args.cluster).await?;
-            managed_addons = cluster.capabilities().managed_addons;
+            managed_addons = cluster.addon_updates().is_some();
             anyhow::Ok(cluster.describe().await?)
         })?,
     };

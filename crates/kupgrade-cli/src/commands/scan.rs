@@ -16,8 +16,8 @@ use kupgrade_kube::live::CrdFinding;
 use kupgrade_kube::{DeprecationTable, ScanFinding, Scanner};
 use serde::Serialize;
 
-use crate::commands::plan::parse_version;
 use crate::output::{Output, json};
+use crate::plan_flags::parse_version;
 
 /// Arguments of `kupgrade scan`.
 #[derive(Debug, Args)]

@@ -8,8 +8,8 @@ use clap::Subcommand;
 use kupgrade_core::{KubeVersion, Provider};
 use kupgrade_sim::{SimState, SimStore};
 
-use crate::commands::plan::parse_version;
 use crate::commands::versions::parse_provider;
+use crate::plan_flags::parse_version;
 
 /// Simulator subcommands.
 #[derive(Debug, Subcommand)]

@@ -17,8 +17,8 @@ use kupgrade_core::cluster_swap::{ClusterHandle, ClusterSwap, ClusterSwapHooks, 
 use kupgrade_core::{ClusterSnapshot, Error, KubeVersion, Result, RunResult};
 use kupgrade_sim::{SimCluster, SimStore};
 
-use crate::commands::plan::parse_target;
 use crate::output::{Output, json};
+use crate::plan_flags::parse_target;
 use crate::providers::{self, ClusterArgs, ProviderArg};
 use crate::runner::{live_runtime, simulated_runtime};
 

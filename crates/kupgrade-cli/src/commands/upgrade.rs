@@ -10,8 +10,8 @@ use clap::Args;
 use kupgrade_core::CheckRegistry;
 use kupgrade_sim::{SimCluster, SimStore};
 
-use crate::commands::plan::PlanFlags;
 use crate::output::Output;
+use crate::plan_flags::PlanFlags;
 use crate::providers::{self, ClusterArgs, ProviderArg};
 use crate::runner::{JournalChoice, RunSettings, live_runtime, run as run_flow, simulated_runtime};
 

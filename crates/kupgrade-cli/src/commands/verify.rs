@@ -18,8 +18,8 @@ use kupgrade_kube::bench_security::{KubeBenchOptions, run_kube_bench};
 use kupgrade_kube::smoke::{SmokeOptions, api_smoke, compare_health, nodes_at_target, run_hook};
 
 use crate::commands::check::to_json;
-use crate::commands::plan::parse_target;
 use crate::output::{Output, json};
+use crate::plan_flags::parse_target;
 use crate::report::findings_text;
 
 /// Arguments of `kupgrade verify`.

@@ -26,7 +26,8 @@ pub struct VersionsArgs {
 
 /// Parses a provider flag.
 pub fn parse_provider(s: &str) -> Result<Provider, String> {
-    s.parse().map_err(|e: kupgrade_core::Error| e.to_string())
+    s.parse()
+        .map_err(|e: kupgrade_core::provider::UnknownProvider| e.to_string())
 }
 
 #[derive(Serialize)]
