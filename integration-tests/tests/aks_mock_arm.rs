@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use kupgrade_aks::mock::{MockArm, MockNodes};
 use kupgrade_core::conformance::{self, Fixture};
 use kupgrade_core::{
     ClusterSnapshot, ClusterWorkloads, Executor, Journal, KubeVersion, ManagedCluster, PlanOptions, Provider,
     Result, RunResult, Strategy, plan_with,
 };
+use kupgrade_testkit::arm_mock::{self, MockArm};
 
 struct ArmFixture {
     arm: Arc<MockArm>,
@@ -53,7 +53,7 @@ impl Fixture for ArmFixture {
             );
         }
         let cluster = self.arm.in_process_builder(&name).build()?;
-        let workloads = MockNodes::new(self.arm.clone(), &name);
+        let workloads = arm_mock::nodes(self.arm.clone(), &name);
         Ok((Arc::new(cluster), Arc::new(workloads)))
     }
 }

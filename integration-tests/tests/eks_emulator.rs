@@ -5,22 +5,20 @@
 //! serialised through it, so these runs also check kupgrade's requests against AWS's own
 //! definition of the API. The executor runs on a real clock with short poll delays.
 
-mod common;
-
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::{Moto, Server, client, create, start_moto};
 use kupgrade_core::conformance::{self, Fixture};
-use kupgrade_core::workloads::{DrainBlocker, Eviction, HealthSnapshot, Pod, PodRef};
 use kupgrade_core::{
-    ClusterSnapshot, ClusterWorkloads, Executor, ExecutorConfig, Journal, KubeVersion, ManagedCluster, Node,
+    ClusterSnapshot, ClusterWorkloads, Executor, ExecutorConfig, Journal, KubeVersion, ManagedCluster,
     PlanOptions, PollPolicy, Provider, Result, RunResult, SkewPolicy, Strategy, UpgradePlan, plan_with,
 };
 use kupgrade_eks::EksCluster;
+use kupgrade_testkit::FakeWorkloads;
+use kupgrade_testkit::moto::{Moto, Server, client, create, start_moto};
 use serde_json::Value;
 
 /// Short delays: the emulator answers at once and finishes an update on its second poll.
@@ -40,63 +38,15 @@ fn fast() -> ExecutorConfig {
 
 /// The in-cluster side: each node group's nodes, Ready at the group's version, read from the
 /// emulator's uncounted control (a stand-in for the nodes a Kubernetes API would list); no pods.
-#[derive(Debug)]
-struct EmulatedNodes {
-    moto: Arc<Moto>,
-    cluster: String,
-    cordoned: Mutex<Vec<String>>,
-}
-
-#[async_trait]
-impl ClusterWorkloads for EmulatedNodes {
-    async fn nodes(&self, pool: &str) -> Result<Vec<Node>> {
-        let groups: Value = serde_json::from_str(&self.moto.control(
-            "GET",
-            &format!("nodegroups?cluster={}", self.cluster),
-            "",
-        ))
-        .expect("JSON");
-        let Some(group) = groups.get(pool).filter(|g| g["status"] != "CREATING") else {
-            return Ok(Vec::new());
-        };
-        let kubelet = KubeVersion::parse(group["version"].as_str().unwrap_or_default())?;
-        let cordoned = self.cordoned.lock().unwrap();
-        Ok((0..group["desiredSize"].as_u64().unwrap_or(0))
-            .map(|i| {
-                let name = format!("{pool}-{i}");
-                Node {
-                    unschedulable: cordoned.contains(&name),
-                    name,
-                    pool: pool.to_string(),
-                    kubelet: kubelet.clone(),
-                    ready: true,
-                }
-            })
-            .collect())
-    }
-    async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> Result<()> {
-        let mut cordoned = self.cordoned.lock().unwrap();
-        cordoned.retain(|n| n != node);
-        if unschedulable {
-            cordoned.push(node.to_string());
-        }
-        Ok(())
-    }
-    async fn pods_on(&self, _node: &str) -> Result<Vec<Pod>> {
-        Ok(Vec::new())
-    }
-    async fn evict(&self, _pod: &PodRef) -> Result<Eviction> {
-        Ok(Eviction::Gone)
-    }
-    async fn delete_pod(&self, _pod: &PodRef) -> Result<()> {
-        Ok(())
-    }
-    async fn drain_preview(&self, _nodes: &[String]) -> Result<Vec<DrainBlocker>> {
-        Ok(Vec::new())
-    }
-    async fn health(&self) -> Result<HealthSnapshot> {
-        Ok(HealthSnapshot::default())
-    }
+fn emulated_nodes(moto: Arc<Moto>, cluster: String) -> FakeWorkloads {
+    FakeWorkloads::new(move |pool| {
+        let groups: Value =
+            serde_json::from_str(&moto.control("GET", &format!("nodegroups?cluster={cluster}"), ""))
+                .expect("JSON");
+        let group = groups.get(pool).filter(|g| g["status"] != "CREATING")?;
+        let kubelet = KubeVersion::parse(group["version"].as_str().unwrap_or_default()).ok()?;
+        Some((kubelet, group["desiredSize"].as_u64().unwrap_or(0) as u32))
+    })
 }
 
 /// A fresh cluster on the emulator per scenario.
@@ -114,15 +64,11 @@ impl Emulator {
     }
 
     /// Makes `spec` under its own name; returns the adapter and the in-cluster side.
-    async fn make(&self, spec: &ClusterSnapshot) -> (Arc<EksCluster>, Arc<EmulatedNodes>) {
+    async fn make(&self, spec: &ClusterSnapshot) -> (Arc<EksCluster>, Arc<FakeWorkloads>) {
         let name = format!("{}-{}", spec.name, self.made.fetch_add(1, Ordering::SeqCst));
         let client = client(&self.moto);
         create(&client, &name, spec).await;
-        let nodes = EmulatedNodes {
-            moto: self.moto.clone(),
-            cluster: name.clone(),
-            cordoned: Mutex::default(),
-        };
+        let nodes = emulated_nodes(self.moto.clone(), name.clone());
         (Arc::new(EksCluster::new(client, name)), Arc::new(nodes))
     }
 
@@ -172,7 +118,7 @@ impl Fixture for Emulator {
 /// Runs `plan` from its first step with the short delays, without a journal file.
 async fn run_plan(
     cluster: &Arc<EksCluster>,
-    nodes: &Arc<EmulatedNodes>,
+    nodes: &Arc<FakeWorkloads>,
     plan: UpgradePlan,
 ) -> kupgrade_core::RunReport {
     Executor::new(cluster.clone(), nodes.clone())
@@ -211,7 +157,7 @@ async fn eks_on_the_extended_emulator_passes_the_whole_suite() {
 async fn kill_and_resume(
     emulator: &Emulator,
     cluster: Arc<EksCluster>,
-    nodes: Arc<EmulatedNodes>,
+    nodes: Arc<FakeWorkloads>,
     plan: UpgradePlan,
     killed_after: usize,
 ) -> kupgrade_core::RunReport {

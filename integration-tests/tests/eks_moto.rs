@@ -9,58 +9,21 @@
 //! upgrades on moto extended with those calls (`integration-tests/moto/eks_server.py`). Its EC2
 //! side serves the launch templates whose user data `EksCluster::node_configs` reads.
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
 use aws_sdk_eks::types::NodegroupScalingConfig;
-use common::{NODE_ROLE, Server, client, create, start_moto};
 use kupgrade_core::conformance::{self, Fixture};
-use kupgrade_core::workloads::{DrainBlocker, Eviction, HealthSnapshot, Pod, PodRef};
 use kupgrade_core::{
-    ClusterSnapshot, ClusterWorkloads, Error, KubeVersion, ManagedCluster, Node, NodeConfigReader,
-    NodePoolSpec, OperationState, PlanOptions, PoolUpgradeOptions, Provider, RequestToken, Result,
-    RolloutSettings, Step, Strategy, Taint, plan_with,
+    ClusterSnapshot, ClusterWorkloads, Error, KubeVersion, ManagedCluster, NodeConfigReader, NodePoolSpec,
+    OperationState, PlanOptions, PoolUpgradeOptions, Provider, RequestToken, Result, RolloutSettings, Step,
+    Strategy, Taint, plan_with,
 };
 use kupgrade_eks::EksCluster;
-
-/// moto has no Kubernetes API behind it: the in-cluster side refuses every call.
-#[derive(Debug)]
-struct NoWorkloads;
-
-fn no_kube<T>() -> Result<T> {
-    Err(Error::invalid_input(
-        "moto_server emulates the EKS API only; it has no Kubernetes API",
-    ))
-}
-
-#[async_trait]
-impl ClusterWorkloads for NoWorkloads {
-    async fn nodes(&self, _pool: &str) -> Result<Vec<Node>> {
-        no_kube()
-    }
-    async fn set_unschedulable(&self, _node: &str, _unschedulable: bool) -> Result<()> {
-        no_kube()
-    }
-    async fn pods_on(&self, _node: &str) -> Result<Vec<Pod>> {
-        no_kube()
-    }
-    async fn evict(&self, _pod: &PodRef) -> Result<Eviction> {
-        no_kube()
-    }
-    async fn delete_pod(&self, _pod: &PodRef) -> Result<()> {
-        no_kube()
-    }
-    async fn drain_preview(&self, _nodes: &[String]) -> Result<Vec<DrainBlocker>> {
-        no_kube()
-    }
-    async fn health(&self) -> Result<HealthSnapshot> {
-        no_kube()
-    }
-}
+use kupgrade_testkit::FakeWorkloads;
+use kupgrade_testkit::moto::{NODE_ROLE, Server, client, create, start_moto};
 
 /// Makes a fresh cluster on moto per scenario.
 struct MotoFixture {
@@ -78,7 +41,7 @@ impl Fixture for MotoFixture {
         create(&self.client, &name, spec).await;
         Ok((
             Arc::new(EksCluster::new(self.client.clone(), name)),
-            Arc::new(NoWorkloads),
+            Arc::new(FakeWorkloads::empty()),
         ))
     }
 }

@@ -53,8 +53,6 @@ mod builder;
 mod cluster;
 mod convert;
 mod error;
-#[cfg(feature = "mock-arm")]
-pub mod mock;
 mod models;
 mod writes;
 

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use kupgrade_aks::mock::{MockArm, MockNodes};
 use kupgrade_core::conformance::{self, Fixture};
 use kupgrade_core::{ClusterSnapshot, ClusterWorkloads, ManagedCluster, Provider, Result, Strategy};
+use kupgrade_testkit::arm_mock::{self, MockArm};
 use serde_json::Value;
 
 struct ArmFixture {
@@ -43,7 +43,7 @@ impl Fixture for ArmFixture {
         let cluster = self.arm.in_process_builder(&name).build()?;
         Ok((
             Arc::new(cluster),
-            Arc::new(MockNodes::new(self.arm.clone(), &name)),
+            Arc::new(arm_mock::nodes(self.arm.clone(), &name)),
         ))
     }
 }

@@ -2,6 +2,7 @@
 //! LRO headers, 409/429 flows, the deprecated-API block, drain failures and wire checks of the
 //! PUT bodies.
 
+use kupgrade_testkit::v;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -10,17 +11,13 @@ use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions}
 use azure_core::http::headers::Headers;
 use azure_core::http::{AsyncRawResponse, HttpClient, Request, RetryOptions, StatusCode};
 use chrono::Timelike;
-use kupgrade_aks::mock::{MockArm, PATCH};
 use kupgrade_aks::{AbortOutcome, AksCluster, UndrainableNodeBehavior};
 use kupgrade_core::{
     Error, KubeVersion, ManagedCluster, NodePoolSpec, OperationKind, OperationState, PoolUpgradeOptions,
     RequestToken, ResourceStatus, RolloutSettings,
 };
+use kupgrade_testkit::arm_mock::{MockArm, PATCH};
 use serde_json::Value;
-
-fn v(s: &str) -> KubeVersion {
-    KubeVersion::parse(s).unwrap()
-}
 
 fn token(s: &str) -> RequestToken {
     RequestToken(s.into())
@@ -968,7 +965,7 @@ async fn the_official_version_list_marks_its_preview() {
 
 #[test]
 fn the_spec_extract_accepts_official_writes_and_refuses_a_get_echo() {
-    use kupgrade_aks::mock::schema_problems;
+    use kupgrade_testkit::arm_mock::schema_problems;
     let cluster_put =
         &fixture("ManagedClustersCreate_UpdateWithEnableAzureRBAC.json")["parameters"]["parameters"];
     assert_eq!(

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{assert_one_line_failure, kupgrade_async as run};
-use kupgrade_aks::mock::{MockArm, RESOURCE_GROUP, SUBSCRIPTION};
+use kupgrade_testkit::arm_mock::{MockArm, RESOURCE_GROUP, SUBSCRIPTION};
 
 fn aks_args(cmd: &str, arm: &MockArm, cluster: &str, extra: &[&str]) -> Vec<String> {
     let mut a: Vec<String> = [

@@ -4,64 +4,11 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 use common::assert_one_line_failure;
-
-struct Moto {
-    child: Child,
-    url: String,
-    python: PathBuf,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_moto(test: &str) -> Option<Moto> {
-    use std::io::Write;
-    let path = std::env::var_os("KUPGRADE_MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/moto_server"));
-    let python = path.with_file_name("python");
-    if !path.exists() || !python.exists() {
-        let why = format!("{test}: SKIPPED: moto_server not found at {}", path.display());
-        assert!(
-            std::env::var("KUPGRADE_REQUIRE_MOTO").as_deref() != Ok("1"),
-            "KUPGRADE_REQUIRE_MOTO=1 but {why}"
-        );
-        let _ = writeln!(std::io::stderr(), "\n*** {why} ***\n");
-        return None;
-    }
-    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&path)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let moto = Moto {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-        python,
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(moto)
-}
+use kupgrade_core::{ClusterSnapshot, KubeVersion, NodePool, Provider};
+use kupgrade_testkit::moto::{Server, client, create, start_moto};
 
 fn kupgrade(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kupgrade"))
@@ -93,27 +40,25 @@ fn flags_are_checked_before_any_call() {
     assert_one_line_failure(&out, "must start with http://");
 }
 
-#[test]
-fn plans_a_cluster_on_moto_and_names_an_unknown_one() {
-    let Some(moto) = start_moto("plans_a_cluster_on_moto_and_names_an_unknown_one") else {
+#[tokio::test(flavor = "multi_thread")]
+async fn plans_a_cluster_on_moto_and_names_an_unknown_one() {
+    let Some(moto) = start_moto("plans_a_cluster_on_moto_and_names_an_unknown_one", Server::Moto) else {
         return;
     };
-    let script = format!(
-        r#"
-import boto3
-eks = boto3.client("eks", region_name="us-east-1", endpoint_url="{url}",
-                   aws_access_key_id="moto", aws_secret_access_key="moto")
-eks.create_cluster(name="shop", version="1.30", roleArn="arn:aws:iam::123456789012:role/eks",
-                   resourcesVpcConfig={{"subnetIds": ["subnet-a"]}})
-for name, version in [("general", "1.30"), ("batch", "1.29")]:
-    eks.create_nodegroup(clusterName="shop", nodegroupName=name, version=version,
-                         nodeRole="arn:aws:iam::123456789012:role/node", subnets=["subnet-a"],
-                         scalingConfig={{"minSize": 1, "maxSize": 5, "desiredSize": 2}})
-"#,
-        url = moto.url
-    );
-    let made = Command::new(&moto.python).args(["-c", &script]).output().unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let v = |minor| KubeVersion::new(1, minor);
+    let shop = ClusterSnapshot {
+        provider: Provider::Eks,
+        name: "shop".into(),
+        control_plane: v(30),
+        status: Default::default(),
+        node_pools: vec![
+            NodePool::new("general", v(30), 2),
+            NodePool::new("batch", v(29), 2),
+        ],
+        auto_upgrade: None,
+        id: None,
+    };
+    create(&client(&moto), "shop", &shop).await;
 
     let common = [
         "--provider",

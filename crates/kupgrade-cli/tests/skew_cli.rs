@@ -7,7 +7,7 @@ use std::path::Path;
 
 mod common;
 use common::{assert_exit, finding_ids, kupgrade, kupgrade_async, read_json};
-use kupgrade_aks::mock::{MockArm, RESOURCE_GROUP, SUBSCRIPTION};
+use kupgrade_testkit::arm_mock::{MockArm, RESOURCE_GROUP, SUBSCRIPTION};
 use serde_json::{Value, json};
 
 fn sim_init(dir: &Path, provider: &str, extra: &[&str]) -> String {

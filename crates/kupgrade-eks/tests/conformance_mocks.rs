@@ -3,7 +3,7 @@
 //! `InProgress` for a few polls, idempotency tokens, one update at a time, and EKS's
 //! error codes on the wire. Runs on a paused tokio clock.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -27,9 +27,9 @@ use aws_sdk_eks::types::{
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
 use aws_smithy_types::body::SdkBody;
 use kupgrade_core::conformance::{self, Fixture};
-use kupgrade_core::workloads::{DrainBlocker, Eviction, HealthSnapshot, Pod, PodRef};
-use kupgrade_core::{ClusterSnapshot, ClusterWorkloads, ManagedCluster, Node, Provider, Result, Strategy};
+use kupgrade_core::{ClusterSnapshot, ClusterWorkloads, ManagedCluster, Provider, Result, Strategy};
 use kupgrade_eks::EksCluster;
+use kupgrade_testkit::FakeWorkloads;
 
 /// How many `DescribeUpdate` / `DescribeNodegroup` polls an operation stays running.
 const POLLS: u32 = 2;
@@ -58,7 +58,6 @@ struct FakeCluster {
     groups: BTreeMap<String, FakeGroup>,
     updates: Vec<FakeUpdate>,
     tokens: HashMap<String, String>,
-    cordoned: BTreeSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -473,62 +472,20 @@ fn rules(fake: &Shared) -> Vec<Rule> {
     ]
 }
 
-/// The in-cluster side of the fake: every node of an active group is Ready, no pods.
-#[derive(Debug)]
-struct FakeWorkloads {
-    fake: Shared,
-    cluster: String,
-}
-
-#[async_trait]
-impl ClusterWorkloads for FakeWorkloads {
-    async fn nodes(&self, pool: &str) -> Result<Vec<Node>> {
-        let s = self.fake.lock().unwrap();
-        let c = &s.clusters[&self.cluster];
-        Ok(c.groups
+/// The in-cluster side of the fake: every node of an active (or updating) group is Ready at the
+/// group's version, no pods.
+fn fake_nodes(fake: Shared, cluster: String) -> FakeWorkloads {
+    FakeWorkloads::new(move |pool| {
+        let s = fake.lock().unwrap();
+        let g = s.clusters[&cluster]
+            .groups
             .get(pool)
-            .filter(|g| g.status == NodegroupStatus::Active || g.status == NodegroupStatus::Updating)
-            .map(|g| {
-                (0..g.desired)
-                    .map(|i| {
-                        let name = format!("{pool}-{i}");
-                        Node {
-                            unschedulable: c.cordoned.contains(&name),
-                            name,
-                            pool: pool.to_string(),
-                            kubelet: kupgrade_core::KubeVersion::parse(&g.version).unwrap(),
-                            ready: true,
-                        }
-                    })
-                    .collect()
-            })
-            .unwrap_or_default())
-    }
-    async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> Result<()> {
-        let mut s = self.fake.lock().unwrap();
-        let c = s.clusters.get_mut(&self.cluster).unwrap();
-        if unschedulable {
-            c.cordoned.insert(node.to_string());
-        } else {
-            c.cordoned.remove(node);
-        }
-        Ok(())
-    }
-    async fn pods_on(&self, _node: &str) -> Result<Vec<Pod>> {
-        Ok(Vec::new())
-    }
-    async fn evict(&self, _pod: &PodRef) -> Result<Eviction> {
-        Ok(Eviction::Gone)
-    }
-    async fn delete_pod(&self, _pod: &PodRef) -> Result<()> {
-        Ok(())
-    }
-    async fn drain_preview(&self, _nodes: &[String]) -> Result<Vec<DrainBlocker>> {
-        Ok(Vec::new())
-    }
-    async fn health(&self) -> Result<HealthSnapshot> {
-        Ok(HealthSnapshot::default())
-    }
+            .filter(|g| g.status == NodegroupStatus::Active || g.status == NodegroupStatus::Updating)?;
+        Some((
+            kupgrade_core::KubeVersion::parse(&g.version).unwrap(),
+            g.desired as u32,
+        ))
+    })
 }
 
 struct MockFixture;
@@ -565,10 +522,7 @@ impl Fixture for MockFixture {
             .retry_config(RetryConfig::disabled()));
         Ok((
             Arc::new(EksCluster::new(client, &spec.name)),
-            Arc::new(FakeWorkloads {
-                fake,
-                cluster: spec.name.clone(),
-            }),
+            Arc::new(fake_nodes(fake, spec.name.clone())),
         ))
     }
 }

@@ -1,5 +1,6 @@
 //! GkeCluster against a scripted fake `stub::ClusterManager`, injected with `from_stub`.
 
+use kupgrade_testkit::v;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,7 +13,7 @@ use google_cloud_gax::error::rpc::{Code, Status as RpcStatus, StatusDetails};
 use google_cloud_gax::options::RequestOptions;
 use google_cloud_gax::response::Response;
 use kupgrade_core::{
-    Error, KubeVersion, ManagedCluster, NodePoolSpec, OperationId, OperationKind, OperationState, PollPolicy,
+    Error, ManagedCluster, NodePoolSpec, OperationId, OperationKind, OperationState, PollPolicy,
     PoolUpgradeOptions, RequestToken, RolloutSettings, Taint,
 };
 use kupgrade_gke::{BlueGreen, BlueGreenBatch, GkeCluster, GkeClusterBuilder, PoolUpgradeStrategy};
@@ -308,10 +309,6 @@ async fn gke_with(fake: Arc<Fake>, strategy: PoolUpgradeStrategy) -> GkeCluster 
         .build()
         .await
         .unwrap()
-}
-
-fn v(s: &str) -> KubeVersion {
-    KubeVersion::parse(s).unwrap()
 }
 
 fn token(s: &str) -> RequestToken {

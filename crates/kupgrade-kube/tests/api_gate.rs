@@ -3,18 +3,14 @@
 //! plan by core's `CheckRegistry`, through `check_in_place` (what `kupgrade check --kubeconfig`
 //! runs) and through `register` (what `kupgrade check --provider` and `kupgrade upgrade` run).
 
-use kupgrade_core::KubeVersion;
 use kupgrade_core::Provider;
 use kupgrade_core::checks::{Finding, Severity};
 use kupgrade_kube::api_gate::ApiUsage;
 use kupgrade_kube::checks::{ClusterFacts, check_in_place};
+use kupgrade_testkit::v;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn v(s: &str) -> KubeVersion {
-    KubeVersion::parse(s).unwrap()
-}
 
 async fn get(server: &MockServer, p: &str, response: ResponseTemplate) {
     Mock::given(method("GET"))

@@ -7,11 +7,8 @@ use kupgrade_core::{
     Calendar, ClusterSnapshot, NodePool, PlanOptions, Provider, Strategy, UpgradePlan, plan_with,
 };
 use kupgrade_kube::checks::{ClusterFacts, kube_proxy_version, register, register_facts};
+use kupgrade_testkit::v;
 use serde_json::{Value, json};
-
-fn v(s: &str) -> KubeVersion {
-    KubeVersion::parse(s).unwrap()
-}
 
 fn healthy() -> Value {
     serde_json::from_str(include_str!("fixtures/healthy.json")).unwrap()

@@ -19,20 +19,23 @@ use kupgrade_core::ClusterSnapshot;
 
 /// Which server to start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code, reason = "each test file starts one kind")]
 pub enum Server {
     /// `moto_server` as PyPI ships it.
     Moto,
     /// moto plus the version updates it lacks, checked against the botocore model
     /// (`integration-tests/moto/eks_server.py`), with EKS's node-group lag rule in its
     /// user-guide form (`"guide"`) or its API-reference form (`"strict"`).
-    Eks { lag_rule: &'static str },
+    Eks {
+        /// `"guide"` or `"strict"`.
+        lag_rule: &'static str,
+    },
 }
 
 /// A running server, stopped on drop.
 #[derive(Debug)]
 pub struct Moto {
     child: Child,
+    /// `http://127.0.0.1:PORT`.
     pub url: String,
     port: u16,
 }
@@ -44,10 +47,15 @@ impl Drop for Moto {
     }
 }
 
+/// The repository's root.
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
 fn moto_path() -> PathBuf {
     match std::env::var_os("KUPGRADE_MOTO_SERVER") {
         Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server"),
+        None => repo().join(".venv/bin/moto_server"),
     }
 }
 
@@ -73,7 +81,7 @@ pub fn start_moto(test: &str, server: Server) -> Option<Moto> {
         Server::Moto => Command::new(&path),
         Server::Eks { lag_rule } => {
             let mut c = Command::new(path.with_file_name("python"));
-            c.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("moto/eks_server.py"))
+            c.arg(repo().join("integration-tests/moto/eks_server.py"))
                 .args(["--lag-rule", lag_rule]);
             c
         }
@@ -102,7 +110,6 @@ pub fn start_moto(test: &str, server: Server) -> Option<Moto> {
 
 impl Moto {
     /// An HTTP/1.1 request to the server's `/_kupgrade/` test controls; the response body.
-    #[allow(dead_code, reason = "only the extended emulator's tests use the controls")]
     pub fn control(&self, method: &str, path: &str, body: &str) -> String {
         let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).expect("connect");
         write!(
@@ -119,6 +126,7 @@ impl Moto {
     }
 }
 
+/// An EKS client on the server, with moto's fixed credentials.
 pub fn client(moto: &Moto) -> Client {
     let config = aws_sdk_eks::Config::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -129,7 +137,9 @@ pub fn client(moto: &Moto) -> Client {
     Client::from_conf(config)
 }
 
+/// The cluster role clusters are created with.
 pub const ROLE: &str = "arn:aws:iam::123456789012:role/eks";
+/// The node role node groups are created with.
 pub const NODE_ROLE: &str = "arn:aws:iam::123456789012:role/node";
 
 /// Creates a cluster and its node groups through the SDK, as the spec says.

@@ -1,10 +1,10 @@
 //! A stateful, in-process mock of the parts of the AKS ARM API kupgrade uses, on wiremock at
-//! 127.0.0.1 (feature `mock-arm`). For tests only: it is a model of AKS's documented behaviour,
+//! 127.0.0.1. For tests only: it is a model of AKS's documented behaviour,
 //! not AKS.
 //!
 //! It keeps clusters and agent pools and answers GET/PUT/DELETE/POST like api-version
 //! 2026-08-01. Cluster and pool bodies are the official examples (`ManagedClustersGet.json`,
-//! `AgentPoolsGet.json` in `tests/fixtures/`, from Azure/azure-rest-api-specs) with names,
+//! `AgentPoolsGet.json` in `crates/kupgrade-aks/tests/fixtures/`, from Azure/azure-rest-api-specs) with names,
 //! versions, counts, states and eTags replaced by the mock's state, so a client sees what the
 //! spec shows: `eTag` at the top of a cluster and in `properties` of a pool, a pool's own
 //! `upgradeSettings` (`maxSurge: 33%`), `nodeImageVersion`, a stale
@@ -18,7 +18,7 @@
 //!
 //! Writes are held to the spec, stricter than ARM: an update without `If-Match` equal to the
 //! resource's current eTag, a body with a property the spec's schema lacks or marks
-//! read-only (checked against `tests/fixtures/managedClusters-2026-08-01.extract.json`), a pool
+//! read-only (checked against `crates/kupgrade-aks/tests/fixtures/managedClusters-2026-08-01.extract.json`), a pool
 //! body carrying `nodeImageVersion` (a rollback), a cluster body echoing
 //! `servicePrincipalProfile` or an expired `overrideSettings`, or a cluster PUT that would
 //! move a pool, is answered `400 MockSpecViolation` and recorded ([`MockArm::violations`]).
@@ -30,8 +30,7 @@ use serde_json::{Map, Value, json};
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::AksClusterBuilder;
-use crate::arm::API_VERSION;
+use kupgrade_aks::{API_VERSION, AksClusterBuilder};
 
 /// The subscription every mock cluster lives in.
 pub const SUBSCRIPTION: &str = "00000000-0000-0000-0000-000000000000";
@@ -64,12 +63,16 @@ fn spec() -> &'static Spec {
     static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| {
         let extract: Value = serde_json::from_str(include_str!(
-            "../tests/fixtures/managedClusters-2026-08-01.extract.json"
+            "../../kupgrade-aks/tests/fixtures/managedClusters-2026-08-01.extract.json"
         ))
         .expect("the schema extract is JSON");
         Spec {
-            cluster: example_body(include_str!("../tests/fixtures/ManagedClustersGet.json")),
-            pool: example_body(include_str!("../tests/fixtures/AgentPoolsGet.json")),
+            cluster: example_body(include_str!(
+                "../../kupgrade-aks/tests/fixtures/ManagedClustersGet.json"
+            )),
+            pool: example_body(include_str!(
+                "../../kupgrade-aks/tests/fixtures/AgentPoolsGet.json"
+            )),
             definitions: extract["definitions"].as_object().cloned().unwrap_or_default(),
         }
     })
@@ -555,78 +558,18 @@ impl MockArm {
     }
 }
 
-/// The in-cluster side of a mock cluster for the executor: one Ready node per pool member at
-/// the pool's running version, no pods. AKS drains in-place upgrades itself; blue/green drains
-/// cordon through here.
-#[derive(Debug)]
-pub struct MockNodes {
-    arm: Arc<MockArm>,
-    cluster: String,
-    cordoned: Mutex<std::collections::BTreeSet<String>>,
-}
-
-impl MockNodes {
-    /// The nodes of `cluster` on `arm`.
-    pub fn new(arm: Arc<MockArm>, cluster: &str) -> Self {
-        Self {
-            arm,
-            cluster: cluster.to_string(),
-            cordoned: Mutex::new(Default::default()),
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl kupgrade_core::ClusterWorkloads for MockNodes {
-    async fn nodes(&self, pool: &str) -> kupgrade_core::Result<Vec<kupgrade_core::Node>> {
-        let (_, pools) = self.arm.cluster_state(&self.cluster).unwrap_or_default();
-        let cordoned = self.cordoned.lock().unwrap_or_else(|e| e.into_inner());
-        let mut out = Vec::new();
-        for (name, version, count) in pools.into_iter().filter(|(name, _, _)| name == pool) {
-            let kubelet = kupgrade_core::KubeVersion::parse(&version)?;
-            for i in 0..count {
-                let node = format!("aks-{name}-{i:05}-vmss");
-                out.push(kupgrade_core::Node {
-                    unschedulable: cordoned.contains(&node),
-                    name: node,
-                    pool: name.clone(),
-                    kubelet: kubelet.clone(),
-                    ready: true,
-                });
-            }
-        }
-        Ok(out)
-    }
-    async fn set_unschedulable(&self, node: &str, unschedulable: bool) -> kupgrade_core::Result<()> {
-        let mut c = self.cordoned.lock().unwrap_or_else(|e| e.into_inner());
-        if unschedulable {
-            c.insert(node.to_string());
-        } else {
-            c.remove(node);
-        }
-        Ok(())
-    }
-    async fn pods_on(&self, _node: &str) -> kupgrade_core::Result<Vec<kupgrade_core::Pod>> {
-        Ok(Vec::new())
-    }
-    async fn evict(
-        &self,
-        _pod: &kupgrade_core::PodRef,
-    ) -> kupgrade_core::Result<kupgrade_core::workloads::Eviction> {
-        Ok(kupgrade_core::workloads::Eviction::Gone)
-    }
-    async fn delete_pod(&self, _pod: &kupgrade_core::PodRef) -> kupgrade_core::Result<()> {
-        Ok(())
-    }
-    async fn drain_preview(
-        &self,
-        _nodes: &[String],
-    ) -> kupgrade_core::Result<Vec<kupgrade_core::DrainBlocker>> {
-        Ok(Vec::new())
-    }
-    async fn health(&self) -> kupgrade_core::Result<kupgrade_core::HealthSnapshot> {
-        Ok(kupgrade_core::HealthSnapshot::default())
-    }
+/// The in-cluster side of mock cluster `cluster` for the executor: one Ready node per pool
+/// member at the pool's running version, no pods. AKS drains in-place upgrades itself;
+/// blue/green drains cordon through here.
+pub fn nodes(arm: Arc<MockArm>, cluster: &str) -> crate::FakeWorkloads {
+    let cluster = cluster.to_string();
+    crate::FakeWorkloads::new(move |pool| {
+        let (_, pools) = arm.cluster_state(&cluster).unwrap_or_default();
+        pools
+            .into_iter()
+            .find(|(name, _, _)| name == pool)
+            .and_then(|(_, version, count)| Some((kupgrade_core::KubeVersion::parse(&version).ok()?, count)))
+    })
 }
 
 struct Responder(Arc<Mutex<State>>);
@@ -1298,7 +1241,7 @@ impl State {
                 self.lro(200, out, &id)
             }
             None => {
-                if crate::convert::validate_pool_name(pool).is_err() {
+                if kupgrade_aks::validate_pool_name(pool).is_err() {
                     return error(
                         400,
                         "InvalidParameter",
