@@ -231,7 +231,7 @@ impl CheckRegistry {
         self
     }
 
-    /// Adds checks that are already boxed (e.g. a provider's `extra_checks`).
+    /// Adds checks that are already boxed (e.g. a provider's [`ProviderChecks::checks`](crate::ProviderChecks::checks)).
     pub fn extend(&mut self, checks: impl IntoIterator<Item = Box<dyn Check>>) -> &mut Self {
         self.checks.extend(checks);
         self

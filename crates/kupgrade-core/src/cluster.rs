@@ -288,7 +288,7 @@ pub struct Operation {
 
 /// How a provider runs operations, for callers that schedule them. Provider-only features
 /// (add-on updates, node configurations, provider checks) are not flags here but extension
-/// traits reached through [`ManagedCluster`]'s accessors.
+/// traits reached through [`ManagedCluster`](crate::ManagedCluster)'s accessors.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Capabilities {

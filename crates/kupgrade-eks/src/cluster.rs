@@ -60,7 +60,7 @@ impl EksCluster {
     }
 
     /// Reads node groups' launch templates through this EC2 client (for
-    /// [`ManagedCluster::node_configs`]); without one, launch templates are not read.
+    /// [`NodeConfigReader::node_configs`](kupgrade_core::NodeConfigReader::node_configs)); without one, launch templates are not read.
     pub fn with_ec2_client(mut self, ec2: aws_sdk_ec2::Client) -> Self {
         self.ec2 = Some(ec2);
         self

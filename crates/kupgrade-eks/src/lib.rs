@@ -45,7 +45,7 @@
 //! let eks = EksClusterBuilder::new().with_cluster("prod").with_client(client).build().await?;
 //! let snapshot = eks.describe().await?;
 //! assert_eq!(snapshot.control_plane.to_string(), "1.31");
-//! assert!(eks.capabilities().managed_addons);
+//! assert!(eks.addon_updates().is_some()); // EKS managed add-ons follow each hop
 //! # Ok(())
 //! # }
 //! ```
