@@ -78,6 +78,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // The one TLS crypto provider of the process, chosen here and nowhere in the libraries:
+    // aws-lc-rs, which the AWS SDK's HTTPS client and google-cloud-auth are built on too.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KUPGRADE_LOG")

@@ -110,9 +110,6 @@ impl KubeWorkloads {
     /// could name the blocker. kupgrade's own poll policy retries what is worth retrying.
     pub fn from_config(mut config: Config, provider: Option<Provider>) -> Result<Self> {
         config.default_retry = false;
-        // Builds that link both rustls back ends (ring here, aws-lc-rs through the cloud SDKs)
-        // have no automatic default; pick ring unless the process already chose one.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = Client::try_from(config)
             .map_err(|e| Error::invalid_input(format!("cannot build a Kubernetes client: {e}")))?;
         Ok(Self::new(client, provider))

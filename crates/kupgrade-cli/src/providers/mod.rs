@@ -4,8 +4,11 @@
 //! `Arc<dyn ManagedCluster>`; the in-cluster side (drain, health, PDBs) comes from the
 //! kubeconfig.
 
+#[cfg(feature = "aks")]
 mod aks;
+#[cfg(feature = "eks")]
 mod eks;
+#[cfg(feature = "gke")]
 mod gke;
 
 use std::path::PathBuf;
@@ -109,9 +112,21 @@ pub async fn connect(args: &ClusterArgs) -> anyhow::Result<Arc<dyn ManagedCluste
     match args.provider {
         None => bail!("name a cluster with --provider eks|aks|gke|sim and its flags"),
         Some(ProviderArg::Sim) => bail!("--provider sim is handled by the simulator runner"),
+        #[cfg(feature = "eks")]
         Some(ProviderArg::Eks) => eks::connect(args).await,
+        #[cfg(feature = "gke")]
         Some(ProviderArg::Gke) => gke::connect(args).await,
+        #[cfg(feature = "aks")]
         Some(ProviderArg::Aks) => aks::connect(args).await,
+        #[allow(
+            unreachable_patterns,
+            reason = "reached only in builds without every provider"
+        )]
+        Some(other) => bail!(
+            "this kupgrade was built without --provider {} support; rebuild it with `--features {}`",
+            other.as_str(),
+            other.as_str()
+        ),
     }
 }
 
