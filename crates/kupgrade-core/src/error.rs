@@ -376,6 +376,40 @@ pub enum Setting {
     LagLimit,
 }
 
+/// `Some($body)` with `$field` bound to the `cause` of the variants that carry one (those that
+/// describe a provider's answer), `None` for the others: the one list of those variants.
+macro_rules! with_cause_field {
+    ($error:expr, $field:ident => $body:expr) => {
+        match $error {
+            Error::InvalidInput { cause: $field, .. }
+            | Error::NotFound { cause: $field, .. }
+            | Error::Throttled { cause: $field, .. }
+            | Error::OperationInProgress { cause: $field, .. }
+            | Error::InvalidTransition { cause: $field, .. }
+            | Error::Permission { cause: $field, .. }
+            | Error::Unreachable { cause: $field, .. }
+            | Error::Transient { cause: $field, .. }
+            | Error::Provider { cause: $field, .. } => Some($body),
+            _ => None,
+        }
+    };
+}
+
+/// `Some($body)` with `$field` bound to the `hint` of the variants that carry one, `None` for the
+/// others: the one list of those variants.
+macro_rules! with_hint_field {
+    ($error:expr, $field:ident => $body:expr) => {
+        match $error {
+            Error::InvalidInput { hint: $field, .. }
+            | Error::NotFound { hint: $field, .. }
+            | Error::InvalidTransition { hint: $field, .. }
+            | Error::Permission { hint: $field, .. }
+            | Error::Unreachable { hint: $field, .. } => Some($body),
+            _ => None,
+        }
+    };
+}
+
 impl Error {
     /// What the user can do about this error, when there is a next step to suggest.
     pub fn hint(&self) -> Option<Hint> {
@@ -383,12 +417,7 @@ impl Error {
             Error::PoolsMustMatch { .. } => Some(Hint::Replan { lag_limit: Some(0) }),
             Error::JournalNotResumable { .. } => Some(Hint::Replan { lag_limit: None }),
             Error::ChecksBlocked(_) => Some(Hint::RunChecks),
-            Error::InvalidInput { hint, .. }
-            | Error::NotFound { hint, .. }
-            | Error::InvalidTransition { hint, .. }
-            | Error::Permission { hint, .. }
-            | Error::Unreachable { hint, .. } => hint.clone(),
-            _ => None,
+            other => with_hint_field!(other, hint => hint.clone()).flatten(),
         }
     }
 
@@ -396,14 +425,7 @@ impl Error {
     /// (invalid input, not found, refused, denied, unreachable) keep it; others are returned
     /// as they are.
     pub fn with_hint(mut self, new: Hint) -> Self {
-        match &mut self {
-            Error::InvalidInput { hint, .. }
-            | Error::NotFound { hint, .. }
-            | Error::InvalidTransition { hint, .. }
-            | Error::Permission { hint, .. }
-            | Error::Unreachable { hint, .. } => *hint = Some(new),
-            _ => {}
-        }
+        with_hint_field!(&mut self, hint => *hint = Some(new));
         self
     }
 
@@ -411,41 +433,13 @@ impl Error {
     /// describe a provider's answer (invalid input, not found, throttled, in progress, refused,
     /// denied, unreachable, transient, unexpected) keep it; others are returned as they are.
     pub fn caused_by(mut self, new: Cause) -> Self {
-        if let Some(slot) = self.cause_slot() {
-            *slot = Some(Box::new(new));
-        }
+        with_cause_field!(&mut self, cause => *cause = Some(Box::new(new)));
         self
     }
 
     /// The provider call this error came from, with the SDK's error as its source.
     pub fn cause(&self) -> Option<&Cause> {
-        match self {
-            Error::InvalidInput { cause, .. }
-            | Error::NotFound { cause, .. }
-            | Error::Throttled { cause, .. }
-            | Error::OperationInProgress { cause, .. }
-            | Error::InvalidTransition { cause, .. }
-            | Error::Permission { cause, .. }
-            | Error::Unreachable { cause, .. }
-            | Error::Transient { cause, .. }
-            | Error::Provider { cause, .. } => cause.as_deref(),
-            _ => None,
-        }
-    }
-
-    fn cause_slot(&mut self) -> Option<&mut Option<Box<Cause>>> {
-        match self {
-            Error::InvalidInput { cause, .. }
-            | Error::NotFound { cause, .. }
-            | Error::Throttled { cause, .. }
-            | Error::OperationInProgress { cause, .. }
-            | Error::InvalidTransition { cause, .. }
-            | Error::Permission { cause, .. }
-            | Error::Unreachable { cause, .. }
-            | Error::Transient { cause, .. }
-            | Error::Provider { cause, .. } => Some(cause),
-            _ => None,
-        }
+        with_cause_field!(self, cause => cause.as_deref()).flatten()
     }
 
     /// An [`Error::InvalidInput`].

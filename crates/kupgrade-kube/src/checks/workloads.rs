@@ -5,6 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use kube::Resource;
 use kupgrade_core::checks::{Finding, Severity};
 
 use super::{ClusterFacts, FactCheck, Hop, finding, meta_name};
@@ -50,40 +52,36 @@ struct Workload<'a> {
 }
 
 fn workloads(facts: &ClusterFacts) -> Vec<Workload<'_>> {
-    let mut out = Vec::new();
-    for d in &facts.deployments {
-        let (namespace, name) = meta_name(d);
-        out.push(Workload {
-            kind: "Deployment",
-            namespace,
-            name,
-            replicas: d.spec.replicas.unwrap_or(1),
-            labels: d
-                .spec
-                .template
-                .metadata
-                .as_ref()
-                .and_then(|m| m.labels.clone())
-                .unwrap_or_default(),
-        });
+    let deployments = facts
+        .deployments
+        .iter()
+        .map(|d| workload("Deployment", d, d.spec.replicas, &d.spec.template));
+    let statefulsets = facts
+        .statefulsets
+        .iter()
+        .map(|s| workload("StatefulSet", s, s.spec.replicas, &s.spec.template));
+    deployments.chain(statefulsets).collect()
+}
+
+/// A controller of `kind`, with its replica count (1 when unset) and its pod template's labels.
+fn workload<'a, K: Resource>(
+    kind: &'static str,
+    object: &'a K,
+    replicas: Option<i32>,
+    template: &PodTemplateSpec,
+) -> Workload<'a> {
+    let (namespace, name) = meta_name(object);
+    Workload {
+        kind,
+        namespace,
+        name,
+        replicas: replicas.unwrap_or(1),
+        labels: template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default(),
     }
-    for s in &facts.statefulsets {
-        let (namespace, name) = meta_name(s);
-        out.push(Workload {
-            kind: "StatefulSet",
-            namespace,
-            name,
-            replicas: s.spec.replicas.unwrap_or(1),
-            labels: s
-                .spec
-                .template
-                .metadata
-                .as_ref()
-                .and_then(|m| m.labels.clone())
-                .unwrap_or_default(),
-        });
-    }
-    out
 }
 
 fn covered_by_pdb(facts: &ClusterFacts, w: &Workload<'_>) -> bool {
