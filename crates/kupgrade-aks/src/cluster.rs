@@ -573,7 +573,7 @@ impl ManagedCluster for AksCluster {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().with_one_operation_at_a_time(true)
+        Capabilities::default().with_concurrency(kupgrade_core::OperationConcurrency::for_provider(kupgrade_core::Provider::Aks))
     }
 
     async fn describe(&self) -> Result<ClusterSnapshot> {

@@ -294,8 +294,8 @@ pub struct Operation {
 pub struct Capabilities {
     /// The provider runs a native blue/green node-pool upgrade (GKE).
     pub native_blue_green: bool,
-    /// Only one operation may run on a cluster at a time.
-    pub one_operation_at_a_time: bool,
+    /// Which operations may run at the same time on one cluster (default: one per cluster).
+    pub concurrency: crate::concurrency::OperationConcurrency,
 }
 
 impl Capabilities {
@@ -305,9 +305,9 @@ impl Capabilities {
         self
     }
 
-    /// Whether only one operation may run on a cluster at a time.
-    pub fn with_one_operation_at_a_time(mut self, yes: bool) -> Self {
-        self.one_operation_at_a_time = yes;
+    /// Which operations may run at the same time on one cluster.
+    pub fn with_concurrency(mut self, concurrency: crate::concurrency::OperationConcurrency) -> Self {
+        self.concurrency = concurrency;
         self
     }
 }

@@ -40,8 +40,11 @@ impl DrainReport {
 }
 
 /// Cordons `nodes`, then evicts every pod but DaemonSet and mirror pods. Evictions a PDB
-/// refuses are retried until `options.timeout`; then, unless `options.force`, the drain stops
-/// with [`Error::DrainBlocked`] naming every blocked pod and its PDB.
+/// refuses are retried until `options.timeout` passes with no eviction; then, unless
+/// `options.force`, the drain stops with [`Error::DrainBlocked`] naming every blocked pod and
+/// its PDB. The timeout counts from the last eviction this drain made, so a budget that another
+/// drain running at the same time holds for a while (its pods restarting elsewhere) does not
+/// end this one early: only a budget that lets nothing through for the whole timeout does.
 pub async fn drain_nodes(
     workloads: &dyn ClusterWorkloads,
     nodes: &[String],
@@ -69,7 +72,7 @@ pub async fn drain_nodes(
         }
     }
     let total = pending.len() as u32;
-    let started = tokio::time::Instant::now();
+    let mut last_eviction = tokio::time::Instant::now();
     let mut blocked: BTreeMap<PodRef, (String, String, String)> = BTreeMap::new();
     let mut delays = backon::BackoffBuilder::build(
         backon::ExponentialBuilder::default()
@@ -84,6 +87,7 @@ pub async fn drain_nodes(
             match poll.retry("evict", events, || workloads.evict(&pod)).await? {
                 Eviction::Evicted | Eviction::Gone => {
                     report.evicted += 1;
+                    last_eviction = tokio::time::Instant::now();
                     blocked.remove(&pod);
                 }
                 Eviction::Blocked { pdb, reason } => {
@@ -100,7 +104,7 @@ pub async fn drain_nodes(
         if still.is_empty() {
             return Ok(report);
         }
-        if started.elapsed() >= options.timeout {
+        if last_eviction.elapsed() >= options.timeout {
             if options.force {
                 for (_, pod) in &still {
                     workloads.delete_pod(pod).await?;
@@ -117,7 +121,7 @@ pub async fn drain_nodes(
                 }
                 return Ok(report);
             }
-            let waited = started.elapsed().as_secs();
+            let waited = last_eviction.elapsed().as_secs();
             return Err(Error::DrainBlocked(
                 still
                     .into_iter()
@@ -138,7 +142,7 @@ pub async fn drain_nodes(
         let delay = delays.next().unwrap_or(poll.max_delay);
         tokio::time::sleep(
             delay
-                .min(options.timeout.saturating_sub(started.elapsed()))
+                .min(options.timeout.saturating_sub(last_eviction.elapsed()))
                 .max(std::time::Duration::from_secs(1)),
         )
         .await;

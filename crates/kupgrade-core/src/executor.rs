@@ -1,11 +1,16 @@
-//! The executor: runs an [`UpgradePlan`] step by step against a [`ManagedCluster`] and its
-//! [`ClusterWorkloads`], re-reading the real state before every step so that a rerun after a
-//! crash skips what is done and waits on what is running instead of starting it again.
+//! The executor: runs an [`UpgradePlan`] against a [`ManagedCluster`] and its
+//! [`ClusterWorkloads`], each step once the steps it waits for are done, in parallel where the
+//! provider allows ([`crate::schedule`]), re-reading the real state before every step so that a
+//! rerun after a crash skips what is done and waits on what is running instead of starting it
+//! again.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use serde::Serialize;
 
 use crate::cluster::{
@@ -18,6 +23,7 @@ use crate::journal::{Journal, StepStatus};
 use crate::managed::ManagedCluster;
 use crate::plan::{Step, UpgradePlan};
 use crate::poll::PollPolicy;
+use crate::schedule::Scheduler;
 use crate::workloads::{ClusterWorkloads, DrainOptions};
 
 /// How the executor waits, drains and gates.
@@ -192,7 +198,10 @@ impl Executor {
         self
     }
 
-    /// Runs the journal's plan from its first unfinished step.
+    /// Runs the journal's plan: every step once its [`PlanGraph`](crate::PlanGraph)
+    /// dependencies are done, as many at once as the provider's concurrency rule and the plan's
+    /// pool limit allow. Steps done by an earlier run are not repeated. After a failure no new
+    /// step starts; the steps already running are waited for.
     pub async fn run(&self, journal: &mut Journal) -> Result<RunReport> {
         let started = tokio::time::Instant::now();
         let plan = journal.plan.clone();
@@ -209,92 +218,130 @@ impl Executor {
                 note: None,
             })
             .collect();
-        let mut result = RunResult::Succeeded;
-        let mut error = None;
-        let mut failure = None;
-        let mut operations_started = 0;
-        for index in 0..total {
+        let mut scheduler = Scheduler::new(
+            plan.graph(),
+            &plan.steps,
+            self.cluster.capabilities().concurrency,
+            plan.parallel_pools(),
+        );
+        for (index, report) in steps.iter_mut().enumerate() {
             if matches!(
                 journal.steps[index].status,
                 StepStatus::Done | StepStatus::Skipped
             ) {
-                steps[index].outcome = StepOutcome::Skipped;
-                steps[index].note = Some("done in an earlier run".into());
-                continue;
+                report.outcome = StepOutcome::Skipped;
+                report.note = Some("done in an earlier run".into());
+                scheduler.finish(index);
             }
-            let step = &plan.steps[index];
-            (self.events)(&Event::StepStarted {
-                index,
-                total,
-                description: step.describe(),
-            });
-            let t0 = tokio::time::Instant::now();
-            // A step an earlier run began may have left an operation running.
-            let resumed = journal.steps[index].status != StepStatus::Pending;
-            journal.steps[index].status = StepStatus::Started;
-            self.save(journal)?;
-            let outcome = self
-                .execute(index, step, resumed, journal, &mut operations_started)
-                .await;
-            let seconds = t0.elapsed().as_secs();
+        }
+        let cell = JournalCell {
+            journal: Mutex::new(journal),
+            path: self.journal_path.as_deref(),
+            operations_started: AtomicU32::new(0),
+        };
+        let mut result = RunResult::Succeeded;
+        let mut error: Option<String> = None;
+        let mut failure = None;
+        let mut gate_to_roll_back: Option<(usize, String)> = None;
+        let mut running = FuturesUnordered::new();
+        loop {
+            while error.is_none()
+                && gate_to_roll_back.is_none()
+                && let Some(index) = scheduler.next_startable()
+            {
+                scheduler.start(index);
+                let step = &plan.steps[index];
+                (self.events)(&Event::StepStarted {
+                    index,
+                    total,
+                    description: step.describe(),
+                });
+                // A step an earlier run began may have left an operation running.
+                let resumed = cell.update(|j| {
+                    let resumed = j.steps[index].status != StepStatus::Pending;
+                    j.steps[index].status = StepStatus::Started;
+                    resumed
+                })?;
+                let cell = &cell;
+                running.push(async move {
+                    let t0 = tokio::time::Instant::now();
+                    let outcome = self.execute(index, step, resumed, cell).await;
+                    (index, t0.elapsed().as_secs(), outcome)
+                });
+            }
+            let Some((index, seconds, outcome)) = running.next().await else {
+                break;
+            };
+            scheduler.finish(index);
             steps[index].seconds = seconds;
-            steps[index].operation = journal.steps[index].operation.clone();
+            steps[index].operation = cell.read(|j| j.steps[index].operation.clone());
             match outcome {
                 Ok(done @ (Done::Ran | Done::RanWithNote(_))) => {
-                    journal.steps[index].status = StepStatus::Done;
+                    cell.update(|j| j.steps[index].status = StepStatus::Done)?;
                     steps[index].outcome = StepOutcome::Done;
                     if let Done::RanWithNote(note) = done {
                         steps[index].note = Some(note);
                     }
-                    self.save(journal)?;
                     (self.events)(&Event::StepFinished { index, seconds });
                 }
                 Ok(Done::Skipped(reason)) => {
-                    journal.steps[index].status = StepStatus::Skipped;
+                    cell.update(|j| j.steps[index].status = StepStatus::Skipped)?;
                     steps[index].outcome = StepOutcome::Skipped;
                     steps[index].note = Some(reason.clone());
-                    self.save(journal)?;
                     (self.events)(&Event::StepSkipped { index, reason });
                 }
-                Err(Error::GateFailed(why)) if self.rollback_target(&plan, index).is_some() => {
+                Err(Error::GateFailed(why))
+                    if self.rollback_target(&plan, index).is_some() && gate_to_roll_back.is_none() =>
+                {
                     (self.events)(&Event::StepFailed {
                         index,
                         error: format!("gate failed: {why}"),
                     });
-                    let rolled = self.roll_back(&plan, index, journal, &mut steps).await;
-                    steps[index].outcome = StepOutcome::RolledBack;
-                    steps[index].note = Some(format!("gate failed: {why}"));
-                    match rolled {
-                        Ok(()) => {
-                            result = RunResult::RolledBack;
-                            error = Some(format!("gate failed: {why}; rolled back"));
-                        }
-                        Err(e) => {
-                            result = RunResult::Failed;
-                            error = Some(format!("gate failed: {why}; rollback failed: {e}"));
-                        }
-                    }
-                    break;
+                    gate_to_roll_back = Some((index, why));
                 }
                 Err(e) => {
                     let message = e.to_string();
-                    journal.steps[index].status = StepStatus::Failed;
-                    journal.steps[index].error = Some(message.clone());
-                    journal.steps[index].failed_attempts += 1;
+                    cell.update(|j| {
+                        j.steps[index].status = StepStatus::Failed;
+                        j.steps[index].error = Some(message.clone());
+                        j.steps[index].failed_attempts += 1;
+                    })?;
                     steps[index].outcome = StepOutcome::Failed;
                     steps[index].note = Some(message.clone());
-                    self.save(journal)?;
                     (self.events)(&Event::StepFailed {
                         index,
                         error: message.clone(),
                     });
-                    result = RunResult::Failed;
-                    error = Some(message);
-                    failure = Some(Arc::new(e));
-                    break;
+                    if error.is_none() {
+                        result = RunResult::Failed;
+                        error = Some(message);
+                        failure = Some(Arc::new(e));
+                    }
                 }
             }
         }
+        drop(running);
+        let operations_started = cell.operations_started.load(Ordering::SeqCst);
+        if let Some((gate, why)) = gate_to_roll_back {
+            // Every other running step has ended: undo this gate's pool swap alone.
+            let rolled = self.roll_back(&plan, gate, &cell, &mut steps).await;
+            steps[gate].outcome = StepOutcome::RolledBack;
+            steps[gate].note = Some(format!("gate failed: {why}"));
+            match (rolled, &error) {
+                (Ok(()), None) => {
+                    result = RunResult::RolledBack;
+                    error = Some(format!("gate failed: {why}; rolled back"));
+                }
+                (Ok(()), Some(other)) => {
+                    error = Some(format!("{other}; also, gate failed: {why}; rolled back"));
+                }
+                (Err(e), _) => {
+                    result = RunResult::Failed;
+                    error = Some(format!("gate failed: {why}; rollback failed: {e}"));
+                }
+            }
+        }
+        let operations_started = operations_started.max(cell.operations_started.load(Ordering::SeqCst));
         // Green only when the end state was re-read and every part found at the target.
         let final_state = match self.describe().await {
             Ok(state) => Some(state),
@@ -328,13 +375,6 @@ impl Executor {
         })
     }
 
-    fn save(&self, journal: &Journal) -> Result<()> {
-        match &self.journal_path {
-            Some(path) => journal.save(path),
-            None => Ok(()),
-        }
-    }
-
     async fn describe(&self) -> Result<ClusterSnapshot> {
         self.config
             .poll
@@ -351,8 +391,7 @@ impl Executor {
         index: usize,
         step: &Step,
         resumed: bool,
-        journal: &mut Journal,
-        started: &mut u32,
+        journal: &JournalCell<'_>,
     ) -> Result<Done> {
         let poll = &self.config.poll;
         let ev = &self.events;
@@ -373,13 +412,13 @@ impl Executor {
                 {
                     return self.finish(index, op, journal).await;
                 }
-                let token = journal.token(index);
+                let token = journal.read(|j| j.token(index));
                 let op = poll
                     .retry("upgrade control plane", ev, || {
                         self.cluster.upgrade_control_plane(to, &token)
                     })
                     .await?;
-                self.started(index, &op, journal, started)?;
+                self.started(index, &op, journal)?;
                 self.finish(index, op, journal).await
             }
             Step::UpdateAddons { to } => {
@@ -389,7 +428,7 @@ impl Executor {
                         self.cluster.provider().display_name()
                     )));
                 };
-                let token = journal.token(index);
+                let token = journal.read(|j| j.token(index));
                 let ops = poll
                     .retry("update add-ons", ev, || addons.update_addons(to, &token))
                     .await?;
@@ -397,7 +436,7 @@ impl Executor {
                     return Ok(Done::Skipped(format!("managed add-ons already current for {to}")));
                 }
                 for op in ops {
-                    self.started(index, &op, journal, started)?;
+                    self.started(index, &op, journal)?;
                     self.finish(index, op, journal).await?;
                 }
                 Ok(Done::Ran)
@@ -421,7 +460,7 @@ impl Executor {
                 {
                     return self.finish(index, op, journal).await;
                 }
-                let token = journal.token(index);
+                let token = journal.read(|j| j.token(index));
                 let options =
                     PoolUpgradeOptions::new(pool.rollout.clone()).with_force(self.config.drain.force);
                 let op = poll
@@ -429,7 +468,7 @@ impl Executor {
                         self.cluster.upgrade_node_pool(node_pool, to, &options, &token)
                     })
                     .await?;
-                self.started(index, &op, journal, started)?;
+                self.started(index, &op, journal)?;
                 self.finish(index, op, journal).await
             }
             Step::CreateNodePool {
@@ -461,13 +500,13 @@ impl Executor {
                         labels: labels.clone(),
                         taints: taints.clone(),
                     };
-                    let token = journal.token(index);
+                    let token = journal.read(|j| j.token(index));
                     let op = poll
                         .retry("create node pool", ev, || {
                             self.cluster.create_node_pool(&spec, &token)
                         })
                         .await?;
-                    self.started(index, &op, journal, started)?;
+                    self.started(index, &op, journal)?;
                     Some(op)
                 };
                 let ran = op.is_some();
@@ -577,13 +616,13 @@ impl Executor {
                 {
                     return self.finish(index, op, journal).await;
                 }
-                let token = journal.token(index);
+                let token = journal.read(|j| j.token(index));
                 let op = poll
                     .retry("delete node pool", ev, || {
                         self.cluster.delete_node_pool(node_pool, &token)
                     })
                     .await?;
-                self.started(index, &op, journal, started)?;
+                self.started(index, &op, journal)?;
                 self.finish(index, op, journal).await
             }
         }
@@ -653,16 +692,9 @@ impl Executor {
         }))
     }
 
-    fn started(
-        &self,
-        index: usize,
-        op: &OperationId,
-        journal: &mut Journal,
-        started: &mut u32,
-    ) -> Result<()> {
-        *started += 1;
-        journal.steps[index].operation = Some(op.clone());
-        self.save(journal)?;
+    fn started(&self, index: usize, op: &OperationId, journal: &JournalCell<'_>) -> Result<()> {
+        journal.operations_started.fetch_add(1, Ordering::SeqCst);
+        journal.update(|j| j.steps[index].operation = Some(op.clone()))?;
         (self.events)(&Event::OperationStarted {
             index,
             operation: op.clone(),
@@ -671,8 +703,8 @@ impl Executor {
     }
 
     /// Waits for an operation to end; a failure carries the provider's reason.
-    async fn finish(&self, index: usize, id: OperationId, journal: &mut Journal) -> Result<Done> {
-        journal.steps[index].operation = Some(id.clone());
+    async fn finish(&self, index: usize, id: OperationId, journal: &JournalCell<'_>) -> Result<Done> {
+        journal.update_unsaved(|j| j.steps[index].operation = Some(id.clone()));
         let events = self.events.clone();
         let state = self
             .config
@@ -729,7 +761,7 @@ impl Executor {
         &self,
         plan: &UpgradePlan,
         gate: usize,
-        journal: &mut Journal,
+        journal: &JournalCell<'_>,
         steps: &mut [StepReport],
     ) -> Result<()> {
         let (new_pool, old_pool) = self.rollback_target(plan, gate).expect("checked by the caller");
@@ -752,22 +784,26 @@ impl Executor {
             index: gate,
             action: format!("delete node pool {new_pool}"),
         });
-        let token = crate::cluster::RequestToken(format!("{}-rollback-{gate}", journal.run_id));
+        let token = crate::cluster::RequestToken(format!(
+            "{}-rollback-{gate}",
+            journal.read(|j| j.run_id.clone())
+        ));
         let op = poll
             .retry("delete node pool", ev, || {
                 self.cluster.delete_node_pool(&new_pool, &token)
             })
             .await?;
         self.finish(gate, op, journal).await?;
-        for (i, step) in plan.steps.iter().enumerate().take(gate + 1) {
-            let involved = step.node_pool() == Some(new_pool.as_str())
-                || matches!(step, Step::CordonNodePool { node_pool } | Step::DrainNodePool { node_pool } if *node_pool == old_pool);
-            if involved {
-                journal.steps[i].status = StepStatus::RolledBack;
-                steps[i].outcome = StepOutcome::RolledBack;
+        journal.update(|j| {
+            for (i, step) in plan.steps.iter().enumerate().take(gate + 1) {
+                let involved = step.node_pool() == Some(new_pool.as_str())
+                    || matches!(step, Step::CordonNodePool { node_pool } | Step::DrainNodePool { node_pool } if *node_pool == old_pool);
+                if involved {
+                    j.steps[i].status = StepStatus::RolledBack;
+                    steps[i].outcome = StepOutcome::RolledBack;
+                }
             }
-        }
-        self.save(journal)
+        })
     }
 }
 
@@ -791,6 +827,38 @@ pub fn unmet_target(plan: &UpgradePlan, state: &ClusterSnapshot) -> Option<Strin
         }
     }
     (!problems.is_empty()).then(|| problems.join(", "))
+}
+
+/// The journal, shared by the steps running at the same time; saved after every change.
+struct JournalCell<'a> {
+    journal: Mutex<&'a mut Journal>,
+    path: Option<&'a std::path::Path>,
+    operations_started: AtomicU32,
+}
+
+impl<'a> JournalCell<'a> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, &'a mut Journal> {
+        self.journal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Journal) -> T) -> T {
+        f(&self.lock())
+    }
+
+    /// Changes the journal and saves it (the lock is held while writing, so saves never
+    /// interleave).
+    fn update<T>(&self, f: impl FnOnce(&mut Journal) -> T) -> Result<T> {
+        let mut journal = self.lock();
+        let out = f(&mut journal);
+        if let Some(path) = self.path {
+            journal.save(path)?;
+        }
+        Ok(out)
+    }
+
+    fn update_unsaved(&self, f: impl FnOnce(&mut Journal)) {
+        f(&mut self.lock());
+    }
 }
 
 fn missing_pool(name: &str, snap: &ClusterSnapshot) -> Error {

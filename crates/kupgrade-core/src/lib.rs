@@ -29,14 +29,17 @@ pub mod calendar;
 pub mod checks;
 pub mod cluster;
 pub mod cluster_swap;
+pub mod concurrency;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod deprecated_api;
 pub mod drain;
 pub mod error;
+pub mod estimate;
 pub mod events;
 pub mod executor;
 pub mod fleet;
+pub mod graph;
 pub mod journal;
 pub mod lock;
 pub mod managed;
@@ -48,6 +51,7 @@ pub mod provider;
 mod recent;
 pub mod render;
 pub mod report;
+pub mod schedule;
 pub mod session;
 pub mod skew;
 pub mod version;
@@ -59,11 +63,14 @@ pub use cluster::{
     Capabilities, ClusterSnapshot, NodePool, NodePoolSpec, OfferedVersion, Operation, OperationId,
     OperationKind, OperationState, PoolUpgradeOptions, RequestToken, ResourceStatus, RolloutSettings, Taint,
 };
+pub use concurrency::{OperationConcurrency, default_max_parallel_pools};
 pub use deprecated_api::DeprecatedApi;
 pub use error::{BoxError, Cause, Error, Hint, Result, Setting};
+pub use estimate::{Durations, Estimate};
 pub use events::{Event, EventSink};
 pub use executor::{Executor, ExecutorConfig, RunReport, RunResult, StepOutcome};
 pub use journal::{Journal, JournalMismatch, RunOptions};
+pub use graph::PlanGraph;
 pub use lock::FileLock;
 pub use managed::{AddonUpdates, ManagedCluster, NodeConfigReader, ProviderChecks};
 pub use node_config::{NodeConfigSource, NodeConfigs};

@@ -17,6 +17,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Calendar;
+use crate::concurrency::{OperationConcurrency, default_max_parallel_pools};
+use crate::estimate::{Durations, Estimate, PoolFacts, estimate};
+use crate::graph::PlanGraph;
 use crate::cluster::{ClusterSnapshot, NodePool, Taint};
 use crate::error::{Error, Result};
 use crate::provider::Provider;
@@ -420,7 +423,12 @@ impl StateWalk {
 }
 
 /// An ordered, legal path from a cluster's versions to a target.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// In JSON each step also carries `after` (the steps it waits for, from [`PlanGraph`]) and,
+/// when the plan was estimated, `estimated_seconds` and `starts_at_seconds`; the plan carries
+/// `estimated_seconds`, `critical_path` and `estimate_basis`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "wire::PlanIn")]
 pub struct UpgradePlan {
     /// The provider.
     pub provider: Provider,
@@ -440,6 +448,11 @@ pub struct UpgradePlan {
     pub node_rollouts: u32,
     /// Things the operator should know (auto-upgrade races, versions past support).
     pub warnings: Vec<String>,
+    /// The most node pools moved at the same time, when the user set it (else
+    /// [`default_max_parallel_pools`] of the strategy).
+    pub max_parallel_pools: Option<usize>,
+    /// The estimated window, when the planner had durations (every plan from [`plan_with`]).
+    pub estimate: Option<Estimate>,
 }
 
 impl UpgradePlan {
@@ -494,6 +507,18 @@ impl UpgradePlan {
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
+
+    /// What each step waits for.
+    pub fn graph(&self) -> PlanGraph {
+        PlanGraph::of(self)
+    }
+
+    /// The most node pools this plan moves at the same time.
+    pub fn parallel_pools(&self) -> usize {
+        self.max_parallel_pools
+            .unwrap_or_else(|| default_max_parallel_pools(self.strategy))
+            .max(1)
+    }
 }
 
 /// Everything the planner may be told beyond the snapshot and target.
@@ -514,6 +539,10 @@ pub struct PlanOptions {
     /// gate, delete it, and only then move the real pools. A failed gate is undone by deleting
     /// the small pool; nothing else was touched.
     pub canary_new_pool: bool,
+    /// The most node pools moved at the same time (`None`: the strategy's default).
+    pub max_parallel_pools: Option<usize>,
+    /// The durations the estimate uses (defaults to [`Durations::for_provider`]).
+    pub durations: Option<Durations>,
 }
 
 impl PlanOptions {
@@ -526,7 +555,21 @@ impl PlanOptions {
             canary_pool: None,
             managed_addons: false,
             canary_new_pool: false,
+            max_parallel_pools: None,
+            durations: None,
         }
+    }
+
+    /// Moves at most `n` node pools at the same time (`None`: the strategy's default).
+    pub fn with_max_parallel_pools(mut self, n: Option<usize>) -> Self {
+        self.max_parallel_pools = n;
+        self
+    }
+
+    /// Estimates with `durations` instead of the provider's typical ones.
+    pub fn with_durations(mut self, durations: Durations) -> Self {
+        self.durations = Some(durations);
+        self
     }
 
     /// Uses `policy` instead of the provider's.
@@ -631,7 +674,7 @@ pub fn plan_with(
             "provider auto-upgrade is on ({auto}): it could race this plan; pause it or add a maintenance exclusion first"
         ));
     }
-    Ok(UpgradePlan {
+    let mut plan = UpgradePlan {
         provider: snapshot.provider,
         cluster: snapshot.name.clone(),
         strategy: options.strategy,
@@ -641,11 +684,31 @@ pub fn plan_with(
         steps: builder.steps,
         node_rollouts,
         warnings,
-    })
+        max_parallel_pools: options.max_parallel_pools,
+        estimate: None,
+    };
+    let durations = options
+        .durations
+        .clone()
+        .unwrap_or_else(|| Durations::for_provider(snapshot.provider));
+    plan.estimate = Some(estimate(
+        &plan.steps,
+        plan.graph(),
+        &PoolFacts::new(&snapshot.node_pools, &plan.steps),
+        &durations,
+        OperationConcurrency::for_provider(snapshot.provider),
+        plan.parallel_pools(),
+    ));
+    Ok(plan)
 }
 
 fn validate(snapshot: &ClusterSnapshot, target: &KubeVersion, options: &PlanOptions) -> Result<()> {
     let policy = &options.policy;
+    if options.max_parallel_pools == Some(0) {
+        return Err(Error::invalid_input(
+            "at most 0 node pools at a time leaves nothing to run: give 1 or more",
+        ));
+    }
     if policy.node_lag == 0 || policy.legacy_node_lag == 0 {
         return Err(Error::invalid_input(
             "a skew policy whose nodes may lag 0 minors leaves no legal control-plane upgrade (nodes lag 1 until they move); for pools that match the control plane before each hop use SkewPolicy::with_lag_limit(0)",
@@ -860,4 +923,149 @@ pub fn successor_name(provider: Provider, old: &str, to: &KubeVersion, taken: &B
         }
     }
     format!("{old}{suffix}")
+}
+
+/// The plan's JSON form: each step with its `after` and estimate, the estimate's totals at the
+/// top.
+mod wire {
+    use serde::{Deserialize, Serialize};
+
+    use super::{PlanGraph, Step, Strategy, UpgradePlan, VersionState};
+    use crate::estimate::{Estimate, StepTiming};
+    use crate::provider::Provider;
+    use crate::skew::SkewPolicy;
+    use crate::version::KubeVersion;
+
+    #[derive(Serialize)]
+    struct StepOut<'a> {
+        #[serde(flatten)]
+        step: &'a Step,
+        after: &'a [usize],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        estimated_seconds: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        starts_at_seconds: Option<u64>,
+    }
+
+    #[derive(Serialize)]
+    struct PlanOut<'a> {
+        provider: Provider,
+        cluster: &'a str,
+        strategy: Strategy,
+        policy: &'a SkewPolicy,
+        target: &'a KubeVersion,
+        initial: &'a VersionState,
+        steps: Vec<StepOut<'a>>,
+        node_rollouts: u32,
+        warnings: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        max_parallel_pools: Option<usize>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        estimated_seconds: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        critical_path: Option<&'a [usize]>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        estimate_basis: Option<&'a str>,
+    }
+
+    impl Serialize for UpgradePlan {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let graph = PlanGraph::of(self);
+            let timing = |i: usize| self.estimate.as_ref().and_then(|e| e.steps.get(i).copied());
+            PlanOut {
+                provider: self.provider,
+                cluster: &self.cluster,
+                strategy: self.strategy,
+                policy: &self.policy,
+                target: &self.target,
+                initial: &self.initial,
+                steps: self
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, step)| StepOut {
+                        step,
+                        after: graph.after(i),
+                        estimated_seconds: timing(i).map(|t| t.seconds),
+                        starts_at_seconds: timing(i).map(|t| t.starts_at),
+                    })
+                    .collect(),
+                node_rollouts: self.node_rollouts,
+                warnings: &self.warnings,
+                max_parallel_pools: self.max_parallel_pools,
+                estimated_seconds: self.estimate.as_ref().map(|e| e.seconds),
+                critical_path: self.estimate.as_ref().map(|e| e.critical_path.as_slice()),
+                estimate_basis: self.estimate.as_ref().map(|e| e.basis.as_str()),
+            }
+            .serialize(serializer)
+        }
+    }
+
+    #[derive(Deserialize)]
+    struct StepIn {
+        #[serde(flatten)]
+        step: Step,
+        #[serde(default)]
+        estimated_seconds: Option<u64>,
+        #[serde(default)]
+        starts_at_seconds: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct PlanIn {
+        provider: Provider,
+        cluster: String,
+        strategy: Strategy,
+        policy: SkewPolicy,
+        target: KubeVersion,
+        initial: VersionState,
+        steps: Vec<StepIn>,
+        node_rollouts: u32,
+        warnings: Vec<String>,
+        #[serde(default)]
+        max_parallel_pools: Option<usize>,
+        #[serde(default)]
+        estimated_seconds: Option<u64>,
+        #[serde(default)]
+        critical_path: Vec<usize>,
+        #[serde(default)]
+        estimate_basis: Option<String>,
+    }
+
+    impl From<PlanIn> for UpgradePlan {
+        fn from(p: PlanIn) -> Self {
+            let timings: Option<Vec<StepTiming>> = p
+                .steps
+                .iter()
+                .map(|s| {
+                    Some(StepTiming {
+                        starts_at: s.starts_at_seconds?,
+                        seconds: s.estimated_seconds?,
+                    })
+                })
+                .collect();
+            let estimate = match (p.estimated_seconds, timings) {
+                (Some(seconds), Some(steps)) => Some(Estimate {
+                    seconds,
+                    steps,
+                    critical_path: p.critical_path,
+                    basis: p.estimate_basis.unwrap_or_default(),
+                }),
+                _ => None,
+            };
+            UpgradePlan {
+                provider: p.provider,
+                cluster: p.cluster,
+                strategy: p.strategy,
+                policy: p.policy,
+                target: p.target,
+                initial: p.initial,
+                steps: p.steps.into_iter().map(|s| s.step).collect(),
+                node_rollouts: p.node_rollouts,
+                warnings: p.warnings,
+                max_parallel_pools: p.max_parallel_pools,
+                estimate,
+            }
+        }
+    }
 }

@@ -310,7 +310,7 @@ impl ManagedCluster for EksCluster {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().with_one_operation_at_a_time(true)
+        Capabilities::default().with_concurrency(kupgrade_core::OperationConcurrency::for_provider(kupgrade_core::Provider::Eks))
     }
 
     async fn describe(&self) -> Result<ClusterSnapshot> {

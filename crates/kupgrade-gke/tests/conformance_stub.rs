@@ -434,7 +434,6 @@ async fn fake_gke(spec: &ClusterSnapshot) -> Result<(GkeCluster, SimCluster, Arc
     for pool in &spec.node_pools {
         state.add_pool(&pool.name, pool.version.clone(), pool.nodes);
     }
-    state.faults.one_operation_at_a_time = true;
     state.add_workload(
         WorkloadKind::Deployment,
         "app",

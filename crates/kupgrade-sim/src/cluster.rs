@@ -194,7 +194,7 @@ impl ManagedCluster for SimCluster {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().with_one_operation_at_a_time(self.lock().faults.one_operation_at_a_time)
+        Capabilities::default().with_concurrency(self.lock().concurrency())
     }
 
     async fn describe(&self) -> Result<ClusterSnapshot> {

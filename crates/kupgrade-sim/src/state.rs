@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use kupgrade_core::{
-    KubeVersion, NodePoolSpec, OperationKind, Provider, ResourceStatus, RolloutSettings, Taint,
+    KubeVersion, OperationConcurrency, NodePoolSpec, OperationKind, Provider, ResourceStatus, RolloutSettings, Taint,
 };
 use serde::{Deserialize, Serialize};
 
@@ -56,8 +56,6 @@ pub struct Faults {
     pub fail_operations: Vec<PlannedFailure>,
     /// Pods scheduled on nodes at this version or newer crash (an app incompatible with it).
     pub crash_pods_from: Option<KubeVersion>,
-    /// Only one operation may run on the cluster at a time (true for every provider today).
-    pub one_operation_at_a_time: bool,
     /// Nodes at this version or newer join Ready, then turn NotReady two minutes later (a bad
     /// node image).
     pub unstable_nodes_from: Option<KubeVersion>,
@@ -69,7 +67,6 @@ impl Default for Faults {
             throttle_next: 0,
             fail_operations: Vec::new(),
             crash_pods_from: None,
-            one_operation_at_a_time: true,
             unstable_nodes_from: None,
         }
     }
@@ -87,6 +84,10 @@ pub struct ProviderRules {
     /// The minors offered for this cluster; empty means every minor of the embedded calendar.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub offered: Vec<KubeVersion>,
+    /// Which operations may overlap; `None`: the provider's documented rule
+    /// ([`OperationConcurrency::for_provider`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<OperationConcurrency>,
     /// Offered minors that are previews only (AKS `isPreview`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub preview: Vec<KubeVersion>,

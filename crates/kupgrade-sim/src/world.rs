@@ -6,7 +6,7 @@ use std::collections::{BinaryHeap, HashMap};
 
 use kupgrade_core::workloads::{DrainBlocker, Eviction, HealthSnapshot, PodRef};
 use kupgrade_core::{
-    ClusterSnapshot, Error, KubeVersion, NodePool, NodePoolSpec, Operation, OperationId, OperationKind,
+    ClusterSnapshot, Error, KubeVersion, NodePool, NodePoolSpec, Operation, OperationConcurrency, OperationId, OperationKind,
     OperationState, Provider, ResourceStatus, Result, RolloutSettings, SkewPolicy,
 };
 
@@ -603,11 +603,21 @@ impl SimState {
             .map(|o| OperationId(o.id.clone()))
     }
 
-    fn ensure_idle(&self) -> Result<()> {
-        if !self.faults.one_operation_at_a_time {
-            return Ok(());
-        }
-        match self.operations.iter().find(|o| !o.ended) {
+    /// Which operations may overlap on this cluster.
+    pub fn concurrency(&self) -> OperationConcurrency {
+        self.rules
+            .concurrency
+            .unwrap_or_else(|| OperationConcurrency::for_provider(self.provider))
+    }
+
+    /// Refuses a new operation (on `pool`, or the control plane for `None`) that the
+    /// provider's concurrency rule does not allow beside the ones running.
+    fn ensure_idle(&self, pool: Option<&str>) -> Result<()> {
+        let parallel = self.concurrency().pools_in_parallel();
+        let conflict = self.operations.iter().filter(|o| !o.ended).find(|o| {
+            !parallel || pool.is_none() || o.node_pool.is_none() || o.node_pool.as_deref() == pool
+        });
+        match conflict {
             Some(op) => Err(Error::operation_in_progress(format!(
                 "cluster {} ({}: operation {} is in progress)",
                 self.name,
@@ -647,7 +657,7 @@ impl SimState {
         if let Some(id) = self.find_token(token) {
             return Ok(id);
         }
-        self.ensure_idle()?;
+        self.ensure_idle(None)?;
         let from = self.control_plane.clone();
         let policy = self.policy();
         if to.minor() <= from.minor() {
@@ -725,7 +735,7 @@ impl SimState {
             return Ok(id);
         }
         let i = self.pool_index(pool)?;
-        self.ensure_idle()?;
+        self.ensure_idle(Some(pool))?;
         let current = self.node_pools[i].version.clone();
         if to.minor() > self.control_plane.minor() {
             return Err(self.invalid(format!(
@@ -803,7 +813,7 @@ impl SimState {
         {
             return Err(self.invalid(v.0));
         }
-        self.ensure_idle()?;
+        self.ensure_idle(Some(&spec.name))?;
         let failure = self.planned_failure(OperationKind::CreateNodePool, Some(&spec.name));
         let rollout = self.node_pools[source].rollout.clone();
         self.node_pools.push(SimPool {
@@ -838,7 +848,7 @@ impl SimState {
             return Ok(id);
         }
         let i = self.pool_index(pool)?;
-        self.ensure_idle()?;
+        self.ensure_idle(Some(pool))?;
         let failure = self.planned_failure(OperationKind::DeleteNodePool, Some(pool));
         self.node_pools[i].status = ResourceStatus::Deleting;
         let op = SimOperation {

@@ -1,0 +1,220 @@
+//! Which steps of a plan may start now: the plan's graph, the provider's concurrency rules and
+//! the limit on pools in flight. Pure bookkeeping, shared by the executor (which runs the
+//! steps) and the estimator (which times them), so the estimate is the schedule the run keeps.
+
+use std::collections::HashMap;
+
+use crate::concurrency::OperationConcurrency;
+use crate::graph::PlanGraph;
+use crate::plan::Step;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Waiting,
+    Running,
+    Finished,
+}
+
+/// The state of a run's schedule.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    graph: PlanGraph,
+    provider_steps: Vec<bool>,
+    slots: Vec<Slot>,
+    concurrency: OperationConcurrency,
+    max_parallel_pools: usize,
+    /// Steps per chain not yet finished, for chains that have started.
+    open_chains: HashMap<usize, usize>,
+    chain_len: HashMap<usize, usize>,
+    provider_busy: usize,
+}
+
+impl Scheduler {
+    /// A schedule for `steps` (whose graph is `graph`) under `concurrency`, moving at most
+    /// `max_parallel_pools` pools at once (at least 1).
+    pub fn new(
+        graph: PlanGraph,
+        steps: &[Step],
+        concurrency: OperationConcurrency,
+        max_parallel_pools: usize,
+    ) -> Self {
+        let mut chain_len = HashMap::new();
+        for i in 0..graph.len() {
+            if let Some(c) = graph.chain(i) {
+                *chain_len.entry(c).or_insert(0) += 1;
+            }
+        }
+        Self {
+            provider_steps: steps.iter().map(starts_provider_operation).collect(),
+            slots: vec![Slot::Waiting; graph.len()],
+            graph,
+            concurrency,
+            max_parallel_pools: max_parallel_pools.max(1),
+            open_chains: HashMap::new(),
+            chain_len,
+            provider_busy: 0,
+        }
+    }
+
+    /// The graph being scheduled.
+    pub fn graph(&self) -> &PlanGraph {
+        &self.graph
+    }
+
+    /// The first step (in plan order) that may start now, if any.
+    pub fn next_startable(&self) -> Option<usize> {
+        (0..self.slots.len()).find(|&i| self.can_start(i))
+    }
+
+    fn can_start(&self, i: usize) -> bool {
+        if self.slots[i] != Slot::Waiting {
+            return false;
+        }
+        if !self.graph.after(i).iter().all(|&d| self.slots[d] == Slot::Finished) {
+            return false;
+        }
+        if self.provider_steps[i] && self.provider_busy > 0 {
+            let parallel_ok = self.concurrency.pools_in_parallel() && self.graph.chain(i).is_some();
+            if !parallel_ok {
+                return false;
+            }
+        }
+        match self.graph.chain(i) {
+            Some(c) if !self.open_chains.contains_key(&c) => {
+                let in_flight = self.open_chains.values().filter(|&&left| left > 0).count();
+                in_flight < self.max_parallel_pools
+            }
+            _ => true,
+        }
+    }
+
+    /// Marks `i` running.
+    pub fn start(&mut self, i: usize) {
+        debug_assert!(self.can_start(i), "step {i} may not start now");
+        self.slots[i] = Slot::Running;
+        if self.provider_steps[i] {
+            self.provider_busy += 1;
+        }
+        if let Some(c) = self.graph.chain(i) {
+            let len = self.chain_len[&c];
+            self.open_chains.entry(c).or_insert(len);
+        }
+    }
+
+    /// Marks `i` finished (done, skipped, or done by an earlier run).
+    pub fn finish(&mut self, i: usize) {
+        if self.slots[i] == Slot::Running && self.provider_steps[i] {
+            self.provider_busy -= 1;
+        }
+        if self.slots[i] == Slot::Finished {
+            return;
+        }
+        self.slots[i] = Slot::Finished;
+        if let Some(c) = self.graph.chain(i) {
+            let len = self.chain_len[&c];
+            let left = self.open_chains.entry(c).or_insert(len);
+            *left -= 1;
+        }
+    }
+
+    /// Whether every step has finished.
+    pub fn is_complete(&self) -> bool {
+        self.slots.iter().all(|s| *s == Slot::Finished)
+    }
+
+    /// Whether any step is running.
+    pub fn is_running(&self) -> bool {
+        self.slots.contains(&Slot::Running)
+    }
+}
+
+/// Whether a step starts a provider operation (and so counts against the provider's
+/// concurrency rule).
+pub fn starts_provider_operation(step: &Step) -> bool {
+    matches!(
+        step,
+        Step::UpgradeControlPlane { .. }
+            | Step::UpdateAddons { .. }
+            | Step::UpgradeNodePool { .. }
+            | Step::CreateNodePool { .. }
+            | Step::DeleteNodePool { .. }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ClusterSnapshot, KubeVersion, NodePool, PlanOptions, Provider, Strategy, plan_with};
+
+    fn plan(provider: Provider, strategy: Strategy, pools: usize) -> crate::UpgradePlan {
+        let snap = ClusterSnapshot {
+            provider,
+            name: "prod".into(),
+            control_plane: KubeVersion::new(1, 29),
+            status: Default::default(),
+            node_pools: (0..pools)
+                .map(|i| NodePool::new(format!("p{i}"), KubeVersion::new(1, 29), 3))
+                .collect(),
+            auto_upgrade: None,
+            id: None,
+        };
+        plan_with(&snap, &KubeVersion::new(1, 30), &PlanOptions::new(provider, strategy)).unwrap()
+    }
+
+    fn start_all(s: &mut Scheduler) -> Vec<usize> {
+        let mut started = Vec::new();
+        while let Some(i) = s.next_startable() {
+            s.start(i);
+            started.push(i);
+        }
+        started
+    }
+
+    #[test]
+    fn eks_pools_start_together_after_the_hop() {
+        let p = plan(Provider::Eks, Strategy::InPlace, 3);
+        let mut s = Scheduler::new(PlanGraph::of(&p), &p.steps, OperationConcurrency::PoolsInParallel, 10);
+        assert_eq!(start_all(&mut s), vec![0]);
+        s.finish(0);
+        assert_eq!(start_all(&mut s), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn one_operation_per_cluster_runs_pool_operations_one_by_one() {
+        let p = plan(Provider::Gke, Strategy::InPlace, 3);
+        let mut s = Scheduler::new(PlanGraph::of(&p), &p.steps, OperationConcurrency::OnePerCluster, 10);
+        start_all(&mut s);
+        s.finish(0);
+        assert_eq!(start_all(&mut s), vec![1]);
+        s.finish(1);
+        assert_eq!(start_all(&mut s), vec![2]);
+    }
+
+    #[test]
+    fn drains_overlap_the_next_pool_operation_on_gke() {
+        // 0 hop; p0: create 1, cordon 2, drain 3, gate 4, delete 5; p1: create 6, ...
+        let p = plan(Provider::Gke, Strategy::BlueGreen, 2);
+        let mut s = Scheduler::new(PlanGraph::of(&p), &p.steps, OperationConcurrency::OnePerCluster, 2);
+        start_all(&mut s);
+        s.finish(0);
+        assert_eq!(start_all(&mut s), vec![1], "one create at a time");
+        s.finish(1);
+        assert_eq!(start_all(&mut s), vec![2, 6], "p0 cordons while p1's pool is created");
+        s.finish(2);
+        assert_eq!(start_all(&mut s), vec![3]);
+    }
+
+    #[test]
+    fn the_pool_limit_holds_back_new_chains() {
+        let p = plan(Provider::Eks, Strategy::InPlace, 3);
+        let mut s = Scheduler::new(PlanGraph::of(&p), &p.steps, OperationConcurrency::PoolsInParallel, 2);
+        start_all(&mut s);
+        s.finish(0);
+        assert_eq!(start_all(&mut s), vec![1, 2]);
+        s.finish(2);
+        assert_eq!(start_all(&mut s), vec![3]);
+        s.finish(1);
+        s.finish(3);
+        assert!(s.is_complete());
+    }
+}
