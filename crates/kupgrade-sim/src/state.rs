@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use kupgrade_core::{
-    KubeVersion, OperationConcurrency, NodePoolSpec, OperationKind, Provider, ResourceStatus, RolloutSettings, Taint,
+    Durations, KubeVersion, OperationConcurrency, NodePoolSpec, OperationKind, Provider, ResourceStatus, RolloutSettings, Taint,
 };
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,22 @@ impl Default for Timings {
             pool_delete_secs: 5 * 60,
             pod_start_secs: 30,
         }
+    }
+}
+
+impl Timings {
+    /// These timings as the estimator's durations, for plans of this simulator (a gate soaks
+    /// for `gate_soak`, the executor's setting).
+    pub fn durations(&self, provider: Provider, gate_soak: std::time::Duration) -> Durations {
+        let mut d = Durations::for_provider(provider);
+        d.control_plane = self.control_plane_secs;
+        d.node_batch = self.node_replace_secs;
+        d.pool_create = self.pool_create_secs;
+        d.pool_delete = self.pool_delete_secs;
+        d.drain_per_node = self.pod_start_secs;
+        d.gate = gate_soak.as_secs();
+        d.basis = "the simulator's timings".into();
+        d
     }
 }
 
