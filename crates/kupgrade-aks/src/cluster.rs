@@ -573,7 +573,9 @@ impl ManagedCluster for AksCluster {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().with_concurrency(kupgrade_core::OperationConcurrency::for_provider(kupgrade_core::Provider::Aks))
+        Capabilities::default().with_concurrency(kupgrade_core::OperationConcurrency::for_provider(
+            kupgrade_core::Provider::Aks,
+        ))
     }
 
     async fn describe(&self) -> Result<ClusterSnapshot> {

@@ -40,6 +40,11 @@ pub struct PlanFlags {
     /// delete it after its gate (a failed gate is rolled back by deleting it).
     #[arg(long)]
     pub canary_new_pool: bool,
+    /// The most node pools moved at the same time (default: every pool a step allows in place
+    /// and canary, 2 for blue-green; providers that run one operation per cluster still run
+    /// the pools' operations one after another).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_parallel_pools: Option<u16>,
 }
 
 impl PlanFlags {
@@ -51,6 +56,7 @@ impl PlanFlags {
             lag_limit: None,
             canary_pool: None,
             canary_new_pool: false,
+            max_parallel_pools: None,
         }
     }
 
@@ -84,5 +90,6 @@ impl PlanFlags {
             .with_lag_limit(self.lag_limit)
             .with_canary_pool(self.canary_pool.clone())
             .with_canary_new_pool(self.canary_new_pool)
+            .with_max_parallel_pools(self.max_parallel_pools.map(usize::from))
     }
 }

@@ -10,14 +10,7 @@ use kupgrade_core::{Event, EventSink};
 
 /// `1h 02m`, `15m 00s`, `42s`.
 pub fn duration(secs: u64) -> String {
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h > 0 {
-        format!("{h}h {m:02}m")
-    } else if m > 0 {
-        format!("{m}m {s:02}s")
-    } else {
-        format!("{s}s")
-    }
+    kupgrade_core::estimate::human_duration(secs)
 }
 
 struct State {
@@ -81,8 +74,10 @@ pub fn sink(pace: Duration) -> EventSink {
             Event::StepFailed { index, error } => finish(&mut s, *index, &format!("FAILED: {error}"), tty),
             Event::OperationStarted { index, operation } | Event::OperationResumed { index, operation } => {
                 let resumed = matches!(event, Event::OperationResumed { .. });
+                // Steps run side by side: every line names its step.
                 let line = format!(
-                    "        {} operation {operation}",
+                    "{:>7} {} operation {operation}",
+                    format!("[{}/{}]", index + 1, s.total),
                     if resumed { "waiting on running" } else { "started" }
                 );
                 if tty {
@@ -90,7 +85,6 @@ pub fn sink(pace: Duration) -> EventSink {
                 } else {
                     eprintln!("{line}");
                 }
-                let _ = index;
             }
             Event::Retrying {
                 what,
@@ -104,17 +98,22 @@ pub fn sink(pace: Duration) -> EventSink {
                     eprintln!("{line}");
                 }
             }
-            Event::PodDeletedPastPdb { pod, pdb, .. } => {
-                let line =
-                    format!("        deleted pod {pod} past PodDisruptionBudget {pdb} (--force-drain)");
+            Event::PodDeletedPastPdb { index, pod, pdb } => {
+                let line = format!(
+                    "{:>7} deleted pod {pod} past PodDisruptionBudget {pdb} (--force-drain)",
+                    format!("[{}/{}]", index + 1, s.total)
+                );
                 if tty {
                     s.multi.println(line).ok();
                 } else {
                     eprintln!("{line}");
                 }
             }
-            Event::RollingBack { action, .. } => {
-                let line = format!("        rolling back: {action}");
+            Event::RollingBack { index, action } => {
+                let line = format!(
+                    "{:>7} rolling back: {action}",
+                    format!("[{}/{}]", index + 1, s.total)
+                );
                 if tty {
                     s.multi.println(line).ok();
                 } else {

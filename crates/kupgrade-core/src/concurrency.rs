@@ -25,24 +25,29 @@ pub enum OperationConcurrency {
 }
 
 impl OperationConcurrency {
-    /// The rule each provider documents:
+    /// The rule each provider documents (researched 2026-12; sources in the README's "Upgrade
+    /// window" section):
     ///
-    /// - EKS: [`PoolsInParallel`](Self::PoolsInParallel). Managed node groups are separate
-    ///   resources, each with its own update; `UpdateClusterVersion` and node-group updates
-    ///   refuse to start while the cluster has an update in progress (`ResourceInUseException`).
-    ///   Terraform's AWS provider updates several node groups of one cluster at once.
-    /// - GKE: [`OnePerCluster`](Self::OnePerCluster). A cluster runs one operation at a time;
-    ///   a second is refused with `FAILED_PRECONDITION` (`CLUSTER_ALREADY_HAS_OPERATION`), and a
-    ///   manual node-pool upgrade cannot run beside another operation on the cluster.
-    /// - AKS: [`OnePerCluster`](Self::OnePerCluster). A managed-cluster operation refuses
-    ///   another with `409 OperationNotAllowed` ("Another operation ... is in progress"); we do
-    ///   not rely on agent-pool operations overlapping, which Microsoft's pages do not promise.
+    /// - EKS: [`PoolsInParallel`](Self::PoolsInParallel). AWS's pages say nothing either way;
+    ///   the API models `ResourceInUseException` per resource (cluster, node group, add-on),
+    ///   updates of different node groups are reported to run side by side
+    ///   (rancher/eks-operator#209), and a node group cannot move while the cluster's version
+    ///   update runs (its version must equal the cluster's).
+    /// - GKE: [`PoolsInParallel`](Self::PoolsInParallel). Google's node-pool how-to: "You can
+    ///   manually create, update, or delete a node pool while another node pool is already
+    ///   being created, updated, or deleted"; its concurrent-operations page: one cluster-level
+    ///   operation or one operation per node pool at a time. (Older reports of pools blocking
+    ///   each other, 2017-2018, predate that page; we follow Google's current page.)
+    /// - AKS: [`PoolsInParallel`](Self::PoolsInParallel). Microsoft Learn: "You can't
+    ///   simultaneously submit multiple operations on a single control plane or node pool
+    ///   resource"; a managed-cluster operation and an agent-pool operation refuse each other
+    ///   (409 `OperationNotAllowed`).
     ///
-    /// The sources, with their dates, are in the README's "Upgrade window" section.
+    /// Should a provider refuse a second pool operation anyway, the executor waits for its own
+    /// running operations to end and tries again instead of failing.
     pub fn for_provider(provider: Provider) -> Self {
         match provider {
-            Provider::Eks => OperationConcurrency::PoolsInParallel,
-            Provider::Gke | Provider::Aks => OperationConcurrency::OnePerCluster,
+            Provider::Eks | Provider::Gke | Provider::Aks => OperationConcurrency::PoolsInParallel,
         }
     }
 
@@ -57,14 +62,23 @@ impl OperationConcurrency {
 ///
 /// - In place and canary: every pool the step allows. Each pool's own surge settings bound how
 ///   many of its nodes are replaced at once, and every eviction still goes through the
-///   Eviction API, so PodDisruptionBudgets hold across pools. On a provider that runs one
-///   operation per cluster the pools' operations still run one after another.
+///   Eviction API, so PodDisruptionBudgets hold across pools. GKE: at most 5, the concurrent
+///   operations quota GKE answers with `429 Too many operations` beyond
+///   (terraform-provider-google#15205; not in Google's pages).
 /// - Blue/green: 2. Each pool in flight holds a second copy of its nodes until its old pool is
 ///   deleted; two bounds the extra capacity (and quota) to two pools while the next green pool
 ///   is created as the previous blue one drains.
-pub fn default_max_parallel_pools(strategy: Strategy) -> usize {
+pub fn default_max_parallel_pools(provider: Provider, strategy: Strategy) -> usize {
+    let provider_cap = match provider {
+        Provider::Gke => GKE_CONCURRENT_OPERATIONS,
+        Provider::Eks | Provider::Aks => usize::MAX,
+    };
     match strategy {
         Strategy::BlueGreen => 2,
-        Strategy::InPlace | Strategy::Canary => usize::MAX,
+        Strategy::InPlace | Strategy::Canary => provider_cap,
     }
 }
+
+/// The concurrent operations GKE accepts on one cluster before answering `429 Too many
+/// operations ... hits the concurrent operations quota 5` (terraform-provider-google#15205).
+pub const GKE_CONCURRENT_OPERATIONS: usize = 5;

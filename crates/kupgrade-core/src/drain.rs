@@ -39,12 +39,41 @@ impl DrainReport {
     }
 }
 
+/// When a drain of one run last evicted a pod, shared by the drains that run at the same time.
+#[derive(Debug)]
+pub struct DrainClock(std::sync::Mutex<tokio::time::Instant>);
+
+impl Default for DrainClock {
+    fn default() -> Self {
+        Self(std::sync::Mutex::new(tokio::time::Instant::now()))
+    }
+}
+
+impl DrainClock {
+    fn lock(&self) -> std::sync::MutexGuard<'_, tokio::time::Instant> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records an eviction now.
+    fn tick(&self) {
+        *self.lock() = tokio::time::Instant::now();
+    }
+
+    /// The time since the last eviction by any drain sharing this clock (or since `since`,
+    /// this drain's start, if later).
+    fn idle_since(&self, since: tokio::time::Instant) -> std::time::Duration {
+        let last = (*self.lock()).max(since);
+        last.elapsed()
+    }
+}
+
 /// Cordons `nodes`, then evicts every pod but DaemonSet and mirror pods. Evictions a PDB
-/// refuses are retried until `options.timeout` passes with no eviction; then, unless
-/// `options.force`, the drain stops with [`Error::DrainBlocked`] naming every blocked pod and
-/// its PDB. The timeout counts from the last eviction this drain made, so a budget that another
-/// drain running at the same time holds for a while (its pods restarting elsewhere) does not
-/// end this one early: only a budget that lets nothing through for the whole timeout does.
+/// refuses are retried until `options.timeout` passes with no eviction by this drain or any
+/// other sharing `clock`; then, unless `options.force`, the drain stops with
+/// [`Error::DrainBlocked`] naming every blocked pod and its PDB. Drains of pools that run at
+/// the same time share one budget: while one evicts, the budget moves and the other waits its
+/// turn instead of giving up; only when no drain gets anything through for the whole timeout
+/// is the budget stuck.
 pub async fn drain_nodes(
     workloads: &dyn ClusterWorkloads,
     nodes: &[String],
@@ -52,6 +81,7 @@ pub async fn drain_nodes(
     poll: &PollPolicy,
     events: &EventSink,
     step: usize,
+    clock: &DrainClock,
 ) -> Result<DrainReport> {
     let mut report = DrainReport::default();
     for node in nodes {
@@ -72,7 +102,7 @@ pub async fn drain_nodes(
         }
     }
     let total = pending.len() as u32;
-    let mut last_eviction = tokio::time::Instant::now();
+    let started = tokio::time::Instant::now();
     let mut blocked: BTreeMap<PodRef, (String, String, String)> = BTreeMap::new();
     let mut delays = backon::BackoffBuilder::build(
         backon::ExponentialBuilder::default()
@@ -87,7 +117,7 @@ pub async fn drain_nodes(
             match poll.retry("evict", events, || workloads.evict(&pod)).await? {
                 Eviction::Evicted | Eviction::Gone => {
                     report.evicted += 1;
-                    last_eviction = tokio::time::Instant::now();
+                    clock.tick();
                     blocked.remove(&pod);
                 }
                 Eviction::Blocked { pdb, reason } => {
@@ -104,7 +134,7 @@ pub async fn drain_nodes(
         if still.is_empty() {
             return Ok(report);
         }
-        if last_eviction.elapsed() >= options.timeout {
+        if clock.idle_since(started) >= options.timeout {
             if options.force {
                 for (_, pod) in &still {
                     workloads.delete_pod(pod).await?;
@@ -121,7 +151,7 @@ pub async fn drain_nodes(
                 }
                 return Ok(report);
             }
-            let waited = last_eviction.elapsed().as_secs();
+            let waited = clock.idle_since(started).as_secs();
             return Err(Error::DrainBlocked(
                 still
                     .into_iter()
@@ -142,7 +172,7 @@ pub async fn drain_nodes(
         let delay = delays.next().unwrap_or(poll.max_delay);
         tokio::time::sleep(
             delay
-                .min(options.timeout.saturating_sub(last_eviction.elapsed()))
+                .min(options.timeout.saturating_sub(clock.idle_since(started)))
                 .max(std::time::Duration::from_secs(1)),
         )
         .await;

@@ -135,6 +135,18 @@ pub struct StepTiming {
     pub seconds: u64,
 }
 
+/// `1h 02m`, `15m 00s`, `42s`.
+pub fn human_duration(secs: u64) -> String {
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if h > 0 {
+        format!("{h}h {m:02}m")
+    } else if m > 0 {
+        format!("{m}m {s:02}s")
+    } else {
+        format!("{s}s")
+    }
+}
+
 /// Times `steps` when each takes `durations[i]` seconds, scheduled as the executor does.
 pub fn schedule_times(
     graph: PlanGraph,
@@ -204,13 +216,16 @@ pub fn estimate(
     }
 }
 
-/// The shortest any schedule of these steps could take: the longest path through the graph,
-/// and, where the provider runs one operation at a time, the sum of the provider operations.
+/// The shortest any schedule of these steps could take under the same rules: the longest
+/// path through the graph; between two hops, the pools' work spread over at most
+/// `max_parallel_pools` at once; and, where the provider runs one operation per cluster, the
+/// sum of the provider operations.
 pub fn lower_bound(
     graph: &PlanGraph,
     steps: &[Step],
     durations: &[u64],
     concurrency: OperationConcurrency,
+    max_parallel_pools: usize,
 ) -> u64 {
     let mut finish = vec![0u64; steps.len()];
     for i in 0..steps.len() {
@@ -218,16 +233,51 @@ pub fn lower_bound(
         finish[i] = start + durations[i];
     }
     let longest = finish.iter().copied().max().unwrap_or(0);
-    if concurrency.pools_in_parallel() {
-        return longest;
+    // Between hops: (work of each pool chain) per segment.
+    let mut hops = 0u64;
+    let mut segments: Vec<HashMap<usize, u64>> = vec![HashMap::new()];
+    for i in 0..steps.len() {
+        match graph.chain(i) {
+            None => {
+                hops += durations[i];
+                segments.push(HashMap::new());
+            }
+            Some(c) => {
+                if let Some(segment) = segments.last_mut() {
+                    *segment.entry(c).or_default() += durations[i];
+                }
+            }
+        }
     }
-    let serial: u64 = steps
+    let k = max_parallel_pools.max(1) as u64;
+    let pools: u64 = segments
         .iter()
-        .zip(durations)
-        .filter(|(s, _)| crate::schedule::starts_provider_operation(s))
-        .map(|(_, d)| d)
+        .map(|chains| {
+            // Pool chains are jobs on k machines: no schedule beats the longest job, the work
+            // spread evenly, or (more jobs than machines) the k-th and k+1-th longest jobs
+            // sharing one machine.
+            let mut jobs: Vec<u64> = chains.values().copied().collect();
+            jobs.sort_unstable_by(|a, b| b.cmp(a));
+            let work: u64 = jobs.iter().sum();
+            let longest_job = jobs.first().copied().unwrap_or(0);
+            let shared = match usize::try_from(k) {
+                Ok(k) if jobs.len() > k => jobs[k - 1] + jobs[k],
+                _ => 0,
+            };
+            longest_job.max(work.div_ceil(k)).max(shared)
+        })
         .sum();
-    longest.max(serial)
+    let mut bound = longest.max(hops + pools);
+    if !concurrency.pools_in_parallel() {
+        let serial: u64 = steps
+            .iter()
+            .zip(durations)
+            .filter(|(s, _)| crate::schedule::starts_provider_operation(s))
+            .map(|(_, d)| d)
+            .sum();
+        bound = bound.max(serial);
+    }
+    bound
 }
 
 #[cfg(test)]
@@ -247,7 +297,12 @@ mod tests {
             auto_upgrade: None,
             id: None,
         };
-        plan_with(&snap, &KubeVersion::new(1, 32), &PlanOptions::new(provider, strategy)).unwrap()
+        plan_with(
+            &snap,
+            &KubeVersion::new(1, 32),
+            &PlanOptions::new(provider, strategy),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -262,6 +317,7 @@ mod tests {
             &plan.steps,
             &durations,
             OperationConcurrency::PoolsInParallel,
+            plan.parallel_pools(),
         );
         assert_eq!(est.seconds, bound);
         // The critical path: the three hops, then one pool.
@@ -269,7 +325,7 @@ mod tests {
     }
 
     #[test]
-    fn gke_in_place_runs_pool_operations_back_to_back() {
+    fn gke_in_place_moves_at_most_five_pools_at_once() {
         let plan = six_pools(Provider::Gke, Strategy::InPlace);
         // GKE's nodes may lag two minors: each pool moves to 1.31 before the last hop, then on.
         let pool_moves = plan
@@ -278,14 +334,31 @@ mod tests {
             .filter(|s| matches!(s, Step::UpgradeNodePool { .. }))
             .count() as u64;
         assert_eq!(pool_moves, 12);
-        let est = plan.estimate.expect("the planner estimates");
-        assert_eq!(est.seconds, 3 * 15 * 60 + pool_moves * 3 * 4 * 60);
-        assert_eq!(est.critical_path.len() as u64, 3 + pool_moves);
+        let est = plan.estimate.clone().expect("the planner estimates");
+        // Per round of six pools: five at once, then the sixth (3 batches of 4m each).
+        assert_eq!(est.seconds, 3 * 15 * 60 + 2 * 2 * 3 * 4 * 60);
+        let durations: Vec<u64> = est.steps.iter().map(|t| t.seconds).collect();
+        let bound = lower_bound(
+            &PlanGraph::of(&plan),
+            &plan.steps,
+            &durations,
+            OperationConcurrency::PoolsInParallel,
+            plan.parallel_pools(),
+        );
+        assert_eq!(est.seconds, bound, "five machines, six equal jobs: two rounds");
     }
 
     #[test]
-    fn gke_blue_green_drains_while_the_next_pool_is_created() {
-        let plan = six_pools(Provider::Gke, Strategy::BlueGreen);
+    fn blue_green_on_one_operation_per_cluster_drains_while_the_next_pool_is_created() {
+        let mut plan = six_pools(Provider::Gke, Strategy::BlueGreen);
+        plan.estimate = Some(estimate(
+            &plan.steps,
+            plan.graph(),
+            &PoolFacts::default(),
+            &Durations::for_provider(Provider::Gke),
+            OperationConcurrency::OnePerCluster,
+            plan.parallel_pools(),
+        ));
         let est = plan.estimate.clone().expect("the planner estimates");
         let durations: Vec<u64> = est.steps.iter().map(|t| t.seconds).collect();
         let sequential: u64 = durations.iter().sum();
@@ -294,6 +367,7 @@ mod tests {
             &plan.steps,
             &durations,
             OperationConcurrency::OnePerCluster,
+            plan.parallel_pools(),
         );
         assert!(est.seconds < sequential, "{} < {sequential}", est.seconds);
         assert!(est.seconds >= bound);

@@ -5,7 +5,7 @@
 //! again.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::cluster::{
     ClusterSnapshot, OperationId, OperationKind, OperationState, PoolUpgradeOptions, ResourceStatus,
 };
-use crate::drain::drain_nodes;
+use crate::drain::{DrainClock, drain_nodes};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink, discard};
 use crate::journal::{Journal, StepStatus};
@@ -238,6 +238,8 @@ impl Executor {
             journal: Mutex::new(journal),
             path: self.journal_path.as_deref(),
             operations_started: AtomicU32::new(0),
+            operations_in_flight: AtomicUsize::new(0),
+            drains: DrainClock::default(),
         };
         let mut result = RunResult::Succeeded;
         let mut error: Option<String> = None;
@@ -463,8 +465,8 @@ impl Executor {
                 let token = journal.read(|j| j.token(index));
                 let options =
                     PoolUpgradeOptions::new(pool.rollout.clone()).with_force(self.config.drain.force);
-                let op = poll
-                    .retry("upgrade node pool", ev, || {
+                let op = self
+                    .start_operation(journal, "upgrade node pool", || {
                         self.cluster.upgrade_node_pool(node_pool, to, &options, &token)
                     })
                     .await?;
@@ -501,8 +503,8 @@ impl Executor {
                         taints: taints.clone(),
                     };
                     let token = journal.read(|j| j.token(index));
-                    let op = poll
-                        .retry("create node pool", ev, || {
+                    let op = self
+                        .start_operation(journal, "create node pool", || {
                             self.cluster.create_node_pool(&spec, &token)
                         })
                         .await?;
@@ -564,6 +566,7 @@ impl Executor {
                     &drain_poll,
                     ev,
                     index,
+                    &journal.drains,
                 )
                 .await?;
                 Ok(report.forced_note().map_or(Done::Ran, Done::RanWithNote))
@@ -617,8 +620,8 @@ impl Executor {
                     return self.finish(index, op, journal).await;
                 }
                 let token = journal.read(|j| j.token(index));
-                let op = poll
-                    .retry("delete node pool", ev, || {
+                let op = self
+                    .start_operation(journal, "delete node pool", || {
                         self.cluster.delete_node_pool(node_pool, &token)
                     })
                     .await?;
@@ -702,11 +705,43 @@ impl Executor {
         Ok(())
     }
 
+    /// Starts a node-pool operation. When the provider refuses it because another operation
+    /// is in progress while this run has operations of its own running (a provider stricter
+    /// than its documented rule), it waits for those to end and tries again instead of failing.
+    async fn start_operation<F, Fut>(
+        &self,
+        journal: &JournalCell<'_>,
+        what: &str,
+        mut call: F,
+    ) -> Result<OperationId>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<OperationId>>,
+    {
+        loop {
+            match self.config.poll.retry(what, &self.events, &mut call).await {
+                Err(e @ Error::OperationInProgress { .. })
+                    if journal.operations_in_flight.load(Ordering::SeqCst) > 0 =>
+                {
+                    let delay = self.config.poll.max_delay;
+                    (self.events)(&Event::Retrying {
+                        what: what.to_string(),
+                        error: format!("{e}; waiting for this run's other operations to end"),
+                        delay_secs: delay.as_secs(),
+                    });
+                    tokio::time::sleep(delay).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Waits for an operation to end; a failure carries the provider's reason.
     async fn finish(&self, index: usize, id: OperationId, journal: &JournalCell<'_>) -> Result<Done> {
         journal.update_unsaved(|j| j.steps[index].operation = Some(id.clone()));
         let events = self.events.clone();
-        let state = self
+        journal.operations_in_flight.fetch_add(1, Ordering::SeqCst);
+        let waited = self
             .config
             .poll
             .wait_operation(self.cluster.as_ref(), &id, &self.events, |op| {
@@ -714,8 +749,9 @@ impl Executor {
                     events(&Event::Progress { index, done, total });
                 }
             })
-            .await?
-            .state;
+            .await;
+        journal.operations_in_flight.fetch_sub(1, Ordering::SeqCst);
+        let state = waited?.state;
         match state {
             OperationState::Succeeded => Ok(Done::Ran),
             OperationState::Failed(message) => Err(Error::OperationFailed { id: id.0, message }),
@@ -784,10 +820,8 @@ impl Executor {
             index: gate,
             action: format!("delete node pool {new_pool}"),
         });
-        let token = crate::cluster::RequestToken(format!(
-            "{}-rollback-{gate}",
-            journal.read(|j| j.run_id.clone())
-        ));
+        let token =
+            crate::cluster::RequestToken(format!("{}-rollback-{gate}", journal.read(|j| j.run_id.clone())));
         let op = poll
             .retry("delete node pool", ev, || {
                 self.cluster.delete_node_pool(&new_pool, &token)
@@ -834,6 +868,10 @@ struct JournalCell<'a> {
     journal: Mutex<&'a mut Journal>,
     path: Option<&'a std::path::Path>,
     operations_started: AtomicU32,
+    /// This run's provider operations being waited on right now.
+    operations_in_flight: AtomicUsize,
+    /// When this run's drains last evicted a pod.
+    drains: DrainClock,
 }
 
 impl<'a> JournalCell<'a> {

@@ -159,7 +159,10 @@ mod tests {
         for (i, step) in plan.steps.iter().enumerate() {
             let before = ancestors(&graph, i);
             if graph.chain(i).is_none() {
-                assert!(before[..i].iter().all(|&b| b), "hop {i} ({step:?}) must wait for all");
+                assert!(
+                    before[..i].iter().all(|&b| b),
+                    "hop {i} ({step:?}) must wait for all"
+                );
                 last_hop = Some(i);
             } else if let Some(h) = last_hop {
                 assert!(before[h], "step {i} ({step:?}) must wait for hop {h}");

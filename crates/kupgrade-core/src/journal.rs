@@ -93,6 +93,9 @@ pub struct RunOptions {
     pub canary_new_pool: bool,
     /// Whether drains delete pods past their PodDisruptionBudgets after the timeout.
     pub force_drain: bool,
+    /// The most node pools moved at once, when the user set it.
+    #[serde(default)]
+    pub max_parallel_pools: Option<usize>,
 }
 
 impl RunOptions {
@@ -111,6 +114,12 @@ impl RunOptions {
     /// Starts canary rounds on a new one-node pool.
     pub fn with_canary_new_pool(mut self, canary_new_pool: bool) -> Self {
         self.canary_new_pool = canary_new_pool;
+        self
+    }
+
+    /// Moves at most `n` node pools at once.
+    pub fn with_max_parallel_pools(mut self, n: Option<usize>) -> Self {
+        self.max_parallel_pools = n;
         self
     }
 
@@ -135,6 +144,15 @@ impl RunOptions {
                 "canary new pool",
                 self.canary_new_pool.to_string(),
                 other.canary_new_pool.to_string(),
+            ));
+        }
+        if self.max_parallel_pools != other.max_parallel_pools {
+            let limit =
+                |v: &Option<usize>| v.map_or_else(|| "the strategy's default".into(), |n| n.to_string());
+            return Some((
+                "max parallel pools",
+                limit(&self.max_parallel_pools),
+                limit(&other.max_parallel_pools),
             ));
         }
         if self.force_drain != other.force_drain {

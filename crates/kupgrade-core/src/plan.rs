@@ -17,11 +17,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::Calendar;
+use crate::cluster::{ClusterSnapshot, NodePool, Taint};
 use crate::concurrency::{OperationConcurrency, default_max_parallel_pools};
+use crate::error::{Error, Result};
 use crate::estimate::{Durations, Estimate, PoolFacts, estimate};
 use crate::graph::PlanGraph;
-use crate::cluster::{ClusterSnapshot, NodePool, Taint};
-use crate::error::{Error, Result};
 use crate::provider::Provider;
 use crate::skew::SkewPolicy;
 use crate::version::KubeVersion;
@@ -516,7 +516,7 @@ impl UpgradePlan {
     /// The most node pools this plan moves at the same time.
     pub fn parallel_pools(&self) -> usize {
         self.max_parallel_pools
-            .unwrap_or_else(|| default_max_parallel_pools(self.strategy))
+            .unwrap_or_else(|| default_max_parallel_pools(self.provider, self.strategy))
             .max(1)
     }
 }

@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use crate::concurrency::OperationConcurrency;
+use crate::estimate::{Estimate, human_duration};
 use crate::plan::{StateWalk, Step, UpgradePlan};
 use crate::provider::Provider;
 
@@ -15,6 +17,7 @@ pub fn render_text(plan: &UpgradePlan) -> String {
         plan.provider, plan.cluster, plan.initial.control_plane, plan.target, plan.strategy, plan.policy.name
     );
     let mut walk = StateWalk::new(&plan.initial);
+    let graph = plan.graph();
     let _ = writeln!(out, "before: {}", skew_line(&walk, plan, None));
     if plan.is_empty() {
         let _ = writeln!(
@@ -35,6 +38,7 @@ pub fn render_text(plan: &UpgradePlan) -> String {
         ) {
             let _ = writeln!(out, "     after: {}", skew_line(&walk, plan, step.node_pool()));
         }
+        let _ = writeln!(out, "     when: {}", when(plan, graph.after(n), n));
     }
     let _ = writeln!(
         out,
@@ -42,10 +46,59 @@ pub fn render_text(plan: &UpgradePlan) -> String {
         plan.hops().len(),
         plan.node_rollouts
     );
+    if let Some(estimate) = &plan.estimate {
+        let _ = writeln!(out, "{}", window_line(plan, estimate));
+    }
     for warning in &plan.warnings {
         let _ = writeln!(out, "warning: {warning}");
     }
     out
+}
+
+/// `after step 1; about 16m 00s from +45m 00s`.
+fn when(plan: &UpgradePlan, after: &[usize], index: usize) -> String {
+    let waits = match after {
+        [] => "at the start".to_string(),
+        [one] => format!("after step {}", one + 1),
+        many => {
+            let list: Vec<String> = many.iter().map(|i| (i + 1).to_string()).collect();
+            format!("after steps {}", list.join(", "))
+        }
+    };
+    match plan.estimate.as_ref().and_then(|e| e.steps.get(index)) {
+        Some(t) => format!(
+            "{waits}; about {} from +{}",
+            human_duration(t.seconds),
+            human_duration(t.starts_at)
+        ),
+        None => waits,
+    }
+}
+
+/// `Estimated window: 1h 01m, critical path steps 1 > 2 > 3 > 5 (at most 2 pools at once;
+/// durations: ...)`.
+pub fn window_line(plan: &UpgradePlan, estimate: &Estimate) -> String {
+    let path: Vec<String> = estimate
+        .critical_path
+        .iter()
+        .map(|i| (i + 1).to_string())
+        .collect();
+    let pools = match plan.parallel_pools() {
+        usize::MAX => "every pool a step allows at once".to_string(),
+        1 => "one pool at a time".to_string(),
+        n => format!("at most {n} pools at once"),
+    };
+    format!(
+        "Estimated window: {}, critical path steps {} ({pools}, {} operations: {}; durations: {}).",
+        human_duration(estimate.seconds),
+        path.join(" > "),
+        plan.provider.display_name(),
+        match OperationConcurrency::for_provider(plan.provider) {
+            OperationConcurrency::PoolsInParallel => "node pools side by side, control plane alone",
+            _ => "one at a time per cluster",
+        },
+        estimate.basis
+    )
 }
 
 fn reason(step: &Step) -> Option<&str> {
@@ -114,7 +167,11 @@ pub fn render_markdown(plan: &UpgradePlan) -> String {
     let _ = writeln!(out, "| Skew rules | {} |", plan.policy.name);
     let _ = writeln!(out, "| Control-plane hops | {} |", plan.hops().len());
     let _ = writeln!(out, "| Node rollouts | {} |", plan.node_rollouts);
-    let _ = writeln!(out, "| Steps | {} |\n", plan.steps.len());
+    let _ = writeln!(out, "| Steps | {} |", plan.steps.len());
+    if let Some(estimate) = &plan.estimate {
+        let _ = writeln!(out, "| Estimated window | {} |", human_duration(estimate.seconds));
+    }
+    let _ = writeln!(out);
     if !plan.warnings.is_empty() {
         let _ = writeln!(out, "## Warnings\n");
         for w in &plan.warnings {
@@ -136,9 +193,11 @@ pub fn render_markdown(plan: &UpgradePlan) -> String {
         let _ = writeln!(out, "Nothing to do: everything is at {}.", plan.target);
     }
     let mut walk = StateWalk::new(&plan.initial);
+    let graph = plan.graph();
     for (n, step) in plan.steps.iter().enumerate() {
         walk.apply(step);
         let _ = writeln!(out, "{}. [ ] {}", n + 1, step.describe());
+        let _ = writeln!(out, "   - When: {}", when(plan, graph.after(n), n));
         if let Some(reason) = reason(step) {
             let _ = writeln!(out, "   - Why: {reason}");
         }

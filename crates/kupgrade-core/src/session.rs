@@ -64,6 +64,9 @@ pub struct PrepareOptions {
     pub canary_new_pool: bool,
     /// Drains delete pods past their PodDisruptionBudgets once the drain timeout passes.
     pub force_drain: bool,
+    /// The most node pools moved at the same time (`None`: the strategy's default,
+    /// [`crate::default_max_parallel_pools`]).
+    pub max_parallel_pools: Option<usize>,
     /// A target the provider offers only as a preview is a warning, not a blocker.
     pub allow_preview: bool,
     /// Plan again from the cluster as it is now instead of resuming the journal's plan.
@@ -99,6 +102,12 @@ impl PrepareOptions {
         self
     }
 
+    /// Moves at most `n` node pools at the same time (`None`: the strategy's default).
+    pub fn with_max_parallel_pools(mut self, n: Option<usize>) -> Self {
+        self.max_parallel_pools = n;
+        self
+    }
+
     /// Forces drains past PodDisruptionBudgets (destructive: only on the user's word).
     pub fn with_force_drain(mut self, force_drain: bool) -> Self {
         self.force_drain = force_drain;
@@ -131,7 +140,8 @@ impl PrepareOptions {
         }
         let options = PlanOptions::new(provider, self.strategy)
             .with_policy(policy)
-            .with_canary_new_pool(self.canary_new_pool);
+            .with_canary_new_pool(self.canary_new_pool)
+            .with_max_parallel_pools(self.max_parallel_pools);
         match &self.canary_pool {
             Some(pool) => options.with_canary_pool(pool.clone()),
             None => options,
@@ -145,6 +155,7 @@ impl PrepareOptions {
             .with_canary_pool(self.canary_pool.clone())
             .with_canary_new_pool(self.canary_new_pool)
             .with_force_drain(self.force_drain)
+            .with_max_parallel_pools(self.max_parallel_pools)
     }
 }
 

@@ -310,7 +310,9 @@ impl ManagedCluster for EksCluster {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().with_concurrency(kupgrade_core::OperationConcurrency::for_provider(kupgrade_core::Provider::Eks))
+        Capabilities::default().with_concurrency(kupgrade_core::OperationConcurrency::for_provider(
+            kupgrade_core::Provider::Eks,
+        ))
     }
 
     async fn describe(&self) -> Result<ClusterSnapshot> {

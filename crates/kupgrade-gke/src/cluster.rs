@@ -412,7 +412,9 @@ impl ManagedCluster for GkeCluster {
     fn capabilities(&self) -> Capabilities {
         Capabilities::default()
             .with_native_blue_green(true)
-            .with_concurrency(kupgrade_core::OperationConcurrency::for_provider(kupgrade_core::Provider::Gke))
+            .with_concurrency(kupgrade_core::OperationConcurrency::for_provider(
+                kupgrade_core::Provider::Gke,
+            ))
     }
 
     async fn describe(&self) -> Result<ClusterSnapshot> {

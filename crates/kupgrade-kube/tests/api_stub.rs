@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kupgrade_core::drain::drain_nodes;
+use kupgrade_core::drain::{DrainClock, drain_nodes};
 use kupgrade_core::workloads::Eviction;
 use kupgrade_core::{ClusterWorkloads, DrainOptions, Error, PodRef, PollPolicy, Provider};
 use kupgrade_kube::KubeWorkloads;
@@ -204,6 +204,7 @@ async fn core_drain_retries_429_until_the_pdb_allows_it() {
         &fast_poll(),
         &kupgrade_core::events::discard(),
         0,
+        &DrainClock::default(),
     )
     .await
     .unwrap();
@@ -251,6 +252,7 @@ async fn core_drain_names_the_blocking_pod_and_pdb_after_the_timeout() {
             &fast_poll(),
             &kupgrade_core::events::discard(),
             0,
+            &DrainClock::default(),
         ),
     )
     .await

@@ -1,7 +1,7 @@
 //! A fleet of 1,000 simulated clusters, each upgraded 1.29 -> 1.32 in place, 100 at a time,
 //! on a paused tokio clock. Criterion measures the wall time of the whole fleet; before it, one
 //! run prints the peak memory and the ratio of each cluster's executed simulated time to its
-//! lower bound (the sum of its operations, which cannot overlap: one operation per cluster).
+//! lower bound (the longest path through its plan's graph, with the durations it measured).
 
 use std::sync::Arc;
 
@@ -9,7 +9,11 @@ use criterion::{Criterion, criterion_main};
 
 mod common;
 use common::peak_rss_mib;
-use kupgrade_core::{Executor, Journal, KubeVersion, PlanOptions, Provider, RunResult, Strategy, plan_with};
+use kupgrade_core::estimate::lower_bound;
+use kupgrade_core::{
+    Executor, Journal, KubeVersion, OperationConcurrency, PlanOptions, Provider, RunResult, Strategy,
+    plan_with,
+};
 use kupgrade_sim::{SimCluster, SimState};
 
 const CLUSTERS: usize = 1_000;
@@ -43,12 +47,14 @@ async fn upgrade_fleet() -> Vec<(u64, u64)> {
                 .await
                 .expect("runs");
             assert_eq!(report.result, RunResult::Succeeded);
-            let lower_bound: u64 = sim
-                .state()
-                .operations
-                .iter()
-                .map(|o| o.ends_at - o.started_at)
-                .sum();
+            let durations: Vec<u64> = report.steps.iter().map(|s| s.seconds).collect();
+            let lower_bound = lower_bound(
+                &journal.plan.graph(),
+                &journal.plan.steps,
+                &durations,
+                OperationConcurrency::for_provider(Provider::Eks),
+                journal.plan.parallel_pools(),
+            );
             (report.seconds, lower_bound)
         });
     }

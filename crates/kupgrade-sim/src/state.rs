@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use kupgrade_core::{
-    Durations, KubeVersion, OperationConcurrency, NodePoolSpec, OperationKind, Provider, ResourceStatus, RolloutSettings, Taint,
+    Durations, KubeVersion, NodePoolSpec, OperationConcurrency, OperationKind, Provider, ResourceStatus,
+    RolloutSettings, Taint,
 };
 use serde::{Deserialize, Serialize};
 

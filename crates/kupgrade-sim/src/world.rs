@@ -4,10 +4,12 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
+use kupgrade_core::concurrency::GKE_CONCURRENT_OPERATIONS;
 use kupgrade_core::workloads::{DrainBlocker, Eviction, HealthSnapshot, PodRef};
 use kupgrade_core::{
-    ClusterSnapshot, Error, KubeVersion, NodePool, NodePoolSpec, Operation, OperationConcurrency, OperationId, OperationKind,
-    OperationState, Provider, ResourceStatus, Result, RolloutSettings, SkewPolicy,
+    ClusterSnapshot, Error, KubeVersion, NodePool, NodePoolSpec, Operation, OperationConcurrency,
+    OperationId, OperationKind, OperationState, Provider, ResourceStatus, Result, RolloutSettings,
+    SkewPolicy,
 };
 
 use crate::state::{Budget, SimNode, SimOperation, SimPdb, SimPod, SimPool, SimState, WorkloadKind};
@@ -614,9 +616,17 @@ impl SimState {
     /// provider's concurrency rule does not allow beside the ones running.
     fn ensure_idle(&self, pool: Option<&str>) -> Result<()> {
         let parallel = self.concurrency().pools_in_parallel();
-        let conflict = self.operations.iter().filter(|o| !o.ended).find(|o| {
-            !parallel || pool.is_none() || o.node_pool.is_none() || o.node_pool.as_deref() == pool
-        });
+        let running = self.operations.iter().filter(|o| !o.ended).count();
+        if self.provider == Provider::Gke && running >= GKE_CONCURRENT_OPERATIONS {
+            return Err(Error::operation_in_progress(format!(
+                "cluster {} (429 Too many operations: cluster \"{}\" hits the concurrent operations quota {GKE_CONCURRENT_OPERATIONS})",
+                self.name, self.name
+            )));
+        }
+        let conflict =
+            self.operations.iter().filter(|o| !o.ended).find(|o| {
+                !parallel || pool.is_none() || o.node_pool.is_none() || o.node_pool.as_deref() == pool
+            });
         match conflict {
             Some(op) => Err(Error::operation_in_progress(format!(
                 "cluster {} ({}: operation {} is in progress)",
