@@ -52,7 +52,7 @@ impl Durations {
             pool_delete: 5 * 60,
             drain_per_node: 30,
             gate: 5 * 60,
-            basis: "typical durations (kupgrade's defaults, the simulator's timings; providers publish no figures): control plane 15m per minor, 4m per node batch, 6m to create a pool, 5m to delete one, 5m gate soak".into(),
+            basis: "kupgrade's typical durations, as providers publish none: 15m per control-plane minor, 4m per node batch, 6m to create a pool, 5m to delete one, 30s of drain per node, 5m gate soak".into(),
         }
     }
 

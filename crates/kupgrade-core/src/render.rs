@@ -38,7 +38,7 @@ pub fn render_text(plan: &UpgradePlan) -> String {
         ) {
             let _ = writeln!(out, "     after: {}", skew_line(&walk, plan, step.node_pool()));
         }
-        let _ = writeln!(out, "     when: {}", when(plan, graph.after(n), n));
+        let _ = writeln!(out, "     starts: {}", when(plan, graph.after(n), n));
     }
     let _ = writeln!(
         out,
@@ -55,19 +55,19 @@ pub fn render_text(plan: &UpgradePlan) -> String {
     out
 }
 
-/// `after step 1; about 16m 00s from +45m 00s`.
+/// `when step 1 is done; about 16m 00s, at +45m 00s`.
 fn when(plan: &UpgradePlan, after: &[usize], index: usize) -> String {
     let waits = match after {
-        [] => "at the start".to_string(),
-        [one] => format!("after step {}", one + 1),
+        [] => "at once".to_string(),
+        [one] => format!("when step {} is done", one + 1),
         many => {
             let list: Vec<String> = many.iter().map(|i| (i + 1).to_string()).collect();
-            format!("after steps {}", list.join(", "))
+            format!("when steps {} are done", list.join(", "))
         }
     };
     match plan.estimate.as_ref().and_then(|e| e.steps.get(index)) {
         Some(t) => format!(
-            "{waits}; about {} from +{}",
+            "{waits}; about {}, at +{}",
             human_duration(t.seconds),
             human_duration(t.starts_at)
         ),
@@ -75,8 +75,7 @@ fn when(plan: &UpgradePlan, after: &[usize], index: usize) -> String {
     }
 }
 
-/// `Estimated window: 1h 01m, critical path steps 1 > 2 > 3 > 5 (at most 2 pools at once;
-/// durations: ...)`.
+/// Two lines: the estimated window and its critical path, then what the estimate assumes.
 pub fn window_line(plan: &UpgradePlan, estimate: &Estimate) -> String {
     let path: Vec<String> = estimate
         .critical_path
@@ -88,15 +87,15 @@ pub fn window_line(plan: &UpgradePlan, estimate: &Estimate) -> String {
         1 => "one pool at a time".to_string(),
         n => format!("at most {n} pools at once"),
     };
+    let provider_rule = match OperationConcurrency::for_provider(plan.provider) {
+        OperationConcurrency::PoolsInParallel => "node pools side by side, the control plane alone",
+        _ => "one operation at a time",
+    };
     format!(
-        "Estimated window: {}, critical path steps {} ({pools}, {} operations: {}; durations: {}).",
+        "Estimated window: {}; critical path: steps {}.\n  ({pools}; {}: {provider_rule}; durations: {})",
         human_duration(estimate.seconds),
         path.join(" > "),
         plan.provider.display_name(),
-        match OperationConcurrency::for_provider(plan.provider) {
-            OperationConcurrency::PoolsInParallel => "node pools side by side, control plane alone",
-            _ => "one at a time per cluster",
-        },
         estimate.basis
     )
 }
@@ -197,10 +196,10 @@ pub fn render_markdown(plan: &UpgradePlan) -> String {
     for (n, step) in plan.steps.iter().enumerate() {
         walk.apply(step);
         let _ = writeln!(out, "{}. [ ] {}", n + 1, step.describe());
-        let _ = writeln!(out, "   - When: {}", when(plan, graph.after(n), n));
         if let Some(reason) = reason(step) {
             let _ = writeln!(out, "   - Why: {reason}");
         }
+        let _ = writeln!(out, "   - Starts: {}", when(plan, graph.after(n), n));
         if let Some(cmd) = command(plan.provider, c, step) {
             let _ = writeln!(out, "   - Command: `{cmd}`");
         }
