@@ -48,6 +48,78 @@ fn json_plan_follows_the_contract() {
 }
 
 #[test]
+fn json_plan_carries_the_graph_and_the_estimate() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = write(dir.path(), "state.yaml", EKS_STATE);
+    let out = kupgrade(&["plan", "--state", &state, "--to", "1.32", "--output", "json"]);
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let after: Vec<serde_json::Value> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["after"].clone())
+        .collect();
+    // Three hops in a chain, then both pools at once after the last hop.
+    assert_eq!(
+        after,
+        [
+            serde_json::json!([]),
+            serde_json::json!([0]),
+            serde_json::json!([1]),
+            serde_json::json!([2]),
+            serde_json::json!([2])
+        ]
+    );
+    // 3 hops of 15m, then the larger pool: 6 nodes, one per 4-minute batch.
+    assert_eq!(json["estimated_seconds"], 3 * 900 + 6 * 240);
+    assert_eq!(json["critical_path"], serde_json::json!([0, 1, 2, 3]));
+    assert_eq!(json["steps"][4]["starts_at_seconds"], 2700);
+    assert_eq!(json["steps"][4]["estimated_seconds"], 2 * 240);
+}
+
+#[test]
+fn text_plan_compares_strategies_and_one_pool_at_a_time_is_longer() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = write(dir.path(), "state.yaml", EKS_STATE);
+    let out = kupgrade(&["plan", "--state", &state, "--to", "1.32"]);
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("Estimated window: 1h 09m; critical path: steps 1 > 2 > 3 > 4."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Estimated window by strategy: in-place 1h 09m, blue-green "),
+        "{text}"
+    );
+    let out = kupgrade(&[
+        "plan",
+        "--state",
+        &state,
+        "--to",
+        "1.32",
+        "--max-parallel-pools",
+        "1",
+        "--output",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["max_parallel_pools"], 1);
+    assert_eq!(json["estimated_seconds"], 3 * 900 + 6 * 240 + 2 * 240);
+    let zero = kupgrade(&[
+        "plan",
+        "--state",
+        &state,
+        "--to",
+        "1.32",
+        "--max-parallel-pools",
+        "0",
+    ]);
+    assert_one_line_failure(&zero, "--max-parallel-pools");
+}
+
+#[test]
 fn json_state_files_and_blue_green_work() {
     let dir = tempfile::tempdir().unwrap();
     let state = write(

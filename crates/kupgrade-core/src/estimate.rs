@@ -236,15 +236,15 @@ pub fn lower_bound(
     // Between hops: (work of each pool chain) per segment.
     let mut hops = 0u64;
     let mut segments: Vec<HashMap<usize, u64>> = vec![HashMap::new()];
-    for i in 0..steps.len() {
+    for (i, &duration) in durations.iter().enumerate().take(steps.len()) {
         match graph.chain(i) {
             None => {
-                hops += durations[i];
+                hops += duration;
                 segments.push(HashMap::new());
             }
             Some(c) => {
                 if let Some(segment) = segments.last_mut() {
-                    *segment.entry(c).or_default() += durations[i];
+                    *segment.entry(c).or_default() += duration;
                 }
             }
         }

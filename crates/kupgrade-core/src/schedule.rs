@@ -97,11 +97,6 @@ impl Scheduler {
         self.ready[set].insert(i);
     }
 
-    /// The graph being scheduled.
-    pub fn graph(&self) -> &PlanGraph {
-        &self.graph
-    }
-
     /// The first step (in plan order) that may start now, if any.
     pub fn next_startable(&self) -> Option<usize> {
         let provider_free = self.provider_busy == 0 || self.concurrency.pools_in_parallel();
@@ -182,11 +177,6 @@ impl Scheduler {
     /// Whether every step has finished.
     pub fn is_complete(&self) -> bool {
         self.slots.iter().all(|s| *s == Slot::Finished)
-    }
-
-    /// Whether any step is running.
-    pub fn is_running(&self) -> bool {
-        self.slots.contains(&Slot::Running)
     }
 }
 

@@ -64,7 +64,7 @@ pub struct PlannedFailure {
 }
 
 /// Faults to inject.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Faults {
     /// The next N API calls are throttled.
@@ -76,17 +76,6 @@ pub struct Faults {
     /// Nodes at this version or newer join Ready, then turn NotReady two minutes later (a bad
     /// node image).
     pub unstable_nodes_from: Option<KubeVersion>,
-}
-
-impl Default for Faults {
-    fn default() -> Self {
-        Self {
-            throttle_next: 0,
-            fail_operations: Vec::new(),
-            crash_pods_from: None,
-            unstable_nodes_from: None,
-        }
-    }
 }
 
 /// Where the simulated provider departs from its defaults: the stricter rules some providers'

@@ -448,6 +448,20 @@ async fn crash_and_resume_at_every_mutation(strategy: Strategy) {
     let total = clean.mutations();
     let expected_ops = clean.state().operations.len();
     assert!(total >= 10, "{total}");
+    // The run is parallel: EKS runs the two node groups' operations side by side.
+    let ops = clean.state().operations;
+    let side_by_side = ops.iter().enumerate().any(|(i, a)| {
+        ops[i + 1..].iter().any(|b| {
+            a.node_pool.is_some()
+                && b.node_pool.is_some()
+                && a.started_at < b.ends_at
+                && b.started_at < a.ends_at
+        })
+    });
+    assert!(
+        side_by_side,
+        "{strategy}: pool operations overlap in the clean run"
+    );
     for n in 1..=total {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("journal.json");
