@@ -47,7 +47,8 @@ enum Command {
     Versions(commands::versions::VersionsArgs),
     /// Upgrade a simulated cluster end to end (no cloud account needed).
     Demo(commands::demo::DemoArgs),
-    /// Run an upgrade: pre-flight checks, then the plan, step by step, with a journal.
+    /// Run an upgrade: pre-flight checks, then the plan (pools side by side where the provider
+    /// allows), with a journal.
     Upgrade(commands::upgrade::UpgradeArgs),
     /// Plan or upgrade a fleet of clusters in ordered waves.
     Fleet {

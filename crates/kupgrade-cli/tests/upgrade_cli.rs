@@ -43,6 +43,37 @@ fn the_demo_upgrades_end_to_end() {
     assert!(json["simulated_seconds"].as_u64().unwrap() > 3 * 900);
 }
 
+/// Steps run side by side: on a non-terminal, every progress line names its step, and a step's
+/// lines come after the line that starts it.
+#[test]
+fn progress_lines_of_steps_running_at_once_each_name_their_step() {
+    let out = kupgrade(&["demo"], None);
+    assert!(out.status.success());
+    let progress = String::from_utf8(out.stderr).unwrap();
+    let mut started = BTreeSet::new();
+    let mut overlapping = 0;
+    let mut running = BTreeSet::new();
+    for line in progress.lines() {
+        let trimmed = line.trim_start();
+        let Some(rest) = trimmed.strip_prefix('[') else {
+            continue;
+        };
+        let step: usize = rest.split('/').next().unwrap().parse().unwrap();
+        if line.starts_with('[') {
+            assert!(started.insert(step), "step {step} started twice: {line}");
+            running.insert(step);
+            overlapping = overlapping.max(running.len());
+        } else {
+            assert!(started.contains(&step), "a line for step {step} before it started: {line}");
+            if trimmed.contains("] done in") {
+                running.remove(&step);
+            }
+        }
+    }
+    assert_eq!(started.len(), 6, "{progress}");
+    assert_eq!(overlapping, 3, "the three node pools run at once: {progress}");
+}
+
 #[test]
 fn sim_init_writes_the_documented_fields_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();

@@ -323,7 +323,6 @@ impl Executor {
             }
         }
         drop(running);
-        let operations_started = cell.operations_started.load(Ordering::SeqCst);
         if let Some((gate, why)) = gate_to_roll_back {
             // Every other running step has ended: undo this gate's pool swap alone.
             let rolled = self.roll_back(&plan, gate, &cell, &mut steps).await;
@@ -343,7 +342,7 @@ impl Executor {
                 }
             }
         }
-        let operations_started = operations_started.max(cell.operations_started.load(Ordering::SeqCst));
+        let operations_started = cell.operations_started.load(Ordering::SeqCst);
         // Green only when the end state was re-read and every part found at the target.
         let final_state = match self.describe().await {
             Ok(state) => Some(state),

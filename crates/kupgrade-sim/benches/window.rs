@@ -64,11 +64,21 @@ fn bench_window(c: &mut Criterion) {
     );
     eprintln!("|---|---|---|---|---|---|---|");
     for provider in [Provider::Eks, Provider::Gke, Provider::Aks] {
-        for strategy in [Strategy::InPlace, Strategy::BlueGreen, Strategy::Canary] {
-            let (run, bound) = rt.block_on(window(provider, strategy, None));
+        let cells = [
+            (Strategy::InPlace, None),
+            (Strategy::BlueGreen, None),
+            (Strategy::BlueGreen, Some(6)),
+            (Strategy::Canary, None),
+        ];
+        for (strategy, limit) in cells {
+            let (run, bound) = rt.block_on(window(provider, strategy, limit));
             let (sequential, _) = rt.block_on(window(provider, strategy, Some(1)));
+            let shown = match limit {
+                Some(n) => format!("{strategy}, {n} pools at once"),
+                None => strategy.to_string(),
+            };
             eprintln!(
-                "| {} | {strategy} | {} | {} | {:.3} | {} | {:.2} |",
+                "| {} | {shown} | {} | {} | {:.3} | {} | {:.2} |",
                 provider.display_name(),
                 minutes(run),
                 minutes(bound),

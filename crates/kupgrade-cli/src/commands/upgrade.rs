@@ -1,4 +1,5 @@
-//! `kupgrade upgrade`: pre-flight checks, then the plan, step by step, with a journal.
+//! `kupgrade upgrade`: pre-flight checks, then the plan as a graph (steps side by side where the
+//! provider allows), with a journal.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
