@@ -64,7 +64,10 @@ fn progress_lines_of_steps_running_at_once_each_name_their_step() {
             running.insert(step);
             overlapping = overlapping.max(running.len());
         } else {
-            assert!(started.contains(&step), "a line for step {step} before it started: {line}");
+            assert!(
+                started.contains(&step),
+                "a line for step {step} before it started: {line}"
+            );
             if trimmed.contains("] done in") {
                 running.remove(&step);
             }
