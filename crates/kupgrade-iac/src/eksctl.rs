@@ -49,8 +49,7 @@ pub(crate) fn read(path: &Path, text: &str) -> Result<Vec<IacCluster>> {
         .collect();
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
-    loop {
-        let Some(next) = parser.next() else { break };
+    while let Some(next) = parser.next() {
         let (event, _) =
             next.map_err(|e| Error::invalid_input(format!("{} is not valid YAML: {e}", path.display())))?;
         match event {

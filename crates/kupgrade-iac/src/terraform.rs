@@ -175,7 +175,7 @@ impl<'a> Module<'a> {
                             let address = format!("{kind}.{name}");
                             let mut pool = self.pool_block(i, block, &address, version_attr, count_attr, why);
                             pool.name = self
-                                .string_attr(i, &block.body, name_attr)
+                                .string_attr(&block.body, name_attr)
                                 .unwrap_or_else(|| name.clone());
                             if kind == "aws_eks_node_group" {
                                 pool.nodes = block
@@ -188,7 +188,7 @@ impl<'a> Module<'a> {
                             let cluster = block
                                 .body
                                 .get_attribute(cluster_attr)
-                                .map(|a| self.cluster_key(i, &a.value))
+                                .map(|a| self.cluster_key(&a.value))
                                 .unwrap_or_default();
                             pools.push((kind.clone(), cluster, pool));
                         }
@@ -232,7 +232,7 @@ impl<'a> Module<'a> {
         IacCluster {
             provider,
             name: self
-                .string_attr(file, &block.body, "name")
+                .string_attr(&block.body, "name")
                 .unwrap_or_else(|| label.to_string()),
             address: format!("{kind}.{label}"),
             control_plane: self.attr_version(file, &block.body, version_attr, missing),
@@ -255,7 +255,7 @@ impl<'a> Module<'a> {
             .body
             .get_blocks("release_channel")
             .next()
-            .and_then(|b| self.string_attr(file, &b.body, "channel"))
+            .and_then(|b| self.string_attr(&b.body, "channel"))
             && channel != "UNSPECIFIED"
         {
             cluster.warnings.push(format!(
@@ -265,7 +265,7 @@ impl<'a> Module<'a> {
         }
         for pool in block.body.get_blocks("node_pool") {
             let name = self
-                .string_attr(file, &pool.body, "name")
+                .string_attr(&pool.body, "name")
                 .unwrap_or_else(|| "node_pool".into());
             let mut p = self.pool_block(
                 file,
@@ -292,8 +292,8 @@ impl<'a> Module<'a> {
             "cluster_version"
         };
         let name = self
-            .string_attr(file, body, "name")
-            .or_else(|| self.string_attr(file, body, "cluster_name"))
+            .string_attr(body, "name")
+            .or_else(|| self.string_attr(body, "cluster_name"))
             .unwrap_or_else(|| label.to_string());
         let control_plane = self.attr_version(
             file,
@@ -347,7 +347,7 @@ impl<'a> Module<'a> {
                 }
             };
             let name = get("name")
-                .and_then(|e| self.resolve_string(file, e, 0))
+                .and_then(|e| self.resolve_string(e, 0))
                 .unwrap_or_else(|| key.clone());
             let nodes = get("desired_size")
                 .and_then(|e| match e {
@@ -376,7 +376,7 @@ impl<'a> Module<'a> {
     ) -> IacPool {
         IacPool {
             name: self
-                .string_attr(file, &block.body, "name")
+                .string_attr(&block.body, "name")
                 .unwrap_or_else(|| address.rsplit('.').next().unwrap_or(address).to_string()),
             address: address.to_string(),
             version: self.attr_version(file, &block.body, version_attr, missing),
@@ -396,32 +396,32 @@ impl<'a> Module<'a> {
 
     /// What a pool's cluster attribute points at: `aws_eks_cluster.prod` for a reference to
     /// that resource, else the cluster's name when it resolves to a string.
-    fn cluster_key(&self, file: usize, expr: &Expression) -> String {
+    fn cluster_key(&self, expr: &Expression) -> String {
         if let Some(path) = traversal_path(expr)
             && path.len() >= 2
             && self.resources.contains_key(&(path[0].clone(), path[1].clone()))
         {
             return format!("{}.{}", path[0], path[1]);
         }
-        self.resolve_string(file, expr, 0).unwrap_or_default()
+        self.resolve_string(expr, 0).unwrap_or_default()
     }
 
-    fn string_attr(&self, file: usize, body: &Body, attr: &str) -> Option<String> {
+    fn string_attr(&self, body: &Body, attr: &str) -> Option<String> {
         body.get_attribute(attr)
-            .and_then(|a| self.resolve_string(file, &a.value, 0))
+            .and_then(|a| self.resolve_string(&a.value, 0))
     }
 
     /// A string value, followed through variables and locals.
-    fn resolve_string(&self, file: usize, expr: &Expression, depth: usize) -> Option<String> {
+    fn resolve_string(&self, expr: &Expression, depth: usize) -> Option<String> {
         if depth > 16 {
             return None;
         }
         match expr {
             Expression::String(s) => Some(s.value().clone()),
-            Expression::Parenthesis(p) => self.resolve_string(file, p.inner(), depth + 1),
+            Expression::Parenthesis(p) => self.resolve_string(p.inner(), depth + 1),
             _ => {
-                let (next_file, next) = self.follow(expr)?.ok()?;
-                self.resolve_string(next_file, next, depth + 1)
+                let (_, next) = self.follow(expr)?.ok()?;
+                self.resolve_string(next, depth + 1)
             }
         }
     }

@@ -386,7 +386,7 @@ fn apply(tokens: BTreeMap<&Location, &str>) -> Result<Vec<FileChange>> {
         let before = std::fs::read_to_string(path)
             .map_err(|e| Error::invalid_input(format!("cannot read {}: {e}", path.display())))?;
         let mut after = before.clone();
-        edits.sort_by(|a, b| b.0.start.cmp(&a.0.start));
+        edits.sort_by_key(|edit| std::cmp::Reverse(edit.0.start));
         for (location, token) in edits {
             if after.get(location.start..location.end).is_none() {
                 return Err(Error::invalid_input(format!(

@@ -360,7 +360,7 @@ fn git_commits_each_step_on_its_own_branch() {
     git(&["config", "user.name", "kupgrade test"]);
     git(&["add", "."]);
     git(&["commit", "-q", "-m", "infra"]);
-    let d = discover(&[copy.clone()]).unwrap();
+    let d = discover(std::slice::from_ref(&copy)).unwrap();
     let t = train(d.cluster(None).unwrap(), &v(32), &in_place(Provider::Eks)).unwrap();
     let branches = kupgrade_iac::git::commit_steps(&t, 2).unwrap();
     assert_eq!(
@@ -385,7 +385,7 @@ fn git_commits_each_step_on_its_own_branch() {
     assert!(tfvars.contains("cluster_version = \"1.31\""));
     // A file with uncommitted changes is refused before anything happens.
     std::fs::write(copy.join("terraform.tfvars"), format!("{tfvars}# local edit\n")).unwrap();
-    let d = discover(&[copy.clone()]).unwrap();
+    let d = discover(std::slice::from_ref(&copy)).unwrap();
     let t = train(d.cluster(None).unwrap(), &v(32), &in_place(Provider::Eks)).unwrap();
     let err = kupgrade_iac::git::commit_steps(&t, 1).unwrap_err().to_string();
     assert!(err.contains("terraform.tfvars has uncommitted changes"), "{err}");
