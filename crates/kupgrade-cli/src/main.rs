@@ -63,6 +63,11 @@ enum Command {
     Verify(commands::verify::VerifyArgs),
     /// Replace a cluster with a new one at the target (blue/green cluster), with your commands as hooks.
     Swap(Box<commands::swap::SwapArgs>),
+    /// Plan an upgrade as a train of changes to Terraform and eksctl files, one step per change.
+    Iac {
+        #[command(subcommand)]
+        command: commands::iac::IacCommand,
+    },
     /// Manage simulator state files.
     Sim {
         #[command(subcommand)]
@@ -102,6 +107,7 @@ fn main() -> ExitCode {
         Command::Swap(args) => commands::swap::run(*args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Fleet { command } => commands::fleet::run(command),
+        Command::Iac { command } => commands::iac::run(command),
     };
     match result {
         Ok(code) => code,

@@ -58,6 +58,9 @@ pub struct RunSettings {
     pub banner: Option<String>,
     /// The cluster's API, when the run takes the cluster-side Lease lock (live clusters).
     pub cluster_lock: Option<Arc<kupgrade_kube::KubeWorkloads>>,
+    /// Terraform or eksctl files that declare this cluster (`--iac`): a warning, with the
+    /// edits, when they declare other versions than the run leaves.
+    pub iac: Vec<PathBuf>,
 }
 
 impl RunSettings {
@@ -141,6 +144,11 @@ pub async fn run(
         }
         print!("{}", render_text(prepared.plan()));
         print!("{}", findings_text(&findings));
+    }
+    if !settings.iac.is_empty()
+        && let Some(warning) = crate::commands::iac::drift_warning(&settings.iac, prepared.plan())?
+    {
+        eprint!("{warning}");
     }
     let blocking = prepared.blockers();
     let json_out =

@@ -92,7 +92,9 @@ pub struct FileChange {
 impl FileChange {
     /// A unified diff, with paths as given.
     pub fn diff(&self) -> String {
-        let name = self.path.display().to_string();
+        // `a/./main.tf` reads badly and `git apply` does not need the `./`.
+        let path = self.path.strip_prefix(".").unwrap_or(&self.path);
+        let name = path.display().to_string();
         similar::TextDiff::from_lines(&self.before, &self.after)
             .unified_diff()
             .context_radius(2)
@@ -409,13 +411,12 @@ fn apply(tokens: BTreeMap<&Location, &str>) -> Result<Vec<FileChange>> {
 
 /// What the files should say for the cluster to be declared as `control_plane` and `pools`
 /// (a live run's end state): the edits, or none when they already agree. Pools the files
-/// declare but `pools` does not have are named in the second list (a blue/green run replaces
-/// them).
+/// declare but `pools` does not have are returned in the second list as (name, address).
 pub fn edits_to_match(
     cluster: &IacCluster,
     control_plane: &KubeVersion,
     pools: &[(String, KubeVersion)],
-) -> Result<(Vec<FileChange>, Vec<String>)> {
+) -> Result<(Vec<FileChange>, Vec<(String, String)>)> {
     let mut versions = BTreeMap::new();
     versions.insert(CONTROL_PLANE.to_string(), control_plane.clone());
     let mut missing = Vec::new();
@@ -424,7 +425,7 @@ pub fn edits_to_match(
             Some((_, v)) => {
                 versions.insert(pool.name.clone(), v.clone());
             }
-            None => missing.push(format!("{} ({})", pool.name, pool.address)),
+            None => missing.push((pool.name.clone(), pool.address.clone())),
         }
     }
     let edits = edits_for(cluster, &versions, &mut BTreeMap::new())?;

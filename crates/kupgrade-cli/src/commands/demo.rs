@@ -95,6 +95,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             report: None,
             banner: Some(banner),
             cluster_lock: None,
+            iac: Vec::new(),
         };
         run_flow(
             Arc::new(sim.clone()),

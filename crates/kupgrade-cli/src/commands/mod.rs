@@ -3,6 +3,7 @@
 pub mod check;
 pub mod demo;
 pub mod fleet;
+pub mod iac;
 pub mod plan;
 pub mod scan;
 pub mod sim;

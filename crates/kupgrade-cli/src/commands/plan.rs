@@ -30,6 +30,10 @@ pub struct PlanArgs {
     /// JUnit XML when FILE ends in .xml.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Terraform or eksctl files that own this cluster: warn, with the edits that keep them in
+    /// step, when they declare other versions than the plan leaves.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    iac: Vec<PathBuf>,
 }
 
 /// Runs `kupgrade plan`.
@@ -73,6 +77,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Output::Markdown => render_markdown(&plan),
     };
     print!("{text}");
+    if !args.iac.is_empty()
+        && let Some(warning) = crate::commands::iac::drift_warning(&args.iac, &plan)?
+    {
+        eprint!("{warning}");
+    }
     if let Some(path) = &args.report {
         write_report(path, &snapshot, &plan)?;
     }

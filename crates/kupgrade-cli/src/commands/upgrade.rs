@@ -54,6 +54,10 @@ pub struct UpgradeArgs {
     /// Also write a report: Markdown, or JUnit XML of the checks when FILE ends in .xml.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Terraform or eksctl files that own this cluster: warn, with the edits that keep them in
+    /// step, when they declare other versions than the run leaves.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    iac: Vec<PathBuf>,
 }
 
 impl UpgradeArgs {
@@ -82,6 +86,7 @@ impl UpgradeArgs {
             report: self.report.clone(),
             banner: None,
             cluster_lock: None,
+            iac: self.iac.clone(),
         }
     }
 }
