@@ -84,7 +84,9 @@ pub fn discover(paths: &[PathBuf]) -> Result<Discovery> {
             }
         }
     }
-    for (tf, tfvars) in modules.values() {
+    for (tf, tfvars) in modules.values_mut() {
+        // Terraform's order, later wins: terraform.tfvars, then *.auto.tfvars by name.
+        tfvars.sort_by_key(|p| (p.file_name().is_none_or(|n| n != "terraform.tfvars"), p.clone()));
         if !tf.is_empty() {
             clusters.extend(terraform::read_dir(tf, tfvars)?);
         }

@@ -121,6 +121,25 @@ fn eks_resources_with_variables_locals_and_tfvars() {
 }
 
 #[test]
+fn auto_tfvars_win_over_terraform_tfvars_in_terraforms_order() {
+    // Terraform loads terraform.tfvars, then *.auto.tfvars by name; the last value wins. A name
+    // that sorts before "terraform.tfvars" must still win over it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("main.tf"),
+        "variable \"v\" {\n  default = \"1.28\"\n}\nresource \"aws_eks_cluster\" \"c\" {\n  name    = \"c\"\n  version = var.v\n}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("terraform.tfvars"), "v = \"1.29\"\n").unwrap();
+    std::fs::write(dir.path().join("a.auto.tfvars"), "v = \"1.30\"\n").unwrap();
+    std::fs::write(dir.path().join("b.auto.tfvars"), "v = \"1.31\"\n").unwrap();
+    let d = discover(&[dir.path().to_path_buf()]).unwrap();
+    let cp = d.cluster(None).unwrap().control_plane.declared().unwrap().clone();
+    assert_eq!(cp.value, v(31));
+    assert!(cp.location.file.ends_with("b.auto.tfvars"), "{cp:?}");
+}
+
+#[test]
 fn the_plan_from_files_equals_the_plan_from_a_state_file() {
     let d = found("eks-resources");
     let c = d.cluster(None).unwrap();
