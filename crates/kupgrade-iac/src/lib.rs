@@ -50,7 +50,7 @@ use std::path::{Path, PathBuf};
 use kupgrade_core::{Error, Result};
 
 pub use model::{DeclaredVersion, Discovery, IacCluster, IacPool, Location, VersionRef};
-pub use train::{Edit, FileChange, PoolMove, Train, TrainStep, edits_to_match, train};
+pub use train::{Edit, FileChange, Match, PoolMove, Train, TrainStep, edits_to_match, train};
 
 /// Reads every Terraform directory and eksctl file under `paths` (files or directories,
 /// searched recursively; `.terraform` and hidden directories skipped). Each directory's `.tf`

@@ -409,14 +409,23 @@ fn apply(tokens: BTreeMap<&Location, &str>) -> Result<Vec<FileChange>> {
     Ok(changes)
 }
 
+/// What [`edits_to_match`] found: the edits, and the pools the files declare that the given
+/// end state does not have.
+#[derive(Debug, Clone)]
+pub struct Match {
+    /// The files as they must be, one per changed file (none when they already agree).
+    pub changes: Vec<FileChange>,
+    /// Pools the files declare but the end state lacks: `(name, address)`.
+    pub absent: Vec<(String, String)>,
+}
+
 /// What the files should say for the cluster to be declared as `control_plane` and `pools`
-/// (a live run's end state): the edits, or none when they already agree. Pools the files
-/// declare but `pools` does not have are returned in the second list as (name, address).
+/// (a live run's end state).
 pub fn edits_to_match(
     cluster: &IacCluster,
     control_plane: &KubeVersion,
     pools: &[(String, KubeVersion)],
-) -> Result<(Vec<FileChange>, Vec<(String, String)>)> {
+) -> Result<Match> {
     let mut versions = BTreeMap::new();
     versions.insert(CONTROL_PLANE.to_string(), control_plane.clone());
     let mut missing = Vec::new();
@@ -430,5 +439,8 @@ pub fn edits_to_match(
     }
     let edits = edits_for(cluster, &versions, &mut BTreeMap::new())?;
     let tokens = edits.iter().map(|e| (&e.location, e.new.as_str())).collect();
-    Ok((apply(tokens)?, missing))
+    Ok(Match {
+        changes: apply(tokens)?,
+        absent: missing,
+    })
 }

@@ -258,7 +258,10 @@ pub fn drift_warning(paths: &[PathBuf], plan: &kupgrade_core::UpgradePlan) -> an
         .iter()
         .map(|p| (p.name.clone(), p.version.clone()))
         .collect();
-    let (changes, not_in_run) = kupgrade_iac::edits_to_match(cluster, &end.control_plane, &pools)?;
+    let kupgrade_iac::Match {
+        changes,
+        absent: not_in_run,
+    } = kupgrade_iac::edits_to_match(cluster, &end.control_plane, &pools)?;
     let undeclared: Vec<&str> = end
         .node_pools
         .iter()
