@@ -38,7 +38,7 @@ impl fmt::Display for Severity {
 }
 
 /// What a finding is about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Subject {
     /// `Cluster`, `NodePool`, `Node`, `Pod`, `PodDisruptionBudget`, ...
     pub kind: String,

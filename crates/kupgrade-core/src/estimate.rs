@@ -61,6 +61,8 @@ impl Durations {
         match step {
             Step::UpgradeControlPlane { .. } => self.control_plane,
             Step::UpdateAddons { .. } => self.addons,
+            // The user installs it; the plan does not wait for it.
+            Step::Addon { .. } => 0,
             Step::UpgradeNodePool { node_pool, nodes, .. } => {
                 let rollout = pools.rollout(node_pool);
                 let batch = (rollout.max_surge + rollout.max_unavailable).max(1);

@@ -442,6 +442,14 @@ impl Executor {
                 }
                 Ok(Done::Ran)
             }
+            Step::Addon {
+                addon,
+                install,
+                reason,
+                ..
+            } => Ok(Done::Skipped(format!(
+                "self-managed add-on: install {addon} {install} yourself ({reason})"
+            ))),
             Step::UpgradeNodePool { node_pool, to, .. } => {
                 let snap = self.describe().await?;
                 let pool = snap

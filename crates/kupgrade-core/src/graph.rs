@@ -103,7 +103,7 @@ impl PlanGraph {
 /// The pools a step names.
 fn pools_named(step: &Step) -> Vec<&str> {
     match step {
-        Step::UpgradeControlPlane { .. } | Step::UpdateAddons { .. } => Vec::new(),
+        Step::UpgradeControlPlane { .. } | Step::UpdateAddons { .. } | Step::Addon { .. } => Vec::new(),
         Step::CreateNodePool {
             node_pool, clone_of, ..
         } => vec![node_pool, clone_of],

@@ -25,6 +25,7 @@
 //! # Ok::<(), kupgrade_core::Error>(())
 //! ```
 
+pub mod addons;
 pub mod calendar;
 pub mod checks;
 pub mod cluster;
@@ -57,6 +58,7 @@ pub mod skew;
 pub mod version;
 pub mod workloads;
 
+pub use addons::{AddonCatalog, AddonMove, AddonTiming, InstalledAddon};
 pub use calendar::{Calendar, SupportStatus, SupportWindow};
 pub use checks::{Check, CheckRegistry, Finding, Offer, Severity, Subject};
 pub use cluster::{

@@ -90,6 +90,20 @@ pub enum Step {
         /// The control-plane minor the add-ons must match.
         to: KubeVersion,
     },
+    /// Install a self-managed add-on's release around a hop, as the add-on catalog says
+    /// ([`crate::addons::moves`]). Informational: kupgrade names the release, the user installs it.
+    Addon {
+        /// The add-on (`Karpenter`).
+        addon: String,
+        /// The release to install (`1.9.x`).
+        install: String,
+        /// The hop.
+        hop: KubeVersion,
+        /// Before or after the control plane reaches the hop.
+        timing: crate::addons::AddonTiming,
+        /// Why, in the vendor's terms.
+        reason: String,
+    },
     /// Move a pool in place (provider rolling/surge upgrade).
     UpgradeNodePool {
         /// The pool.
@@ -153,7 +167,7 @@ impl Step {
     /// The pool the step acts on, if any.
     pub fn node_pool(&self) -> Option<&str> {
         match self {
-            Step::UpgradeControlPlane { .. } | Step::UpdateAddons { .. } => None,
+            Step::UpgradeControlPlane { .. } | Step::UpdateAddons { .. } | Step::Addon { .. } => None,
             Step::UpgradeNodePool { node_pool, .. }
             | Step::CreateNodePool { node_pool, .. }
             | Step::CordonNodePool { node_pool }
@@ -168,6 +182,7 @@ impl Step {
         match self {
             Step::UpgradeControlPlane { .. } => "upgrade-control-plane",
             Step::UpdateAddons { .. } => "update-addons",
+            Step::Addon { .. } => "addon",
             Step::UpgradeNodePool { .. } => "upgrade-node-pool",
             Step::CreateNodePool { .. } => "create-node-pool",
             Step::CordonNodePool { .. } => "cordon-node-pool",
@@ -201,6 +216,19 @@ impl Step {
         match self {
             Step::UpgradeControlPlane { from, to } => format!("upgrade control plane {from} -> {to}"),
             Step::UpdateAddons { to } => format!("update managed add-ons to their defaults for {to}"),
+            Step::Addon {
+                addon,
+                install,
+                hop,
+                timing,
+                ..
+            } => format!(
+                "install {addon} {install} {} the control plane reaches {hop} (self-managed: you install it)",
+                match timing {
+                    crate::addons::AddonTiming::Before => "before",
+                    crate::addons::AddonTiming::After => "right after",
+                }
+            ),
             Step::UpgradeNodePool {
                 node_pool,
                 from,
@@ -304,7 +332,8 @@ impl VersionState {
             Step::CordonNodePool { .. }
             | Step::DrainNodePool { .. }
             | Step::Gate { .. }
-            | Step::UpdateAddons { .. } => {}
+            | Step::UpdateAddons { .. }
+            | Step::Addon { .. } => {}
         }
     }
 
@@ -386,7 +415,8 @@ impl StateWalk {
             Step::CordonNodePool { .. }
             | Step::DrainNodePool { .. }
             | Step::Gate { .. }
-            | Step::UpdateAddons { .. } => {}
+            | Step::UpdateAddons { .. }
+            | Step::Addon { .. } => {}
         }
     }
 
@@ -543,6 +573,9 @@ pub struct PlanOptions {
     pub max_parallel_pools: Option<usize>,
     /// The durations the estimate uses (defaults to [`Durations::for_provider`]).
     pub durations: Option<Durations>,
+    /// Self-managed add-on releases to install around hops (`addon` steps), from
+    /// [`crate::addons::moves`].
+    pub addon_moves: Vec<crate::addons::AddonMove>,
 }
 
 impl PlanOptions {
@@ -557,7 +590,14 @@ impl PlanOptions {
             canary_new_pool: false,
             max_parallel_pools: None,
             durations: None,
+            addon_moves: Vec::new(),
         }
+    }
+
+    /// Puts an `addon` step around its hop for each of `moves`.
+    pub fn with_addon_moves(mut self, moves: Vec<crate::addons::AddonMove>) -> Self {
+        self.addon_moves = moves;
+        self
     }
 
     /// Moves at most `n` node pools at the same time (`None`: the strategy's default).
@@ -649,6 +689,23 @@ pub fn plan_with(
             policy.name
         );
         builder.move_pools(&must_move, &control_plane.minor_version(), &reason);
+        let addon_steps = |timing: crate::addons::AddonTiming| -> Vec<Step> {
+            options
+                .addon_moves
+                .iter()
+                .filter(|m| m.hop == next && m.timing == timing)
+                .map(|m| Step::Addon {
+                    addon: m.addon.clone(),
+                    install: m.install.clone(),
+                    hop: m.hop.clone(),
+                    timing,
+                    reason: m.reason.clone(),
+                })
+                .collect()
+        };
+        builder
+            .steps
+            .extend(addon_steps(crate::addons::AddonTiming::Before));
         builder.steps.push(Step::UpgradeControlPlane {
             from: control_plane.clone(),
             to: next.clone(),
@@ -656,6 +713,9 @@ pub fn plan_with(
         if options.managed_addons {
             builder.steps.push(Step::UpdateAddons { to: next.clone() });
         }
+        builder
+            .steps
+            .extend(addon_steps(crate::addons::AddonTiming::After));
         control_plane = next;
     }
     let behind: Vec<usize> = builder

@@ -282,6 +282,9 @@ fn command(provider: Provider, cluster: &str, step: &Step) -> Option<String> {
             "aws eks describe-addon-versions --kubernetes-version {to}, then aws eks update-addon --cluster-name {cluster} --addon-name NAME --addon-version DEFAULT for each installed add-on"
         ),
         (_, Step::UpdateAddons { .. }) => return None,
+        (_, Step::Addon { addon, install, .. }) => {
+            format!("# install {addon} {install} (helm upgrade, or however you installed it)")
+        }
         (_, Step::CordonNodePool { node_pool }) => format!("kubectl cordon -l {}", label(node_pool)),
         (_, Step::DrainNodePool { node_pool }) => format!(
             "kubectl drain -l {} --ignore-daemonsets --delete-emptydir-data --timeout 15m",
