@@ -43,6 +43,8 @@ pub struct ApiUsage {
     pub uses: Vec<ScanFinding>,
     /// Evidence that could not be read, and why.
     pub unread: Vec<String>,
+    /// The charts of the deployed Helm releases the scan read.
+    pub charts: Vec<kupgrade_core::addons::DeployedChart>,
 }
 
 impl ApiUsage {
@@ -67,6 +69,7 @@ impl ApiUsage {
         match live::scan_cluster(client, &Scanner::new(table, horizon)).await {
             Ok(scan) => {
                 usage.uses = scan.findings;
+                usage.charts = scan.charts;
                 usage.unread.extend(scan.notes);
             }
             Err(e) => usage.unread.push(format!(
@@ -322,6 +325,7 @@ mod tests {
             server: server.map(v),
             uses,
             unread: Vec::new(),
+            charts: Vec::new(),
         }
     }
 

@@ -26,11 +26,40 @@ pub struct HelmRelease {
     pub status: String,
     /// The chart, `name-version`, when known.
     pub chart: Option<String>,
+    /// The chart's metadata, when the release carries it.
+    pub chart_metadata: Option<ChartMetadata>,
     /// The rendered manifest Helm applied (multi-document YAML).
     pub manifest: String,
 }
 
+/// What a release's `chart.metadata` says about the chart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartMetadata {
+    /// The chart's name.
+    pub name: String,
+    /// The chart's version.
+    pub version: String,
+    /// `appVersion`: the version of what the chart installs.
+    pub app_version: Option<String>,
+    /// `kubeVersion`: the Kubernetes versions Helm installs and upgrades the chart on.
+    pub kube_version: Option<String>,
+}
+
 impl HelmRelease {
+    /// The release as an installed chart, for the add-on checks (`None` without chart
+    /// metadata).
+    pub fn deployed_chart(&self) -> Option<kupgrade_core::addons::DeployedChart> {
+        let meta = self.chart_metadata.as_ref()?;
+        Some(kupgrade_core::addons::DeployedChart {
+            release: self.name.clone(),
+            namespace: self.namespace.clone(),
+            chart: meta.name.clone(),
+            chart_version: meta.version.clone(),
+            app_version: meta.app_version.clone(),
+            kube_version: meta.kube_version.clone(),
+        })
+    }
+
     /// `helm release ns/name revision N`.
     pub fn label(&self) -> String {
         format!(
@@ -77,6 +106,10 @@ struct ChartMeta {
     name: String,
     #[serde(default)]
     version: String,
+    #[serde(default, rename = "appVersion")]
+    app_version: Option<String>,
+    #[serde(default, rename = "kubeVersion")]
+    kube_version: Option<String>,
 }
 
 /// The most a release may decompress to (64 MiB). Helm stores a release in one Secret or
@@ -160,8 +193,15 @@ fn parse_release(json: &[u8]) -> std::result::Result<HelmRelease, String> {
         status: r.info.map(|i| i.status).unwrap_or_default(),
         chart: r
             .chart
-            .and_then(|c| c.metadata)
+            .as_ref()
+            .and_then(|c| c.metadata.as_ref())
             .map(|m| format!("{}-{}", m.name, m.version)),
+        chart_metadata: r.chart.and_then(|c| c.metadata).map(|m| ChartMetadata {
+            name: m.name,
+            version: m.version,
+            app_version: m.app_version.filter(|v| !v.is_empty()),
+            kube_version: m.kube_version.filter(|v| !v.is_empty()),
+        }),
         manifest: r.manifest,
     })
 }

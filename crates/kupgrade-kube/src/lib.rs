@@ -43,6 +43,7 @@
 //! # Ok::<(), kupgrade_core::Error>(())
 //! ```
 
+pub mod addons;
 pub mod api_gate;
 pub mod bench_security;
 pub mod checks;

@@ -44,6 +44,10 @@ pub struct LiveScan {
     /// CustomResourceDefinition versions that are deprecated, no longer served, or still
     /// listed in `status.storedVersions`.
     pub crds: Vec<CrdFinding>,
+    /// The charts of the deployed Helm releases (for the add-on checks; read with the
+    /// releases the scan reads anyway).
+    #[serde(skip)]
+    pub charts: Vec<kupgrade_core::addons::DeployedChart>,
 }
 
 /// What is wrong with one version of a CustomResourceDefinition.
@@ -397,6 +401,7 @@ pub async fn scan_cluster(client: &Client, scanner: &Scanner) -> Result<LiveScan
     match crate::helm::live_releases(client).await {
         Ok(live) => {
             for r in live.releases.iter().filter(|r| r.status == "deployed") {
+                scan.charts.extend(r.deployed_chart());
                 let mut report = ScanReport::default();
                 scanner.scan_release(r, "cluster", &mut report);
                 scan.findings.extend(report.findings);

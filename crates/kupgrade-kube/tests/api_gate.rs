@@ -82,13 +82,20 @@ async fn gate(client: &kube::Client, current: &str, target: &str) -> Vec<Finding
     };
     let snapshot = facts.snapshot("prod", v(current), Provider::Eks);
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-    check_in_place(facts, snapshot, &v(target), None, today)
-        .await
-        .unwrap()
-        .findings
-        .into_iter()
-        .filter(|f| f.id.starts_with("KUP-API-"))
-        .collect()
+    check_in_place(
+        facts,
+        snapshot,
+        &v(target),
+        None,
+        today,
+        std::sync::Arc::new(kupgrade_core::AddonCatalog::embedded()),
+    )
+    .await
+    .unwrap()
+    .findings
+    .into_iter()
+    .filter(|f| f.id.starts_with("KUP-API-"))
+    .collect()
 }
 
 fn at(findings: &[Finding], id: &str, hop: &str) -> Vec<Finding> {

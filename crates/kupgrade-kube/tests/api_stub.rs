@@ -434,11 +434,17 @@ async fn live_cluster_checks_and_scan() {
     let provider = facts.provider().unwrap_or(kupgrade_core::Provider::Eks);
     let snapshot = facts.snapshot("live", current.clone(), provider);
     let today = chrono::Utc::now().date_naive();
-    let findings =
-        kupgrade_kube::checks::check_in_place(facts, snapshot, &current.next_minor(), Some(&kube), today)
-            .await
-            .unwrap()
-            .findings;
+    let findings = kupgrade_kube::checks::check_in_place(
+        facts,
+        snapshot,
+        &current.next_minor(),
+        Some(&kube),
+        today,
+        std::sync::Arc::new(kupgrade_core::AddonCatalog::embedded()),
+    )
+    .await
+    .unwrap()
+    .findings;
     eprintln!("{} findings", findings.len());
     let health = kube.health().await.unwrap();
     assert!(health.nodes > 0);
@@ -597,14 +603,20 @@ async fn node_configuration_in_the_cluster_is_searched_for_kubelet_flags() {
     };
     let snapshot = facts.snapshot("prod", "1.30".parse().unwrap(), kupgrade_core::Provider::Eks);
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
-    let findings: Vec<_> =
-        kupgrade_kube::checks::check_in_place(facts, snapshot, &"1.31".parse().unwrap(), None, today)
-            .await
-            .unwrap()
-            .findings
-            .into_iter()
-            .filter(|f| f.id == "KUP-KUBE-014")
-            .collect();
+    let findings: Vec<_> = kupgrade_kube::checks::check_in_place(
+        facts,
+        snapshot,
+        &"1.31".parse().unwrap(),
+        None,
+        today,
+        std::sync::Arc::new(kupgrade_core::AddonCatalog::embedded()),
+    )
+    .await
+    .unwrap()
+    .findings
+    .into_iter()
+    .filter(|f| f.id == "KUP-KUBE-014")
+    .collect();
     let flags: Vec<_> = findings
         .iter()
         .map(|f| {

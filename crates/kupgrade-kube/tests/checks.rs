@@ -484,9 +484,16 @@ async fn with_a_kubeconfig_only_the_in_place_plan_is_judged_and_a_broken_state_f
     let today = chrono::NaiveDate::from_ymd_opt(2025, 12, 1).unwrap();
     let f = facts(healthy());
     let snapshot = f.snapshot("prod", v("1.30"), Provider::Eks);
-    let checked = kupgrade_kube::checks::check_in_place(f, snapshot, &v("1.33"), None, today)
-        .await
-        .unwrap();
+    let checked = kupgrade_kube::checks::check_in_place(
+        f,
+        snapshot,
+        &v("1.33"),
+        None,
+        today,
+        std::sync::Arc::new(kupgrade_core::AddonCatalog::embedded()),
+    )
+    .await
+    .unwrap();
     assert!(checked.plan.node_rollouts >= 1, "{:?}", checked.plan.steps);
     assert!(
         checked.checks.iter().any(|(id, _)| *id == "KUP-SKEW-001")
@@ -502,9 +509,16 @@ async fn with_a_kubeconfig_only_the_in_place_plan_is_judged_and_a_broken_state_f
     }
     let f = facts(h);
     let snapshot = f.snapshot("prod", v("1.30"), Provider::Eks);
-    let checked = kupgrade_kube::checks::check_in_place(f, snapshot, &v("1.31"), None, today)
-        .await
-        .unwrap();
+    let checked = kupgrade_kube::checks::check_in_place(
+        f,
+        snapshot,
+        &v("1.31"),
+        None,
+        today,
+        std::sync::Arc::new(kupgrade_core::AddonCatalog::embedded()),
+    )
+    .await
+    .unwrap();
     assert_eq!(checked.plan.node_rollouts, 0);
     let skew: Vec<&Finding> = checked
         .findings

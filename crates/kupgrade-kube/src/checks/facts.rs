@@ -48,13 +48,16 @@ pub struct ClusterFacts {
     /// Node configuration that could not be read (what, and why), reported so that "no
     /// finding" is never mistaken for "nothing read".
     pub unread_node_configs: Vec<String>,
+    /// The charts of the deployed Helm releases (for the add-on checks).
+    pub helm_charts: Vec<kupgrade_core::addons::DeployedChart>,
     /// The live deprecated-API scan (`KUP-API-*`); `None` when the facts come from a file, so
     /// no cluster was scanned.
     #[serde(skip)]
     pub api_usage: Option<ApiUsage>,
 }
 
-async fn list_all<K>(client: &Client) -> Result<Vec<K>>
+/// Every object of kind `K` in every namespace, page by page.
+pub(crate) async fn list_all<K>(client: &Client) -> Result<Vec<K>>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -76,7 +79,9 @@ impl ClusterFacts {
     /// deprecated-API scan.
     pub async fn gather(client: &Client) -> Result<Self> {
         let node_configs = kubelet_flags::gather(client).await;
+        let api_usage = ApiUsage::gather(client).await;
         Ok(Self {
+            helm_charts: api_usage.charts.clone(),
             nodes: list_all(client).await?,
             pods: list_all(client).await?,
             pdbs: list_all(client).await?,
@@ -89,7 +94,7 @@ impl ClusterFacts {
             pvs: list_all(client).await?,
             node_configs: node_configs.sources,
             unread_node_configs: node_configs.unread,
-            api_usage: Some(ApiUsage::gather(client).await),
+            api_usage: Some(api_usage),
         })
     }
 }

@@ -38,6 +38,7 @@ use kupgrade_core::{
 };
 
 pub use facts::ClusterFacts;
+pub(crate) use facts::list_all;
 pub use hop::Hop;
 pub use nodes::kube_proxy_version;
 
@@ -81,7 +82,8 @@ pub fn register_kubelet_flag_check(registry: &mut CheckRegistry, files: Vec<Node
 /// What `kupgrade check` runs with only a kubeconfig: plans an in-place upgrade of the cluster
 /// as its nodes show it ([`ClusterFacts::snapshot`]) and runs core's built-in checks and these
 /// for that plan, through one registry (`workloads`, when given, feeds core's health and
-/// PodDisruptionBudget checks). When today's nodes already break the provider's skew, so that no
+/// PodDisruptionBudget checks), with the add-on checks (`KUP-ADDON-*`) judging the facts'
+/// Helm charts and workload images against `catalog`. When today's nodes already break the provider's skew, so that no
 /// plan can start from them, the plan moves the control plane only and every node is judged as
 /// it is. Findings come sorted, blockers first.
 pub async fn check_in_place(
@@ -90,6 +92,7 @@ pub async fn check_in_place(
     target: &KubeVersion,
     workloads: Option<&dyn ClusterWorkloads>,
     today: NaiveDate,
+    catalog: Arc<kupgrade_core::AddonCatalog>,
 ) -> Result<InPlaceChecks> {
     // EKS managed add-ons follow each hop in a real run (`update-addons` steps), so kube-proxy
     // is judged as the run would leave it when EKS manages it.
@@ -105,6 +108,11 @@ pub async fn check_in_place(
         }
     };
     let mut registry = CheckRegistry::builtin();
+    kupgrade_core::addons::register(
+        &mut registry,
+        catalog,
+        Arc::new(crate::addons::ClusterAddons::from_facts(&facts)),
+    );
     register_facts(&mut registry, facts);
     let calendar = Calendar::embedded(snapshot.provider);
     let inputs = CheckInputs {
