@@ -20,6 +20,7 @@ macro_rules! println {
     }};
 }
 
+mod addon_catalog;
 mod commands;
 mod hints;
 mod output;
@@ -68,6 +69,9 @@ enum Command {
         #[command(subcommand)]
         command: commands::iac::IacCommand,
     },
+    /// The add-on catalog, or a cluster's add-ons and their verdict at each hop (exit 3 when
+    /// one blocks).
+    Addons(commands::addons::AddonsArgs),
     /// Manage simulator state files.
     Sim {
         #[command(subcommand)]
@@ -108,6 +112,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(args),
         Command::Fleet { command } => commands::fleet::run(command),
         Command::Iac { command } => commands::iac::run(command),
+        Command::Addons(args) => commands::addons::run(args),
     };
     match result {
         Ok(code) => code,

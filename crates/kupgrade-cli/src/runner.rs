@@ -61,6 +61,8 @@ pub struct RunSettings {
     /// Terraform or eksctl files that declare this cluster (`--iac`): a warning, with the
     /// edits, when they declare other versions than the run leaves.
     pub iac: Vec<PathBuf>,
+    /// The add-on catalog and what is installed, for the plan's `addon` steps.
+    pub addons: Option<kupgrade_core::addons::AddonPlanInput>,
 }
 
 impl RunSettings {
@@ -72,6 +74,7 @@ impl RunSettings {
             .with_allow_preview(self.allow_preview)
             .with_replan(self.replan)
             .with_dry_run(self.dry_run)
+            .with_addons(self.addons.clone())
     }
 }
 

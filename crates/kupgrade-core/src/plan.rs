@@ -576,6 +576,9 @@ pub struct PlanOptions {
     /// Self-managed add-on releases to install around hops (`addon` steps), from
     /// [`crate::addons::moves`].
     pub addon_moves: Vec<crate::addons::AddonMove>,
+    /// The catalog and the installed add-ons, from which the planner adds the
+    /// [`crate::addons::moves`] of this plan's hops.
+    pub installed_addons: Option<crate::addons::AddonPlanInput>,
 }
 
 impl PlanOptions {
@@ -591,7 +594,15 @@ impl PlanOptions {
             max_parallel_pools: None,
             durations: None,
             addon_moves: Vec::new(),
+            installed_addons: None,
         }
+    }
+
+    /// Puts an `addon` step around each hop where an installed add-on must move
+    /// ([`crate::addons::moves`] from the snapshot's control plane to the target).
+    pub fn with_installed_addons(mut self, input: Option<crate::addons::AddonPlanInput>) -> Self {
+        self.installed_addons = input;
+        self
     }
 
     /// Puts an `addon` step around its hop for each of `moves`.
@@ -674,6 +685,15 @@ pub fn plan_with(
         steps: Vec::new(),
         rollouts: 0,
     };
+    let mut addon_moves = options.addon_moves.clone();
+    if let Some(input) = &options.installed_addons {
+        addon_moves.extend(crate::addons::moves(
+            &input.catalog,
+            &input.installed,
+            &snapshot.control_plane,
+            &target,
+        ));
+    }
     let mut control_plane = snapshot.control_plane.clone();
     while control_plane.minor() < target.minor() {
         let next = control_plane.next_minor();
@@ -690,8 +710,7 @@ pub fn plan_with(
         );
         builder.move_pools(&must_move, &control_plane.minor_version(), &reason);
         let addon_steps = |timing: crate::addons::AddonTiming| -> Vec<Step> {
-            options
-                .addon_moves
+            addon_moves
                 .iter()
                 .filter(|m| m.hop == next && m.timing == timing)
                 .map(|m| Step::Addon {

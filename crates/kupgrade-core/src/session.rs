@@ -73,6 +73,8 @@ pub struct PrepareOptions {
     pub replan: bool,
     /// Read and check only: the journal is read but not locked, and [`Prepared::run`] refuses.
     pub dry_run: bool,
+    /// The add-on catalog and what is installed, for `addon` steps in the plan.
+    pub addons: Option<crate::addons::AddonPlanInput>,
 }
 
 impl PrepareOptions {
@@ -132,6 +134,12 @@ impl PrepareOptions {
         self
     }
 
+    /// Plans `addon` steps for what `addons` says is installed.
+    pub fn with_addons(mut self, addons: Option<crate::addons::AddonPlanInput>) -> Self {
+        self.addons = addons;
+        self
+    }
+
     /// The planner's options for `provider`.
     pub fn plan_options(&self, provider: crate::Provider) -> PlanOptions {
         let mut policy = SkewPolicy::for_provider(provider);
@@ -141,7 +149,8 @@ impl PrepareOptions {
         let options = PlanOptions::new(provider, self.strategy)
             .with_policy(policy)
             .with_canary_new_pool(self.canary_new_pool)
-            .with_max_parallel_pools(self.max_parallel_pools);
+            .with_max_parallel_pools(self.max_parallel_pools)
+            .with_installed_addons(self.addons.clone());
         match &self.canary_pool {
             Some(pool) => options.with_canary_pool(pool.clone()),
             None => options,

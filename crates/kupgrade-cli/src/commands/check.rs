@@ -58,6 +58,10 @@ pub struct CheckArgs {
     /// Output format (text or json).
     #[arg(long, value_enum, default_value_t)]
     output: Output,
+    /// An add-on catalog file (the embedded catalog's schema) that extends or overrides the
+    /// embedded one for the add-on checks (KUP-ADDON-*).
+    #[arg(long, value_name = "FILE")]
+    addons: Option<PathBuf>,
     /// Also write a report: Markdown, or JUnit XML of the checks when FILE ends in .xml.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -151,9 +155,10 @@ fn in_cluster(args: &CheckArgs, node_configs: Vec<NodeConfigSource>) -> anyhow::
         let snapshot = facts.snapshot(name, current, provider);
         let today = args.today.unwrap_or_else(|| chrono::Utc::now().date_naive());
         let workloads: &dyn kupgrade_core::ClusterWorkloads = &kube;
+        let catalog = crate::addon_catalog::load(args.addons.as_deref())?;
         let InPlaceChecks {
             plan, findings, checks, ..
-        } = check_in_place(facts, snapshot, &args.plan.to, Some(workloads), today).await?;
+        } = check_in_place(facts, snapshot, &args.plan.to, Some(workloads), today, catalog).await?;
         Ok(Checked {
             plan,
             findings: crate::hints::findings_with_advice(&findings),
@@ -201,6 +206,13 @@ fn planned(
             workloads.client().clone(),
             node_configs,
             Some(cluster.clone()),
+        );
+        kupgrade_core::addons::register(
+            &mut registry,
+            crate::addon_catalog::load(args.addons.as_deref())?,
+            Arc::new(kupgrade_kube::addons::ClusterAddons::live(
+                workloads.client().clone(),
+            )),
         );
         crate::runner::check(
             cluster,

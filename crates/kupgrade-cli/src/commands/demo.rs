@@ -96,6 +96,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             banner: Some(banner),
             cluster_lock: None,
             iac: Vec::new(),
+            addons: None,
         };
         run_flow(
             Arc::new(sim.clone()),

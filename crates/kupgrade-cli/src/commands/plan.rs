@@ -34,6 +34,10 @@ pub struct PlanArgs {
     /// step, when they declare other versions than the plan leaves.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     iac: Vec<PathBuf>,
+    /// An add-on catalog file that extends or overrides the embedded one. With a live cluster
+    /// and --kubeconfig, the plan gets an `addon` step wherever an installed add-on must move.
+    #[arg(long, value_name = "FILE")]
+    addons: Option<PathBuf>,
 }
 
 /// Runs `kupgrade plan`.
@@ -43,6 +47,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         crate::report_file::check_writable(path)?;
     }
     let mut managed_addons = false;
+    let mut installed_addons = None;
     let snapshot = match (&args.state, args.cluster.provider) {
         (Some(path), _) => state_file::read(path)?,
         (None, None) => {
@@ -62,6 +67,15 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
         (None, Some(_)) => crate::runner::live_runtime()?.block_on(async {
             let cluster = providers::connect(&args.cluster).await?;
             managed_addons = cluster.addon_updates().is_some();
+            if args.cluster.kubeconfig.is_some() || args.cluster.context.is_some() {
+                use kupgrade_core::addons::AddonInventory;
+                let catalog = crate::addon_catalog::load(args.addons.as_deref())?;
+                let workloads = providers::workloads(&args.cluster).await?;
+                let installed = kupgrade_kube::addons::ClusterAddons::live(workloads.client().clone())
+                    .installed(&catalog)
+                    .await?;
+                installed_addons = Some(kupgrade_core::addons::AddonPlanInput { catalog, installed });
+            }
             anyhow::Ok(cluster.describe().await?)
         })?,
     };
@@ -69,7 +83,8 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let options = args
         .plan
         .options(snapshot.provider)
-        .with_managed_addons(managed_addons);
+        .with_managed_addons(managed_addons)
+        .with_installed_addons(installed_addons);
     let plan = plan_with(&snapshot, &args.plan.to, &options)?;
     let text = match args.output {
         Output::Text => render_text(&plan) + &strategy_comparison(&snapshot, &args.plan, managed_addons),

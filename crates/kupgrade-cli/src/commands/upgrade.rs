@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Args;
 use kupgrade_core::CheckRegistry;
+use kupgrade_core::addons::AddonInventory;
 use kupgrade_sim::{SimCluster, SimStore};
 
 use crate::output::Output;
@@ -58,6 +59,10 @@ pub struct UpgradeArgs {
     /// step, when they declare other versions than the run leaves.
     #[arg(long, value_name = "PATH", num_args = 1..)]
     iac: Vec<PathBuf>,
+    /// An add-on catalog file that extends or overrides the embedded one (live clusters: the
+    /// add-on checks and the plan's add-on steps).
+    #[arg(long, value_name = "FILE")]
+    addons: Option<PathBuf>,
 }
 
 impl UpgradeArgs {
@@ -87,6 +92,7 @@ impl UpgradeArgs {
             banner: None,
             cluster_lock: None,
             iac: self.iac.clone(),
+            addons: None,
         }
     }
 }
@@ -109,8 +115,20 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
                 Vec::new(),
                 Some(cluster.clone()),
             );
+            let catalog = crate::addon_catalog::load(args.addons.as_deref())?;
+            let inventory = Arc::new(kupgrade_kube::addons::ClusterAddons::live(
+                workloads.client().clone(),
+            ));
+            kupgrade_core::addons::register(&mut registry, catalog.clone(), inventory.clone());
             let mut settings = args.settings(false, None);
             settings.cluster_lock = Some(workloads.clone());
+            // What is installed puts add-on steps in the plan; when it cannot be read, the
+            // KUP-ADDON-003 check says so and the plan has none.
+            settings.addons = inventory
+                .installed(&catalog)
+                .await
+                .ok()
+                .map(|installed| kupgrade_core::addons::AddonPlanInput { catalog, installed });
             run_flow(cluster, workloads, registry, settings).await
         }),
     }

@@ -24,6 +24,17 @@ pub enum RangeMeaning {
 }
 
 impl RangeMeaning {
+    /// The schema's word for it (`minor-must-match`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RangeMeaning::Enforced => "enforced",
+            RangeMeaning::MinorMustMatch => "minor-must-match",
+            RangeMeaning::Supported => "supported",
+            RangeMeaning::Tested => "tested",
+            RangeMeaning::Floor => "floor",
+        }
+    }
+
     /// How a version outside the range is described, in the vendor's terms.
     pub fn outside(self) -> &'static str {
         match self {
@@ -223,7 +234,7 @@ impl AddonEntry {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CatalogFile {
-    addons: Vec<AddonEntry>,
+    addons: Vec<serde_norway::Value>,
 }
 
 /// Every add-on kupgrade knows: the embedded catalog, extended or overridden by the user's.
@@ -241,10 +252,24 @@ impl AddonCatalog {
 
     /// A catalog from YAML (or JSON) of the same schema; `origin` names it in errors.
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self> {
-        let file: CatalogFile = serde_norway::from_str(text)
-            .map_err(|e| Error::invalid_input(format!("{origin} is not an add-on catalog: {e}")))?;
+        let file: CatalogFile = serde_norway::from_str(text).map_err(|e| {
+            Error::invalid_input(format!(
+                "{origin} is not an add-on catalog (a list under `addons:`): {e}"
+            ))
+        })?;
+        // Each entry on its own, so that an error names the entry.
+        let mut addons = Vec::with_capacity(file.addons.len());
+        for (i, value) in file.addons.into_iter().enumerate() {
+            let name = value
+                .get("name")
+                .and_then(|n| n.as_str())
+                .map_or_else(|| format!("#{}", i + 1), |n| format!("'{n}'"));
+            let entry: AddonEntry = serde_norway::from_value(value)
+                .map_err(|e| Error::invalid_input(format!("{origin}: entry {name}: {e}")))?;
+            addons.push(entry);
+        }
         let mut seen = std::collections::BTreeSet::new();
-        for entry in &file.addons {
+        for entry in &addons {
             entry
                 .validate()
                 .map_err(|why| Error::invalid_input(format!("{origin}: {why}")))?;
@@ -255,7 +280,7 @@ impl AddonCatalog {
                 )));
             }
         }
-        Ok(Self { addons: file.addons })
+        Ok(Self { addons })
     }
 
     /// This catalog with `other`'s entries added; an entry of the same name replaces this
@@ -441,7 +466,10 @@ mod tests {
         ));
         assert!(err.contains("release 'one' is not a release like 1.5.x"), "{err}");
         let err = bad(&format!("{base}    meaning: sometimes\n"));
-        assert!(err.contains("addons.yaml is not an add-on catalog"), "{err}");
+        assert!(
+            err.contains("addons.yaml: entry 'x': unknown variant `sometimes`"),
+            "{err}"
+        );
         assert!(!err.contains('\n'), "one line: {err}");
     }
 }

@@ -132,6 +132,16 @@ impl AddonInventory for Vec<InstalledAddon> {
     }
 }
 
+/// What the planner needs to put `addon` steps in a plan: the catalog and what is installed
+/// ([`crate::PlanOptions::with_installed_addons`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddonPlanInput {
+    /// The catalog.
+    pub catalog: Arc<AddonCatalog>,
+    /// What is installed.
+    pub installed: Vec<InstalledAddon>,
+}
+
 /// When an add-on step happens relative to its hop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -321,7 +331,24 @@ impl Check for AddonCheck {
         self.kind.per_hop()
     }
     async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
-        let installed = self.inventory.installed(&self.catalog).await?;
+        let installed = match self.inventory.installed(&self.catalog).await {
+            Ok(installed) => installed,
+            // Add-ons that cannot be read do not stop the other checks; one warning says so.
+            Err(e) if self.kind == Kind::NotJudged => {
+                return Ok(vec![Finding {
+                    id: self.kind.id().into(),
+                    severity: Severity::Warning,
+                    message: format!(
+                        "add-ons not checked: the cluster's Helm releases and workloads could not be read ({e}); grant `list` on secrets, deployments, daemonsets and statefulsets, or check them with `kupgrade addons`"
+                    ),
+                    subject: Subject::new("Cluster", ctx.snapshot.name.clone()),
+                    hop: None,
+                    api: None,
+                    hint: None,
+                }]);
+            }
+            Err(_) => return Ok(Vec::new()),
+        };
         let judge = Judge {
             catalog: &self.catalog,
             provider: ctx.plan.provider,
