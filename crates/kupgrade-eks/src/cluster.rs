@@ -683,10 +683,16 @@ impl NodeConfigReader for EksCluster {
     }
 }
 
-/// EKS upgrade insights.
+/// EKS upgrade insights, and managed add-ons at every hop.
 impl ProviderChecks for EksCluster {
     fn checks(&self) -> Vec<Box<dyn kupgrade_core::Check>> {
-        vec![Box::new(self.insights_check())]
+        vec![
+            Box::new(self.insights_check()),
+            Box::new(crate::addon_check::EksAddonCheck::new(
+                self.client.clone(),
+                &self.cluster,
+            )),
+        ]
     }
 }
 

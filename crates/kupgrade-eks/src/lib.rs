@@ -50,6 +50,7 @@
 //! # }
 //! ```
 
+mod addon_check;
 mod addons;
 mod builder;
 mod cluster;
@@ -59,6 +60,7 @@ mod insights;
 mod launch_templates;
 mod recent_reads;
 
+pub use addon_check::{ADDON_CHECK_ID, EksAddonCheck};
 pub use addons::{AddonVersion, pick_target};
 pub use builder::{CLUSTER_ENV, EksClusterBuilder};
 pub use cluster::EksCluster;

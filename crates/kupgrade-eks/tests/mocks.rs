@@ -766,3 +766,82 @@ async fn launch_template_user_data_is_read_from_ec2() {
         read.unread[0]
     );
 }
+
+#[tokio::test]
+async fn managed_add_ons_are_judged_at_each_hop_against_describe_addon_versions() {
+    let list = mock!(Client::list_addons).then_output(|| {
+        ListAddonsOutput::builder()
+            .addons("coredns")
+            .addons("legacy-metrics")
+            .addons("kube-proxy")
+            .build()
+    });
+    let describe = mock!(Client::describe_addon).then_compute_output(|r| {
+        let version = match r.addon_name() {
+            Some("coredns") => "v1.11.1-eksbuild.9",
+            Some("legacy-metrics") => "v0.3.0-eksbuild.1",
+            _ => "v1.33.0-eksbuild.1",
+        };
+        DescribeAddonOutput::builder()
+            .addon(
+                Addon::builder()
+                    .addon_name(r.addon_name().unwrap_or_default())
+                    .addon_version(version)
+                    .build(),
+            )
+            .build()
+    });
+    // At 1.31: coredns has a default, legacy-metrics has no compatible version, and kube-proxy
+    // runs a version newer than any EKS lists for 1.31.
+    let versions = mock!(Client::describe_addon_versions)
+        .match_requests(|r| r.kubernetes_version() == Some("1.31"))
+        .then_compute_output(|r| {
+            let name = r.addon_name().unwrap_or_default().to_string();
+            let listed: &[&str] = match name.as_str() {
+                "coredns" => &["v1.11.4-eksbuild.2"],
+                "kube-proxy" => &["v1.31.2-eksbuild.3"],
+                _ => &[],
+            };
+            let mut info = AddonInfo::builder().addon_name(&name);
+            for v in listed {
+                info = info.addon_versions(
+                    AddonVersionInfo::builder()
+                        .addon_version(*v)
+                        .compatibilities(
+                            Compatibility::builder()
+                                .cluster_version("1.31")
+                                .default_version(true)
+                                .build(),
+                        )
+                        .build(),
+                );
+            }
+            DescribeAddonVersionsOutput::builder()
+                .addons(info.build())
+                .build()
+        });
+    let check = kupgrade_eks::EksAddonCheck::new(client(&[&list, &describe, &versions]), "prod");
+    let found = check.findings_at(&KubeVersion::new(1, 31)).await.unwrap();
+    let summary: Vec<(&str, kupgrade_core::Severity)> = found
+        .iter()
+        .map(|f| (f.subject.name.as_str(), f.severity))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("legacy-metrics", kupgrade_core::Severity::Blocker),
+            ("kube-proxy", kupgrade_core::Severity::Warning),
+        ]
+    );
+    assert!(
+        found[0].message.contains(
+            "EKS lists no version of managed add-on legacy-metrics compatible with Kubernetes 1.31"
+        )
+    );
+    assert!(
+        found[1]
+            .message
+            .contains("runs v1.33.0-eksbuild.1, newer than every version EKS lists as compatible with 1.31")
+    );
+    assert!(found.iter().all(|f| f.id == kupgrade_eks::ADDON_CHECK_ID));
+}

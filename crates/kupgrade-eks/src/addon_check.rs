@@ -1,0 +1,154 @@
+//! EKS managed add-ons at every hop, as a pre-flight check (`KUP-EKS-ADDON-001`).
+//!
+//! Each installed managed add-on (`ListAddons`, `DescribeAddon`) is judged at each hop against
+//! what `DescribeAddonVersions` lists as compatible with that Kubernetes minor: none at all is a
+//! blocker (the `update-addons` step after the hop would have nothing to move to), and an
+//! installed version newer than every compatible one is a warning (kupgrade never moves an
+//! add-on backwards, so it would stay on a version EKS does not list for the hop).
+
+use async_trait::async_trait;
+use aws_sdk_eks::Client;
+use aws_sdk_eks::types::AddonInfo;
+use kupgrade_core::checks::CheckContext;
+use kupgrade_core::{Check, Finding, KubeVersion, Result, Severity, Subject};
+
+use crate::addons::{AddonVersion, compatible_versions, pick_target};
+use crate::error::{Target, map_sdk_error};
+
+/// The check id of EKS managed add-on compatibility.
+pub const ADDON_CHECK_ID: &str = "KUP-EKS-ADDON-001";
+
+/// A [`Check`] of the cluster's EKS managed add-ons at every hop.
+#[derive(Debug, Clone)]
+pub struct EksAddonCheck {
+    client: Client,
+    cluster: String,
+}
+
+impl EksAddonCheck {
+    /// A check of cluster `cluster` through `client`.
+    pub fn new(client: Client, cluster: impl Into<String>) -> Self {
+        Self {
+            client,
+            cluster: cluster.into(),
+        }
+    }
+
+    /// The findings for the hop to `minor`.
+    pub async fn findings_at(&self, minor: &KubeVersion) -> Result<Vec<Finding>> {
+        let cluster = self.cluster.as_str();
+        let names: Vec<String> = self
+            .client
+            .list_addons()
+            .cluster_name(cluster)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| map_sdk_error("ListAddons", Target::Cluster(cluster), e))?;
+        let kubernetes_version = format!("{}.{}", minor.major(), minor.minor());
+        let mut out = Vec::new();
+        for name in names {
+            let target = Target::Addon {
+                cluster,
+                addon: &name,
+            };
+            let described = self
+                .client
+                .describe_addon()
+                .cluster_name(cluster)
+                .addon_name(&name)
+                .send()
+                .await
+                .map_err(|e| map_sdk_error("DescribeAddon", target, e))?;
+            let Some(current) = described
+                .addon()
+                .and_then(|a| a.addon_version())
+                .and_then(AddonVersion::parse)
+            else {
+                continue;
+            };
+            let info: Vec<AddonInfo> = self
+                .client
+                .describe_addon_versions()
+                .addon_name(&name)
+                .kubernetes_version(&kubernetes_version)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|e| map_sdk_error("DescribeAddonVersions", target, e))?;
+            let (compatible, default) = compatible_versions(&info, minor);
+            let subject = Subject::new("EksAddon", name.clone());
+            let finding = |severity, message| Finding {
+                id: ADDON_CHECK_ID.into(),
+                severity,
+                message,
+                subject: subject.clone(),
+                hop: None,
+                api: None,
+                hint: None,
+            };
+            let Some(newest) = compatible.iter().max() else {
+                out.push(finding(
+                    Severity::Blocker,
+                    format!(
+                        "EKS lists no version of managed add-on {name} compatible with Kubernetes {minor} (DescribeAddonVersions); it runs {} now. Remove the add-on or replace it before the hop",
+                        current.as_str()
+                    ),
+                ));
+                continue;
+            };
+            let moves = pick_target(&name, &current, &compatible, default.as_ref()).is_some();
+            if !moves && !compatible.contains(&current) && &current > newest {
+                out.push(finding(
+                    Severity::Warning,
+                    format!(
+                        "managed add-on {name} runs {}, newer than every version EKS lists as compatible with {minor} (newest {}); kupgrade does not move add-ons backwards, so it stays on a version EKS does not list for {minor}",
+                        current.as_str(),
+                        newest.as_str()
+                    ),
+                ));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Check for EksAddonCheck {
+    fn id(&self) -> &'static str {
+        ADDON_CHECK_ID
+    }
+
+    fn description(&self) -> &'static str {
+        "EKS managed add-ons have a compatible version at every hop (DescribeAddonVersions)"
+    }
+
+    fn per_hop(&self) -> bool {
+        true
+    }
+
+    async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
+        match self.findings_at(ctx.hop).await {
+            Ok(found) => Ok(found),
+            Err(e) if e.is_retryable() => Err(e),
+            // Said once, at the first hop.
+            Err(_) if ctx.plan.hops().first().is_some_and(|first| first != ctx.hop) => Ok(Vec::new()),
+            Err(e) => Ok(vec![Finding {
+                id: ADDON_CHECK_ID.into(),
+                severity: Severity::Warning,
+                message: format!(
+                    "could not read the cluster's EKS managed add-ons ({e}); check them with `aws eks describe-addon-versions --kubernetes-version {}`",
+                    ctx.hop
+                ),
+                subject: Subject::new("Cluster", &self.cluster),
+                hop: None,
+                api: None,
+                hint: None,
+            }]),
+        }
+    }
+}
