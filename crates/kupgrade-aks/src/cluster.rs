@@ -185,13 +185,13 @@ impl AksCluster {
         ]
     }
 
-    fn cluster_url(&self, extra: &[&str]) -> azure_core::http::Url {
+    pub(crate) fn cluster_url(&self, extra: &[&str]) -> azure_core::http::Url {
         let mut s = self.cluster_segments();
         s.extend_from_slice(extra);
         self.arm.url(&s)
     }
 
-    fn cluster_target(&self) -> Target {
+    pub(crate) fn cluster_target(&self) -> Target {
         Target::Cluster(self.ids.name.clone())
     }
 
@@ -881,6 +881,17 @@ impl ManagedCluster for AksCluster {
             });
         }
         Ok(ops)
+    }
+
+    fn provider_checks(&self) -> Option<&dyn kupgrade_core::ProviderChecks> {
+        Some(self)
+    }
+}
+
+/// The components AKS installs at each hop.
+impl kupgrade_core::ProviderChecks for AksCluster {
+    fn checks(&self) -> Vec<Box<dyn kupgrade_core::Check>> {
+        vec![Box::new(self.components_check())]
     }
 }
 

@@ -51,6 +51,7 @@
 mod arm;
 mod builder;
 mod cluster;
+mod components;
 mod convert;
 mod error;
 mod models;
@@ -59,5 +60,6 @@ mod writes;
 pub use arm::API_VERSION;
 pub use builder::{AksClusterBuilder, PUBLIC_ARM_ENDPOINT, default_credential, env};
 pub use cluster::{AbortOutcome, AksCluster, AksPoolDetails, AksVersion, UpgradeOptions};
+pub use components::{AksComponent, AksComponentsCheck, COMPONENTS_CHECK_ID};
 pub use convert::{UndrainableNodeBehavior, validate_pool_name};
 pub use error::{ArmError, DEPRECATED_API_BLOCK};

@@ -145,6 +145,31 @@ pub(crate) struct PoolUpgradeProfileModel {
     pub name: Option<String>,
     #[serde(default)]
     pub upgrades: Vec<UpgradeEntryModel>,
+    /// What AKS installs per Kubernetes minor (listed by AKS Component Insights).
+    #[serde(default)]
+    pub components_by_releases: Vec<ComponentsByReleaseModel>,
+}
+
+/// `componentsByReleases[]`: the components of one Kubernetes minor.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ComponentsByReleaseModel {
+    #[serde(default)]
+    pub kubernetes_version: String,
+    #[serde(default)]
+    pub components: Vec<ComponentModel>,
+}
+
+/// One component of `componentsByReleases[].components`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ComponentModel {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub has_breaking_changes: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

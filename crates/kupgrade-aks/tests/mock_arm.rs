@@ -1002,3 +1002,60 @@ fn the_spec_extract_accepts_official_writes_and_refuses_a_get_echo() {
         ]
     );
 }
+
+#[tokio::test]
+async fn components_aks_marks_breaking_are_a_warning_at_their_hop() {
+    use kupgrade_core::checks::{CheckInputs, CheckRegistry, Offer};
+    let arm = mock().await;
+    arm.set_components_by_releases(
+        "prod",
+        serde_json::json!([
+            {"kubernetesVersion": "1.31", "components": [
+                {"name": "azure-policy-webhook", "version": "1.13.0", "hasBreakingChanges": false},
+                {"name": "cilium-operator", "version": "v1.17.2", "hasBreakingChanges": true}
+            ]},
+            {"kubernetesVersion": "1.32", "components": [
+                {"name": "osm-sidecar", "version": "v1.32.2-hotfix.20241216", "hasBreakingChanges": false}
+            ]}
+        ]),
+    );
+    let cluster = connect(&arm, "prod");
+    let check = cluster.components_check();
+    let at_31 = check.components_at(&v("1.31")).await.unwrap();
+    assert_eq!(at_31.len(), 2);
+    assert!(check.components_at(&v("1.33")).await.unwrap().is_empty());
+
+    let snapshot = cluster.describe().await.unwrap();
+    let plan = kupgrade_core::plan_with(
+        &snapshot,
+        &v("1.32"),
+        &kupgrade_core::PlanOptions::new(kupgrade_core::Provider::Aks, kupgrade_core::Strategy::InPlace),
+    )
+    .unwrap();
+    let mut registry = CheckRegistry::empty();
+    registry.extend(cluster.provider_checks().unwrap().checks());
+    let calendar = kupgrade_core::Calendar::embedded(kupgrade_core::Provider::Aks);
+    let inputs = CheckInputs {
+        snapshot: &snapshot,
+        calendar: &calendar,
+        today: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        workloads: None,
+        in_flight: &[],
+        force_drain: false,
+        offer: Offer::NotRead,
+        allow_preview: false,
+    };
+    let found = registry.run(&plan, &inputs).await.unwrap();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].id, kupgrade_aks::COMPONENTS_CHECK_ID);
+    assert_eq!(found[0].hop, Some(v("1.31")));
+    assert!(
+        found[0]
+            .message
+            .contains("AKS installs cilium-operator v1.17.2 at 1.31 and marks it as having breaking changes")
+    );
+
+    // A profile without the listing (it is a preview in AKS) says nothing.
+    arm.set_components_by_releases("prod", Value::Null);
+    assert!(registry.run(&plan, &inputs).await.unwrap().is_empty());
+}

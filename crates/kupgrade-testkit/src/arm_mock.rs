@@ -208,6 +208,8 @@ struct Cluster {
     /// `properties.upgradeSettings` as last written (the example's, to begin with).
     upgrade_settings: Value,
     deprecated_api_block: bool,
+    /// `controlPlaneProfile.componentsByReleases` of the upgrade profile (absent when null).
+    components_by_releases: Value,
     pools: BTreeMap<String, Pool>,
 }
 
@@ -377,6 +379,7 @@ impl MockArm {
                     channel: None,
                     upgrade_settings: spec().cluster["properties"]["upgradeSettings"].clone(),
                     deprecated_api_block: false,
+                    components_by_releases: Value::Null,
                     pools: BTreeMap::new(),
                 },
             )
@@ -443,6 +446,17 @@ impl MockArm {
         self.with(|s| {
             if let Some(c) = s.clusters.get_mut(cluster) {
                 c.channel = Some(channel.to_string());
+            }
+        });
+    }
+
+    /// Sets what the upgrade profile lists in `controlPlaneProfile.componentsByReleases`
+    /// (`[{kubernetesVersion, components: [{name, version, hasBreakingChanges}]}]`, the shape
+    /// AKS's Component Insights documentation shows).
+    pub fn set_components_by_releases(&self, cluster: &str, releases: Value) {
+        self.with(|s| {
+            if let Some(c) = s.clusters.get_mut(cluster) {
+                c.components_by_releases = releases;
             }
         });
     }
@@ -1346,12 +1360,16 @@ impl State {
             .iter()
             .map(|(n, p)| json!({"name": n, "kubernetesVersion": p.current, "osType": "Linux", "upgrades": ups(minor(&p.current), cp)}))
             .collect();
+        let mut control_plane = json!({"kubernetesVersion": c.current, "name": null, "osType": "Linux", "upgrades": ups(cp, cp + 1)});
+        if !c.components_by_releases.is_null() {
+            control_plane["componentsByReleases"] = c.components_by_releases.clone();
+        }
         Reply::new(200).set_body_json(json!({
             "id": format!("{}/upgradeProfiles/default", cluster_id(name)),
             "name": "default",
             "type": "Microsoft.ContainerService/managedClusters/upgradeProfiles",
             "properties": {
-                "controlPlaneProfile": {"kubernetesVersion": c.current, "name": null, "osType": "Linux", "upgrades": ups(cp, cp + 1)},
+                "controlPlaneProfile": control_plane,
                 "agentPoolProfiles": pools
             }
         }))
