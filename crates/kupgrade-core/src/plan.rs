@@ -222,13 +222,14 @@ impl Step {
                 hop,
                 timing,
                 ..
-            } => format!(
-                "install {addon} {install} {} the control plane reaches {hop} (self-managed: you install it)",
-                match timing {
-                    crate::addons::AddonTiming::Before => "before",
-                    crate::addons::AddonTiming::After => "right after",
-                }
-            ),
+            } => match timing {
+                crate::addons::AddonTiming::Before => format!(
+                    "install {addon} {install} before the control plane reaches {hop} (self-managed: do it before you start; the run does not wait)"
+                ),
+                crate::addons::AddonTiming::After => format!(
+                    "install {addon} {install} right after the control plane reaches {hop} (self-managed: you install it)"
+                ),
+            },
             Step::UpgradeNodePool {
                 node_pool,
                 from,

@@ -324,3 +324,156 @@ fn add_on_steps_go_around_their_hops_in_the_plan_and_its_json() {
     assert_eq!(addon_steps[1]["timing"], "before");
     assert_eq!(addon_steps[1]["hop"], "1.34");
 }
+
+#[test]
+fn an_autoscaler_already_behind_the_cluster_is_caught_up_before_the_first_hop() {
+    let image = [image(
+        "kube-system",
+        "cluster-autoscaler",
+        "registry.k8s.io/autoscaling/cluster-autoscaler:v1.29.4",
+    )];
+    let found = findings(Provider::Eks, "1.30", "1.31", &[], &image);
+    let blocker = found.iter().find(|f| f.id == "KUP-ADDON-001").expect("a blocker");
+    assert!(
+        blocker
+            .message
+            .contains("install 1.30.x before the first hop, 1.31.x right after the hop to 1.31"),
+        "{}",
+        blocker.message
+    );
+    assert!(blocker.message.contains("(--to 1.31)"), "{}", blocker.message);
+
+    let catalog = AddonCatalog::embedded();
+    let installed = addons::detect(&catalog, &[], &image);
+    let moves = addons::moves(&catalog, &installed, &v("1.30"), &v("1.31"));
+    let summary: Vec<(String, String, addons::AddonTiming)> = moves
+        .iter()
+        .map(|m| (m.install.clone(), m.hop.to_string(), m.timing))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("1.30.x".into(), "1.31".into(), addons::AddonTiming::Before),
+            ("1.31.x".into(), "1.31".into(), addons::AddonTiming::After),
+        ]
+    );
+}
+
+#[test]
+fn suggestions_are_never_a_downgrade_nor_a_release_the_vendor_marks_broken() {
+    // external-dns 0.14 stops at 1.32: the fix is 0.18.x, not a wildcard over old releases.
+    let found = findings(
+        Provider::Aks,
+        "1.32",
+        "1.33",
+        &[],
+        &[image(
+            "dns",
+            "external-dns",
+            "registry.k8s.io/external-dns/external-dns:v0.14.2",
+        )],
+    );
+    let w = found.iter().find(|f| f.id == "KUP-ADDON-002").expect("a warning");
+    assert!(
+        w.message.contains("ExternalDNS 0.18.x lists 1.21+"),
+        "{}",
+        w.message
+    );
+
+    // ingress-nginx 1.15 (1.31-1.35) on a 1.29 cluster: the cluster is below its minimum; no
+    // hop below the minimum suggests an older controller.
+    let found = findings(
+        Provider::Aks,
+        "1.29",
+        "1.30",
+        &[],
+        &[image(
+            "ingress",
+            "controller",
+            "registry.k8s.io/ingress-nginx/controller:v1.15.1",
+        )],
+    );
+    let ids: Vec<&str> = found.iter().map(|f| f.id.as_str()).collect();
+    assert!(
+        ids.contains(&"KUP-ADDON-005") && ids.contains(&"KUP-ADDON-004"),
+        "{ids:?}"
+    );
+    assert!(!ids.contains(&"KUP-ADDON-002"), "{found:#?}");
+    let catalog = AddonCatalog::embedded();
+    let installed = addons::detect(
+        &catalog,
+        &[],
+        &[image(
+            "ingress",
+            "controller",
+            "registry.k8s.io/ingress-nginx/controller:v1.15.1",
+        )],
+    );
+    assert!(addons::moves(&catalog, &installed, &v("1.29"), &v("1.30")).is_empty());
+}
+
+#[test]
+fn provider_components_are_not_self_managed_add_ons_and_the_running_image_wins() {
+    let catalog = AddonCatalog::embedded();
+    let found = addons::detect(
+        &catalog,
+        &[chart("ca", "cluster-autoscaler", "9.50.0", "1.31.0", None)],
+        &[
+            image(
+                "kube-system",
+                "calico-node",
+                "mcr.microsoft.com/oss/calico/node:v3.29.2",
+            ),
+            image(
+                "platform",
+                "ca",
+                "registry.k8s.io/autoscaling/cluster-autoscaler:v1.29.4",
+            ),
+        ],
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].version.as_deref(), Some("v1.29.4"));
+    assert!(
+        found[0]
+            .evidence
+            .contains("chart cluster-autoscaler-9.50.0, image registry.k8s.io")
+    );
+}
+
+#[test]
+fn a_kube_version_helm_cannot_parse_blocks() {
+    let found = findings(
+        Provider::Aks,
+        "1.31",
+        "1.32",
+        &[chart(
+            "x",
+            "x-operator",
+            "1.0.0",
+            "1.0.0",
+            Some(">=1.20.0-0<1.30.0-0"),
+        )],
+        &[],
+    );
+    let b = found.iter().find(|f| f.id == "KUP-ADDON-006").expect("a blocker");
+    assert_eq!(b.severity, Severity::Blocker);
+    assert!(b.message.contains("which Helm cannot parse"), "{}", b.message);
+}
+
+#[test]
+fn a_plan_without_hops_judges_the_cluster_as_it_is() {
+    let found = findings(
+        Provider::Eks,
+        "1.34",
+        "1.34",
+        &[chart("karpenter", "karpenter", "1.5.0", "1.5.0", None)],
+        &[],
+    );
+    let b = found.iter().find(|f| f.id == "KUP-ADDON-001").expect("a blocker");
+    assert!(
+        b.message.contains("refuses the control plane's 1.34 already")
+            && b.message.contains("install Karpenter 1.6.x (1.26–1.34) now"),
+        "{}",
+        b.message
+    );
+}

@@ -102,13 +102,20 @@ impl EksAddonCheck {
                 continue;
             };
             let moves = pick_target(&name, &current, &compatible, default.as_ref()).is_some();
-            if !moves && !compatible.contains(&current) && &current > newest {
+            if !moves && !compatible.contains(&current) {
+                let why = if &current > newest {
+                    format!(
+                        "newer than every version EKS lists as compatible with {minor} (newest {})",
+                        newest.as_str()
+                    )
+                } else {
+                    format!("not among the versions EKS lists as compatible with {minor}")
+                };
                 out.push(finding(
                     Severity::Warning,
                     format!(
-                        "managed add-on {name} runs {}, newer than every version EKS lists as compatible with {minor} (newest {}); kupgrade does not move add-ons backwards, so it stays on a version EKS does not list for {minor}",
-                        current.as_str(),
-                        newest.as_str()
+                        "managed add-on {name} runs {}, {why}; kupgrade does not move add-ons backwards, so it stays on a version EKS does not list for {minor}",
+                        current.as_str()
                     ),
                 ));
             }

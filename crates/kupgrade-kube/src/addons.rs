@@ -85,6 +85,13 @@ impl AddonInventory for ClusterAddons {
 pub fn workload_images(facts: &ClusterFacts) -> Vec<WorkloadImage> {
     fn of<K: Resource>(kind: &str, k: &K, spec: Option<&PodSpec>, out: &mut Vec<WorkloadImage>) {
         let meta = k.meta();
+        // The providers' own components (AKS and GKE label them) are not self-managed add-ons.
+        if meta.labels.as_ref().is_some_and(|l| {
+            l.contains_key("addonmanager.kubernetes.io/mode")
+                || l.contains_key("kubernetes.azure.com/managedby")
+        }) {
+            return;
+        }
         let subject = Subject {
             kind: kind.into(),
             namespace: meta.namespace.clone(),

@@ -88,14 +88,17 @@ async fn cluster(args: AddonsArgs, catalog: Arc<AddonCatalog>) -> anyhow::Result
     let kube =
         KubeWorkloads::from_kubeconfig(args.kubeconfig.as_deref(), args.context.as_deref(), None).await?;
     let current = kube.server_version().await?;
-    let provider = args
-        .provider
-        .or_else(|| match current.suffix() {
-            Some(s) if s.starts_with("eks") => Some(Provider::Eks),
-            Some(s) if s.starts_with("gke") => Some(Provider::Gke),
-            _ => None,
-        })
-        .unwrap_or(Provider::Aks);
+    let inferred = args.provider.or_else(|| match current.suffix() {
+        Some(s) if s.starts_with("eks") => Some(Provider::Eks),
+        Some(s) if s.starts_with("gke") => Some(Provider::Gke),
+        _ => None,
+    });
+    if inferred.is_none() {
+        eprintln!(
+            "note: the API server's version {current} names no provider; judging it as AKS does (a plain version in Helm's rules). Pass --provider to say otherwise"
+        );
+    }
+    let provider = inferred.unwrap_or(Provider::Aks);
     let target = args.to.clone().unwrap_or_else(|| current.minor_version());
     if target.minor_version() < current.minor_version() {
         anyhow::bail!("cannot judge a downgrade: the cluster runs {current}, --to {target} is older");

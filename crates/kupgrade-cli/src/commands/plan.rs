@@ -71,10 +71,17 @@ pub fn run(args: PlanArgs) -> anyhow::Result<ExitCode> {
                 use kupgrade_core::addons::AddonInventory;
                 let catalog = crate::addon_catalog::load(args.addons.as_deref())?;
                 let workloads = providers::workloads(&args.cluster).await?;
-                let installed = kupgrade_kube::addons::ClusterAddons::live(workloads.client().clone())
+                match kupgrade_kube::addons::ClusterAddons::live(workloads.client().clone())
                     .installed(&catalog)
-                    .await?;
-                installed_addons = Some(kupgrade_core::addons::AddonPlanInput { catalog, installed });
+                    .await
+                {
+                    Ok(installed) => {
+                        installed_addons = Some(kupgrade_core::addons::AddonPlanInput { catalog, installed });
+                    }
+                    Err(e) => eprintln!(
+                        "note: the cluster's add-ons could not be read ({e}); the plan has no add-on steps (`kupgrade addons` says more)"
+                    ),
+                }
             }
             anyhow::Ok(cluster.describe().await?)
         })?,

@@ -82,6 +82,11 @@ impl ReleaseRange {
         }
     }
 
+    /// The release key's numbers, for ordering releases (`1.10.x` after `1.9.x`).
+    fn key(&self) -> Vec<u64> {
+        self.release.split('.').map_while(|p| p.parse().ok()).collect()
+    }
+
     /// How specific the release key is (an exact release beats `1.5.x`, which beats `1.x`).
     fn specificity(&self) -> usize {
         self.release.split('.').filter(|p| !is_wildcard(p)).count()
@@ -170,12 +175,18 @@ impl AddonEntry {
             .max_by_key(|r| r.specificity())
     }
 
-    /// The oldest release (in the catalog's order) whose range contains every minor of
-    /// `minors`: what to install to be in range there.
-    pub fn first_release_for(&self, minors: &[&KubeVersion]) -> Option<&ReleaseRange> {
+    /// The oldest release whose range contains every minor of `minors` and that is not older
+    /// than `installed` (never a downgrade): what to install to be in range there.
+    pub fn first_release_for(
+        &self,
+        minors: &[&KubeVersion],
+        installed: Option<&ReleaseRange>,
+    ) -> Option<&ReleaseRange> {
         self.releases
             .iter()
-            .find(|r| minors.iter().all(|m| r.contains(m)))
+            .filter(|r| minors.iter().all(|m| r.contains(m)))
+            .filter(|r| installed.is_none_or(|i| r.key() >= i.key()))
+            .min_by_key(|r| r.key())
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
@@ -201,14 +212,18 @@ impl AddonEntry {
         }
         for r in &self.releases {
             let parts: Vec<&str> = r.release.split('.').collect();
-            let well_formed = !parts.is_empty()
-                && parts.iter().enumerate().all(|(i, p)| {
-                    (is_wildcard(p) && i == parts.len() - 1)
-                        || (!p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-                });
+            let numbers = |ps: &[&str]| {
+                ps.iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            };
+            // `1.5.x` or `1.x` (a wildcard last), or an exact `1.5.2`.
+            let well_formed = match parts.split_last() {
+                Some((last, init)) if is_wildcard(last) => !init.is_empty() && numbers(init),
+                _ => parts.len() == 3 && numbers(&parts),
+            };
             if !well_formed {
                 return Err(format!(
-                    "entry '{}': release '{}' is not a release like 1.5.x or 1.5.2",
+                    "entry '{}': release '{}' is not a release like 1.5.x, 1.x or 1.5.2",
                     self.name, r.release
                 ));
             }
@@ -397,10 +412,19 @@ mod tests {
         assert_eq!(r.describe(), "1.26–1.33");
         assert_eq!(
             karpenter
-                .first_release_for(&[&v("1.33"), &v("1.35")])
+                .first_release_for(&[&v("1.33"), &v("1.35")], None)
                 .unwrap()
                 .release,
             "1.9.x"
+        );
+        // Never older than what runs: 1.10.x sorts after 1.9.x.
+        let installed = karpenter.range_of("1.10.1");
+        assert_eq!(
+            karpenter
+                .first_release_for(&[&v("1.30")], installed)
+                .unwrap()
+                .release,
+            "1.10.x"
         );
         let metrics = AddonCatalog::embedded().get("metrics-server").cloned().unwrap();
         assert_eq!(metrics.range_of("v0.9.1").unwrap().describe(), "1.34+");
@@ -465,6 +489,13 @@ mod tests {
             "{base}    meaning: tested\n    releases: [{{release: \"one\", min: \"1.30\"}}]\n"
         ));
         assert!(err.contains("release 'one' is not a release like 1.5.x"), "{err}");
+        let err = bad(&format!(
+            "{base}    meaning: tested\n    releases: [{{release: \"1.5\", min: \"1.30\"}}]\n"
+        ));
+        assert!(
+            err.contains("release '1.5' is not a release like 1.5.x, 1.x or 1.5.2"),
+            "{err}"
+        );
         let err = bad(&format!("{base}    meaning: sometimes\n"));
         assert!(
             err.contains("addons.yaml: entry 'x': unknown variant `sometimes`"),

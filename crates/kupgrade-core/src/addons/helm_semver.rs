@@ -159,6 +159,14 @@ impl HelmConstraint {
     /// Parses a constraint; the error says why it is not one Helm accepts.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
         let mut any_of = Vec::new();
+        if text.trim().is_empty() {
+            // Helm skips the check for a chart without `kubeVersion`.
+            any_of.push(vec![comparison("", "*").expect("`*` parses")]);
+            return Ok(Self {
+                text: String::new(),
+                any_of,
+            });
+        }
         for group in text.split("||") {
             let comparisons = parse_group(group)
                 .ok_or_else(|| format!("`{}` is not a constraint Helm accepts", group.trim()))?;
@@ -205,25 +213,37 @@ fn parse_group(group: &str) -> Option<Vec<Comparison>> {
         out.push(comparison(op, version)?);
         i += 1;
     }
-    if out.is_empty() {
-        // An empty constraint is `*`.
-        out.push(comparison("", "*")?);
-    }
-    Some(out)
+    // `>=1.0 ||` has an empty group, which Helm refuses.
+    (!out.is_empty()).then_some(out)
 }
 
 /// `(operator, version)` pairs; a lone `-` is returned as a version `-` with no operator.
+/// Comparisons are separated by whitespace or one comma, as Masterminds' validation regex
+/// requires: `>=1.20.0-0<1.30.0-0`, a leading or trailing comma, or `,,` are refused.
 fn tokenize(group: &str) -> Option<Vec<(String, String)>> {
     let chars: Vec<char> = group.chars().collect();
     let mut i = 0;
     let mut out = Vec::new();
-    while i < chars.len() {
+    let mut comma_pending = false;
+    loop {
+        let mut separated = out.is_empty();
         while i < chars.len() && (chars[i].is_whitespace() || chars[i] == ',') {
+            if chars[i] == ',' {
+                if comma_pending || out.is_empty() {
+                    return None;
+                }
+                comma_pending = true;
+            }
+            separated = true;
             i += 1;
         }
         if i == chars.len() {
-            break;
+            return (!comma_pending).then_some(out);
         }
+        if !separated {
+            return None;
+        }
+        comma_pending = false;
         let start = i;
         while i < chars.len() && "=!<>~^".contains(chars[i]) {
             i += 1;
@@ -242,7 +262,6 @@ fn tokenize(group: &str) -> Option<Vec<(String, String)>> {
         }
         out.push((op, version));
     }
-    Some(out)
 }
 
 fn is_x(part: &str) -> bool {
@@ -450,5 +469,11 @@ mod tests {
         assert!(HelmConstraint::parse(">= banana").is_err());
         assert!(HelmConstraint::parse(">=1.2.3.4").is_err());
         assert!(HelmConstraint::parse("=~1.2").is_err());
+        assert!(HelmConstraint::parse(">=1.20.0-0<1.30.0-0").is_err());
+        assert!(HelmConstraint::parse(">=1.20,").is_err());
+        assert!(HelmConstraint::parse(">=1.0 ||").is_err());
+        assert!(HelmConstraint::parse(",>=1.0").is_err());
+        assert!(HelmConstraint::parse(">=1.0,,<2").is_err());
+        assert!(HelmConstraint::parse(">=1.0, <2 >1.1").is_ok());
     }
 }

@@ -76,39 +76,56 @@ pub struct InstalledAddon {
 
 /// What is installed, from Helm releases first and then workload images for add-ons installed
 /// without Helm (an add-on found through a Helm release is not reported again through its
-/// images). Charts the catalog does not know are reported with `known: false`.
+/// images; the image's tag, when one runs in the release's namespace, is its version, since a
+/// chart's `appVersion` is only its default). Charts the catalog does not know are reported
+/// with `known: false`. Images from the providers' own registries (`mcr.microsoft.com/oss/`,
+/// `gke.gcr.io/`) are the providers' managed components, not self-managed add-ons.
 pub fn detect(
     catalog: &AddonCatalog,
     charts: &[DeployedChart],
     images: &[WorkloadImage],
 ) -> Vec<InstalledAddon> {
+    let images: Vec<(&WorkloadImage, &AddonEntry, Option<&str>)> = images
+        .iter()
+        .filter(|i| !PROVIDER_REGISTRIES.iter().any(|r| i.image.starts_with(r)))
+        .filter_map(|i| catalog.by_image(&i.image).map(|(e, tag)| (i, e, tag)))
+        .collect();
     let mut found: Vec<InstalledAddon> = Vec::new();
     for chart in charts {
         let entry = catalog.by_chart(&chart.chart);
+        let running = entry.and_then(|e| {
+            images.iter().find(|(i, ie, _)| {
+                ie.name == e.name && i.workload.namespace.as_deref() == Some(chart.namespace.as_str())
+            })
+        });
+        let tag = running.and_then(|(_, _, tag)| usable(*tag));
+        let mut evidence = format!("chart {}-{}", chart.chart, chart.chart_version);
+        if let Some((image, ..)) = running {
+            evidence.push_str(&format!(", image {}", image.image));
+        }
         found.push(InstalledAddon {
             name: entry.map_or_else(|| chart.chart.clone(), |e| e.name.clone()),
             known: entry.is_some(),
-            version: chart.app_version.clone().filter(|v| !v.trim().is_empty()),
+            version: tag
+                .map(str::to_string)
+                .or_else(|| chart.app_version.clone().filter(|v| !v.trim().is_empty())),
             subject: Subject {
                 kind: "HelmRelease".into(),
                 namespace: Some(chart.namespace.clone()),
                 name: chart.release.clone(),
             },
-            evidence: format!("chart {}-{}", chart.chart, chart.chart_version),
+            evidence,
             chart_kube_version: chart.kube_version.clone().filter(|c| !c.trim().is_empty()),
         });
     }
-    for image in images {
-        let Some((entry, tag)) = catalog.by_image(&image.image) else {
-            continue;
-        };
+    for (image, entry, tag) in images {
         if found.iter().any(|f| f.name == entry.name) {
             continue;
         }
         found.push(InstalledAddon {
             name: entry.name.clone(),
             known: true,
-            version: tag.filter(|t| *t != "latest").map(str::to_string),
+            version: usable(tag).map(str::to_string),
             subject: image.workload.clone(),
             evidence: format!("image {}", image.image),
             chart_kube_version: None,
@@ -116,6 +133,17 @@ pub fn detect(
     }
     found
 }
+
+/// A tag that names a version (`v1.29.3`, `1.5.0`), not `latest` or a branch.
+fn usable(tag: Option<&str>) -> Option<&str> {
+    tag.filter(|t| {
+        t.trim_start_matches('v')
+            .starts_with(|c: char| c.is_ascii_digit())
+    })
+}
+
+/// Registries the providers ship their managed components from.
+const PROVIDER_REGISTRIES: [&str; 2] = ["mcr.microsoft.com/oss/", "gke.gcr.io/"];
 
 /// Where the add-on checks get what is installed (read on first use by the in-cluster crate,
 /// or a list given by a test or the simulator).
@@ -169,8 +197,9 @@ pub struct AddonMove {
 
 /// The add-on releases to install around each hop from `from` to `target`: an add-on whose
 /// range (enforced, supported or tested) does not cover a hop gets the oldest catalog release
-/// that covers both the minor before the hop and the hop, before it; a minor-must-match add-on
-/// gets release `1.N.x` right after each hop to `1.N`.
+/// that covers both the minor before the hop and the hop (never older than what runs), before
+/// it; a minor-must-match add-on gets release `1.N.x` right after each hop to `1.N`, and, when
+/// it is already behind the control plane, the release for `from` before the first hop.
 pub fn moves(
     catalog: &AddonCatalog,
     installed: &[InstalledAddon],
@@ -187,6 +216,21 @@ pub fn moves(
         };
         let mut current = entry.range_of(version).cloned();
         let mut hop = from.minor_version();
+        if entry.meaning == RangeMeaning::MinorMustMatch
+            && hop.minor() < target.minor()
+            && minor_of(version).is_some_and(|m| m < from.minor())
+        {
+            out.push(AddonMove {
+                addon: entry.title.clone(),
+                install: format!("{}.{}.x", from.major(), from.minor()),
+                hop: from.next_minor(),
+                timing: AddonTiming::Before,
+                reason: format!(
+                    "{} {version} is meant for an older Kubernetes than the control plane's {from}",
+                    entry.title
+                ),
+            });
+        }
         while hop.minor() < target.minor() {
             let before = hop.clone();
             hop = hop.next_minor();
@@ -200,10 +244,13 @@ pub fn moves(
                 }),
                 RangeMeaning::Enforced | RangeMeaning::Supported | RangeMeaning::Tested => {
                     let Some(range) = &current else { break };
-                    if range.contains(&hop) {
+                    // Below the release's minimum is the cluster being too old for it
+                    // (KUP-ADDON-005), not a release to move to.
+                    let below_min = range.min.as_ref().is_some_and(|min| hop.minors_ahead_of(min) < 0);
+                    if range.contains(&hop) || below_min {
                         continue;
                     }
-                    let Some(next) = entry.first_release_for(&[&before, &hop]) else {
+                    let Some(next) = entry.first_release_for(&[&before, &hop], Some(range)) else {
                         break;
                     };
                     out.push(AddonMove {
@@ -448,12 +495,30 @@ impl Judge<'_> {
         let label = format!("{} {version}", entry.title);
         if entry.meaning == RangeMeaning::MinorMustMatch {
             let minor = minor_of(version)?;
+            let now = self.current.minor();
+            // A plan without hops judges the cluster as it is (the hop is today's version).
+            let today = self.hop.minor() <= now;
             let ahead = i64::from(self.hop.minor()) - i64::from(minor);
+            let release = |m: u32| format!("{} 1.{m}.x", entry.title);
             return match (kind, ahead) {
+                (Kind::Incompatible, 2..) if today => Some(finding(
+                    Severity::Blocker,
+                    format!(
+                        "{label} is meant for Kubernetes 1.{minor} ({}), and the control plane is already at {}, {ahead} minors ahead: install {}",
+                        entry.source,
+                        self.current,
+                        release(now)
+                    ),
+                )),
                 (Kind::Incompatible, 2..) => {
-                    let installs: Vec<String> = (minor + 1..=self.hop.minor())
-                        .map(|m| format!("1.{m}.x right after the hop to 1.{m}"))
-                        .collect();
+                    let mut installs = Vec::new();
+                    if minor < now {
+                        installs.push(format!("1.{now}.x before the first hop"));
+                    }
+                    installs.extend(
+                        (minor.max(now) + 1..=self.hop.minor())
+                            .map(|m| format!("1.{m}.x right after the hop to 1.{m}")),
+                    );
                     Some(finding(
                         Severity::Blocker,
                         format!(
@@ -461,17 +526,24 @@ impl Judge<'_> {
                             entry.source,
                             self.hop,
                             installs.join(", "),
-                            minor + 1
+                            now + 1
                         ),
                     ))
                 }
+                (Kind::MoveAfterHop, 1) if today => Some(finding(
+                    Severity::Warning,
+                    format!(
+                        "{label} is meant for Kubernetes 1.{minor}, one minor behind the control plane's {}: install {} ({})",
+                        self.current,
+                        release(now),
+                        entry.source
+                    ),
+                )),
                 (Kind::MoveAfterHop, 1) => Some(finding(
                     Severity::Warning,
                     format!(
-                        "{label} is meant for Kubernetes 1.{minor}: install {} {}.{}.x right after the control plane reaches {} ({})",
-                        entry.title,
-                        self.hop.major(),
-                        self.hop.minor(),
+                        "{label} is meant for Kubernetes 1.{minor}: install {} right after the control plane reaches {} ({})",
+                        release(self.hop.minor()),
                         self.hop,
                         entry.source
                     ),
@@ -501,40 +573,59 @@ impl Judge<'_> {
                 })
             }
             Kind::Incompatible if entry.meaning == RangeMeaning::Enforced && !range.contains(self.hop) => {
-                let before = KubeVersion::new(self.hop.major(), self.hop.minor() - 1);
-                let fix = match entry.first_release_for(&[&before, self.hop]) {
+                let (minors, when) = match self.before() {
+                    Some(before) => (
+                        vec![before, self.hop.clone()],
+                        format!("before the hop to {}", self.hop),
+                    ),
+                    None => (vec![self.hop.clone()], "now".to_string()),
+                };
+                let refs: Vec<&KubeVersion> = minors.iter().collect();
+                let fix = match entry.first_release_for(&refs, Some(range)) {
                     Some(next) => format!(
-                        "install {} {} ({}) before the hop to {}",
+                        "install {} {} ({}) {when}",
                         entry.title,
                         next.release,
-                        next.describe(),
-                        self.hop
+                        next.describe()
                     ),
                     None => format!(
-                        "no release in the catalog (as of {}) runs on both {before} and {}",
-                        entry.as_of, self.hop
+                        "no release in the catalog (as of {}) runs on {}",
+                        entry.as_of,
+                        minors
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(" and ")
                     ),
+                };
+                let refuses = if self.before().is_some() {
+                    format!("refuses {}", self.hop)
+                } else {
+                    format!("refuses the control plane's {} already", self.hop)
                 };
                 Some(finding(
                     Severity::Blocker,
                     format!(
-                        "{label} runs on Kubernetes {} only and refuses {} ({}): {fix}",
+                        "{label} runs on Kubernetes {} only and {refuses} ({}): {fix}",
                         range.describe(),
-                        self.hop,
                         entry.source
                     ),
                 ))
             }
             Kind::OutsideRange
                 if matches!(entry.meaning, RangeMeaning::Supported | RangeMeaning::Tested)
-                    && !range.contains(self.hop) =>
+                    && !range.contains(self.hop)
+                    // Below the minimum is KUP-ADDON-005's: the cluster is too old for it.
+                    && range.min.as_ref().is_none_or(|min| self.hop.minors_ahead_of(min) >= 0) =>
             {
                 let which = if entry.meaning == RangeMeaning::Tested {
                     "tests"
                 } else {
                     "supports"
                 };
-                let fix = match entry.first_release_for(&[self.hop]) {
+                let minors: Vec<KubeVersion> = self.before().into_iter().chain([self.hop.clone()]).collect();
+                let refs: Vec<&KubeVersion> = minors.iter().collect();
+                let fix = match entry.first_release_for(&refs, Some(range)) {
                     Some(next) => format!("{} {} lists {}", entry.title, next.release, next.describe()),
                     None => format!("no release in the catalog (as of {}) lists it", entry.as_of),
                 };
@@ -554,10 +645,35 @@ impl Judge<'_> {
         }
     }
 
+    /// The control plane's minor right before the hop, or `None` when the hop is the
+    /// cluster's own version (a plan without hops).
+    fn before(&self) -> Option<KubeVersion> {
+        if self.hop.minor() <= self.current.minor() {
+            return None;
+        }
+        Some(KubeVersion::new(
+            self.hop.major(),
+            self.hop.minor().checked_sub(1)?,
+        ))
+    }
+
     /// What Helm does with the release's chart at the hop: `None` when it upgrades.
     fn helm_kube_version(&self, addon: &InstalledAddon) -> Option<(Severity, String)> {
         let text = addon.chart_kube_version.as_deref()?;
-        let constraint = HelmConstraint::parse(text).ok()?;
+        let constraint = match HelmConstraint::parse(text) {
+            Ok(c) => c,
+            Err(why) => {
+                return Some((
+                    Severity::Blocker,
+                    format!(
+                        "Helm release {}/{} ({}) declares kubeVersion \"{text}\", which Helm cannot parse ({why}): it refuses to install or upgrade the chart on any version; fix the chart",
+                        addon.subject.namespace.as_deref().unwrap_or(""),
+                        addon.subject.name,
+                        addon.evidence
+                    ),
+                ));
+            }
+        };
         let suffix = match self.provider {
             Provider::Eks => "eks-0000000",
             Provider::Gke => "gke.0",
