@@ -102,9 +102,12 @@ impl IacCluster {
                 )));
             }
         };
+        // A pool whose version is the control plane's own literal (an EKS-module node group
+        // without a version) moves with every control-plane edit: it is not planned apart.
         let node_pools = self
             .pools
             .iter()
+            .filter(|p| !self.follows_control_plane(p))
             .filter_map(|p| {
                 let d = p.version.declared()?;
                 Some(NodePool::new(p.name.clone(), d.value.minor_version(), p.nodes))
@@ -119,6 +122,15 @@ impl IacCluster {
             auto_upgrade: None,
             id: None,
         })
+    }
+
+    /// Whether `pool`'s version is declared by the control plane's own literal, so that it
+    /// moves with every control-plane step.
+    pub fn follows_control_plane(&self, pool: &IacPool) -> bool {
+        match (&self.control_plane, &pool.version) {
+            (VersionRef::Declared(cp), VersionRef::Declared(p)) => cp.location == p.location,
+            _ => false,
+        }
     }
 
     /// The pools left out of the plan because their version cannot be read, one line each.

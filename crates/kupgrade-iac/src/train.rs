@@ -195,12 +195,16 @@ fn edits_for(
         format!("control plane of {}", cluster.name),
         &cluster.control_plane,
     ))
-    .chain(
-        cluster
-            .pools
-            .iter()
-            .map(|p| (p.name.clone(), format!("pool {}", p.name), &p.version)),
-    );
+    .chain(cluster.pools.iter().map(|p| {
+        // A pool that follows the control plane's literal is not planned apart: it wants
+        // what the control plane wants.
+        let key = if cluster.follows_control_plane(p) && !versions.contains_key(&p.name) {
+            CONTROL_PLANE.to_string()
+        } else {
+            p.name.clone()
+        };
+        (key, format!("pool {}", p.name), &p.version)
+    }));
     for (key, label, version) in declarations {
         let (VersionRef::Declared(d), Some(want)) = (version, versions.get(&key)) else {
             continue;

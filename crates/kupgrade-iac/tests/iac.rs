@@ -185,6 +185,18 @@ fn eks_module_before_and_after_the_kubernetes_version_rename() {
         "{edit:?}"
     );
     assert_only_versions_change(&t);
+    // It moves with each control-plane edit, so no step plans it apart.
+    assert!(c.follows_control_plane(pool(c, "general")));
+    let t = train(c, &v(32), &in_place(Provider::Eks)).unwrap();
+    let titles: Vec<String> = t.steps.iter().map(|s| s.title()).collect();
+    assert_eq!(
+        titles,
+        [
+            "control plane 1.29 -> 1.30",
+            "control plane 1.30 -> 1.31; pool legacy 1.28 -> 1.31",
+            "control plane 1.31 -> 1.32; pool legacy 1.31 -> 1.32",
+        ]
+    );
 
     let d21 = found("eks-module-v21");
     let c = d21.cluster(Some("search")).unwrap();

@@ -183,9 +183,14 @@ fn render_text(train: &Train) -> anyhow::Result<String> {
         train.steps.len()
     );
     for pool in &c.pools {
+        let moves = if c.follows_control_plane(pool) {
+            " (the control plane's literal: it moves with every control-plane step)"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "  pool {} ({}): {}",
+            "  pool {} ({}): {}{moves}",
             pool.name,
             pool.address,
             where_(&pool.version)
