@@ -201,7 +201,8 @@ fn planned(
         let cluster = providers::connect(&args.cluster).await?;
         let workloads = providers::workloads(&args.cluster).await?;
         let mut registry = CheckRegistry::builtin();
-        register_with_node_configs(
+        // The add-on checks judge what the in-cluster checks read (one read of the cluster).
+        let inventory = register_with_node_configs(
             &mut registry,
             workloads.client().clone(),
             node_configs,
@@ -210,9 +211,7 @@ fn planned(
         kupgrade_core::addons::register(
             &mut registry,
             crate::addon_catalog::load(args.addons.as_deref())?,
-            Arc::new(kupgrade_kube::addons::ClusterAddons::live(
-                workloads.client().clone(),
-            )),
+            inventory,
         );
         crate::runner::check(
             cluster,

@@ -9,7 +9,6 @@ use std::time::Duration;
 use anyhow::bail;
 use clap::Args;
 use kupgrade_core::CheckRegistry;
-use kupgrade_core::addons::AddonInventory;
 use kupgrade_sim::{SimCluster, SimStore};
 
 use crate::output::Output;
@@ -109,16 +108,15 @@ pub fn run(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
             let cluster = providers::connect(&args.cluster).await?;
             let workloads = providers::workloads(&args.cluster).await?;
             let mut registry = CheckRegistry::builtin();
-            kupgrade_kube::checks::register_with_node_configs(
+            // The add-on checks and the plan's add-on steps use what the in-cluster checks
+            // read (one read of the cluster).
+            let inventory = kupgrade_kube::checks::register_with_node_configs(
                 &mut registry,
                 workloads.client().clone(),
                 Vec::new(),
                 Some(cluster.clone()),
             );
             let catalog = crate::addon_catalog::load(args.addons.as_deref())?;
-            let inventory = Arc::new(kupgrade_kube::addons::ClusterAddons::live(
-                workloads.client().clone(),
-            ));
             kupgrade_core::addons::register(&mut registry, catalog.clone(), inventory.clone());
             let mut settings = args.settings(false, None);
             settings.cluster_lock = Some(workloads.clone());

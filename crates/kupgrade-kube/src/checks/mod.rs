@@ -52,16 +52,19 @@ pub fn register(registry: &mut CheckRegistry, client: Client) {
 /// cluster holds: `files` (node configuration the user saved) and what `provider` holds through
 /// its [`NodeConfigReader`](kupgrade_core::NodeConfigReader) (EKS launch templates, read on
 /// first use; if that fails, the check says so as a warning).
+///
+/// Returns the cluster's add-ons as those facts show them (the Helm releases the deprecated-API
+/// scan reads, and the workloads' images), for core's add-on checks and the plan's add-on steps,
+/// so that the cluster is read once.
 pub fn register_with_node_configs(
     registry: &mut CheckRegistry,
     client: Client,
     files: Vec<NodeConfigSource>,
     provider: Option<Arc<dyn ManagedCluster>>,
-) {
-    register_all(
-        registry,
-        SharedFacts::new(Source::Cluster(client), files, provider),
-    );
+) -> Arc<dyn kupgrade_core::addons::AddonInventory> {
+    let shared = SharedFacts::new(Source::Cluster(client), files, provider);
+    register_all(registry, shared.clone());
+    shared
 }
 
 /// Adds the in-cluster checks over facts already read (from a file, or by a test's fixture).
@@ -213,6 +216,22 @@ impl SharedFacts {
                 Ok(facts)
             })
             .await
+    }
+}
+
+/// The add-ons the facts show.
+#[async_trait]
+impl kupgrade_core::addons::AddonInventory for SharedFacts {
+    async fn installed(
+        &self,
+        catalog: &kupgrade_core::AddonCatalog,
+    ) -> Result<Vec<kupgrade_core::InstalledAddon>> {
+        let facts = self.get().await?;
+        Ok(kupgrade_core::addons::detect(
+            catalog,
+            &facts.helm_charts,
+            &crate::addons::workload_images(facts),
+        ))
     }
 }
 
