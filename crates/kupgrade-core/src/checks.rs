@@ -194,6 +194,24 @@ pub struct CheckInputs<'a> {
     pub allow_preview: bool,
 }
 
+impl<'a> CheckInputs<'a> {
+    /// What an offline run of the checks knows: the cluster as read (or declared), the
+    /// calendar and the date. No in-cluster side, no operations in flight, the provider's
+    /// offer not read, no forced drains, no preview accepted.
+    pub fn offline(snapshot: &'a ClusterSnapshot, calendar: &'a Calendar, today: NaiveDate) -> Self {
+        Self {
+            snapshot,
+            calendar,
+            today,
+            workloads: None,
+            in_flight: &[],
+            force_drain: false,
+            offer: Offer::NotRead,
+            allow_preview: false,
+        }
+    }
+}
+
 impl CheckRegistry {
     /// No checks.
     pub fn empty() -> Self {

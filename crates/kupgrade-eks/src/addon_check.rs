@@ -8,21 +8,20 @@
 
 use async_trait::async_trait;
 use aws_sdk_eks::Client;
-use aws_sdk_eks::types::AddonInfo;
 use kupgrade_core::checks::CheckContext;
 use kupgrade_core::{Check, Finding, KubeVersion, Result, Severity, Subject};
 
-use crate::addons::{AddonVersion, compatible_versions, pick_target};
-use crate::error::{Target, map_sdk_error};
+use crate::addons::{AddonVersion, installed_addons, pick_target, versions_for};
 
 /// The check id of EKS managed add-on compatibility.
 pub const ADDON_CHECK_ID: &str = "KUP-EKS-ADDON-001";
 
 /// A [`Check`] of the cluster's EKS managed add-ons at every hop.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct EksAddonCheck {
     client: Client,
     cluster: String,
+    installed: tokio::sync::OnceCell<Vec<(String, Option<AddonVersion>)>>,
 }
 
 impl EksAddonCheck {
@@ -31,56 +30,24 @@ impl EksAddonCheck {
         Self {
             client,
             cluster: cluster.into(),
+            installed: tokio::sync::OnceCell::new(),
         }
     }
 
     /// The findings for the hop to `minor`.
     pub async fn findings_at(&self, minor: &KubeVersion) -> Result<Vec<Finding>> {
         let cluster = self.cluster.as_str();
-        let names: Vec<String> = self
-            .client
-            .list_addons()
-            .cluster_name(cluster)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| map_sdk_error("ListAddons", Target::Cluster(cluster), e))?;
-        let kubernetes_version = format!("{}.{}", minor.major(), minor.minor());
+        // The installed add-ons are read once per check, not once per hop.
+        let installed = self
+            .installed
+            .get_or_try_init(|| installed_addons(&self.client, cluster))
+            .await?;
         let mut out = Vec::new();
-        for name in names {
-            let target = Target::Addon {
-                cluster,
-                addon: &name,
-            };
-            let described = self
-                .client
-                .describe_addon()
-                .cluster_name(cluster)
-                .addon_name(&name)
-                .send()
-                .await
-                .map_err(|e| map_sdk_error("DescribeAddon", target, e))?;
-            let Some(current) = described
-                .addon()
-                .and_then(|a| a.addon_version())
-                .and_then(AddonVersion::parse)
-            else {
+        for (name, current) in installed {
+            let Some(current) = current else {
                 continue;
             };
-            let info: Vec<AddonInfo> = self
-                .client
-                .describe_addon_versions()
-                .addon_name(&name)
-                .kubernetes_version(&kubernetes_version)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| map_sdk_error("DescribeAddonVersions", target, e))?;
-            let (compatible, default) = compatible_versions(&info, minor);
+            let (compatible, default) = versions_for(&self.client, cluster, name, minor).await?;
             let subject = Subject::new("EksAddon", name.clone());
             let finding = |severity, message| Finding {
                 id: ADDON_CHECK_ID.into(),
@@ -101,9 +68,9 @@ impl EksAddonCheck {
                 ));
                 continue;
             };
-            let moves = pick_target(&name, &current, &compatible, default.as_ref()).is_some();
-            if !moves && !compatible.contains(&current) {
-                let why = if &current > newest {
+            let moves = pick_target(name, current, &compatible, default.as_ref()).is_some();
+            if !moves && !compatible.contains(current) {
+                let why = if current > newest {
                     format!(
                         "newer than every version EKS lists as compatible with {minor} (newest {})",
                         newest.as_str()

@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 
+use aws_sdk_eks::Client;
 use aws_sdk_eks::types::{AddonInfo, ResolveConflicts};
 use kupgrade_core::{KubeVersion, OperationId, RequestToken, Result};
 
@@ -120,6 +121,64 @@ pub fn pick_target(
     Some(target.clone())
 }
 
+/// Every add-on installed in `cluster` with its version (`ListAddons`, then `DescribeAddon`
+/// each); `None` when EKS reports no readable version.
+pub(crate) async fn installed_addons(
+    client: &Client,
+    cluster: &str,
+) -> Result<Vec<(String, Option<AddonVersion>)>> {
+    let names: Vec<String> = client
+        .list_addons()
+        .cluster_name(cluster)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| map_sdk_error("ListAddons", Target::Cluster(cluster), e))?;
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        let target = Target::Addon {
+            cluster,
+            addon: &name,
+        };
+        let described = client
+            .describe_addon()
+            .cluster_name(cluster)
+            .addon_name(&name)
+            .send()
+            .await
+            .map_err(|e| map_sdk_error("DescribeAddon", target, e))?;
+        let current = described
+            .addon()
+            .and_then(|a| a.addon_version())
+            .and_then(AddonVersion::parse);
+        out.push((name, current));
+    }
+    Ok(out)
+}
+
+/// The versions of add-on `name` EKS lists as compatible with `minor`
+/// (`DescribeAddonVersions`), and its default there.
+pub(crate) async fn versions_for(
+    client: &Client,
+    cluster: &str,
+    name: &str,
+    minor: &KubeVersion,
+) -> Result<(Vec<AddonVersion>, Option<AddonVersion>)> {
+    let info: Vec<AddonInfo> = client
+        .describe_addon_versions()
+        .addon_name(name)
+        .kubernetes_version(format!("{}.{}", minor.major(), minor.minor()))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| map_sdk_error("DescribeAddonVersions", Target::Addon { cluster, addon: name }, e))?;
+    Ok(compatible_versions(&info, minor))
+}
+
 impl EksCluster {
     /// Starts an update of every installed add-on that is behind its target for `minor`.
     pub(crate) async fn start_addon_updates(
@@ -128,56 +187,22 @@ impl EksCluster {
         token: &RequestToken,
     ) -> Result<Vec<OperationId>> {
         let cluster = self.name();
-        let names: Vec<String> = self
-            .client()
-            .list_addons()
-            .cluster_name(cluster)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| map_sdk_error("ListAddons", Target::Cluster(cluster), e))?;
-        let kubernetes_version = format!("{}.{}", minor.major(), minor.minor());
         let mut started = Vec::new();
-        for name in names {
-            let target = Target::Addon {
-                cluster,
-                addon: &name,
-            };
-            let addon = self
-                .client()
-                .describe_addon()
-                .cluster_name(cluster)
-                .addon_name(&name)
-                .send()
-                .await
-                .map_err(|e| map_sdk_error("DescribeAddon", target, e))?;
-            let Some(current) = addon
-                .addon()
-                .and_then(|a| a.addon_version())
-                .and_then(AddonVersion::parse)
-            else {
+        for (name, current) in installed_addons(self.client(), cluster).await? {
+            let Some(current) = current else {
                 tracing::warn!(addon = %name, "add-on reports no readable version; leaving it");
                 continue;
             };
-            let info: Vec<AddonInfo> = self
-                .client()
-                .describe_addon_versions()
-                .addon_name(&name)
-                .kubernetes_version(&kubernetes_version)
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| map_sdk_error("DescribeAddonVersions", target, e))?;
-            let (compatible, default) = compatible_versions(&info, minor);
+            let (compatible, default) = versions_for(self.client(), cluster, &name, minor).await?;
             let Some(to) = pick_target(&name, &current, &compatible, default.as_ref()) else {
                 tracing::debug!(addon = %name, current = current.as_str(), "add-on is current");
                 continue;
             };
             tracing::info!(addon = %name, from = current.as_str(), to = to.as_str(), "updating add-on");
+            let target = Target::Addon {
+                cluster,
+                addon: &name,
+            };
             let out = self
                 .client()
                 .update_addon()

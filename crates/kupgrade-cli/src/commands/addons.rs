@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use clap::Args;
 use kupgrade_core::addons::{AddonInventory, AddonMove, InstalledAddon};
-use kupgrade_core::checks::{CheckInputs, CheckRegistry, Finding, Offer, sort_findings};
+use kupgrade_core::checks::{CheckInputs, CheckRegistry, Finding, sort_findings};
 use kupgrade_core::{
     AddonCatalog, Calendar, ClusterSnapshot, KubeVersion, PlanOptions, Provider, Strategy, plan_with,
 };
@@ -122,16 +122,7 @@ async fn cluster(args: AddonsArgs, catalog: Arc<AddonCatalog>) -> anyhow::Result
     let mut registry = CheckRegistry::empty();
     kupgrade_core::addons::register(&mut registry, catalog.clone(), Arc::new(installed.clone()));
     let calendar = Calendar::embedded(provider);
-    let inputs = CheckInputs {
-        snapshot: &snapshot,
-        calendar: &calendar,
-        today: chrono::Utc::now().date_naive(),
-        workloads: None,
-        in_flight: &[],
-        force_drain: false,
-        offer: Offer::NotRead,
-        allow_preview: false,
-    };
+    let inputs = CheckInputs::offline(&snapshot, &calendar, chrono::Utc::now().date_naive());
     let mut findings: Vec<Finding> = registry.run(&plan, &inputs).await?;
     sort_findings(&mut findings);
     let moves = kupgrade_core::addons::moves(&catalog, &installed, &current, &target);

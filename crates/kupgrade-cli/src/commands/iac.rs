@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use kupgrade_core::{CheckRegistry, KubeVersion, PlanOptions, SkewPolicy, Strategy};
+use kupgrade_core::{KubeVersion, PlanOptions, SkewPolicy, Strategy};
 use kupgrade_iac::{Train, VersionRef};
 
 use crate::output::{Output, json};
@@ -86,7 +86,7 @@ fn plan(args: IacPlanArgs) -> anyhow::Result<ExitCode> {
     let text = match args.output {
         Output::Json => json(&train)?,
         Output::Markdown => {
-            let findings = offline_findings(&train)?;
+            let findings = crate::commands::plan::offline_checks(&train.cluster.snapshot()?, &train.plan)?;
             train.render_markdown(&findings)?
         }
         Output::Text => render_text(&train)?,
@@ -131,25 +131,6 @@ fn apply_step(args: ApplyStepArgs) -> anyhow::Result<ExitCode> {
         }
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// The checks that need no cluster access (skew at every hop, support calendar), for the
-/// Markdown report.
-fn offline_findings(train: &Train) -> anyhow::Result<Vec<kupgrade_core::Finding>> {
-    let snapshot = train.cluster.snapshot()?;
-    let registry = CheckRegistry::offline();
-    let calendar = kupgrade_core::Calendar::embedded(snapshot.provider);
-    let inputs = kupgrade_core::checks::CheckInputs {
-        snapshot: &snapshot,
-        calendar: &calendar,
-        today: chrono::Utc::now().date_naive(),
-        workloads: None,
-        in_flight: &[],
-        force_drain: false,
-        offer: kupgrade_core::Offer::NotRead,
-        allow_preview: false,
-    };
-    Ok(crate::runner::simulated_runtime()?.block_on(registry.run(&train.plan, &inputs))?)
 }
 
 fn render_text(train: &Train) -> anyhow::Result<String> {

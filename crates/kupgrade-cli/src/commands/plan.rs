@@ -145,25 +145,26 @@ fn strategy_comparison(
     )
 }
 
-/// The plan report: the plan and the checks that need no cluster access (skew at every hop,
-/// support calendar, auto-upgrade).
+/// The plan report: the plan and the checks that need no cluster access.
 fn write_report(
     path: &std::path::Path,
     snapshot: &kupgrade_core::ClusterSnapshot,
     plan: &kupgrade_core::UpgradePlan,
 ) -> anyhow::Result<()> {
+    let findings = offline_checks(snapshot, plan)?;
+    let checks = kupgrade_core::CheckRegistry::offline().describe();
+    crate::report_file::write_upgrade_report(path, plan, &findings, &checks, None)
+}
+
+/// The checks that need no cluster access (skew at every hop, support calendar, auto-upgrade)
+/// ([`kupgrade_core::CheckRegistry::offline`]) run on `plan`, as of today.
+pub(crate) fn offline_checks(
+    snapshot: &kupgrade_core::ClusterSnapshot,
+    plan: &kupgrade_core::UpgradePlan,
+) -> anyhow::Result<Vec<kupgrade_core::Finding>> {
     let registry = kupgrade_core::CheckRegistry::offline();
     let calendar = kupgrade_core::Calendar::embedded(snapshot.provider);
-    let inputs = kupgrade_core::checks::CheckInputs {
-        snapshot,
-        calendar: &calendar,
-        today: chrono::Utc::now().date_naive(),
-        workloads: None,
-        in_flight: &[],
-        force_drain: false,
-        offer: kupgrade_core::Offer::NotRead,
-        allow_preview: false,
-    };
-    let findings = crate::runner::simulated_runtime()?.block_on(registry.run(plan, &inputs))?;
-    crate::report_file::write_upgrade_report(path, plan, &findings, &registry.describe(), None)
+    let inputs =
+        kupgrade_core::checks::CheckInputs::offline(snapshot, &calendar, chrono::Utc::now().date_naive());
+    Ok(crate::runner::simulated_runtime()?.block_on(registry.run(plan, &inputs))?)
 }

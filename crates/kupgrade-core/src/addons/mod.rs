@@ -297,13 +297,25 @@ pub fn register(
     catalog: Arc<AddonCatalog>,
     inventory: Arc<dyn AddonInventory>,
 ) {
+    let shared = Arc::new(Inventory {
+        catalog,
+        source: inventory,
+        installed: tokio::sync::OnceCell::new(),
+    });
     for kind in Kind::ALL {
         registry.register(AddonCheck {
             kind,
-            catalog: catalog.clone(),
-            inventory: inventory.clone(),
+            shared: shared.clone(),
         });
     }
+}
+
+/// What the add-on checks share: the catalog, and what is installed, detected once for every
+/// check and hop.
+struct Inventory {
+    catalog: Arc<AddonCatalog>,
+    source: Arc<dyn AddonInventory>,
+    installed: tokio::sync::OnceCell<Vec<InstalledAddon>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,8 +374,7 @@ impl Kind {
 
 struct AddonCheck {
     kind: Kind,
-    catalog: Arc<AddonCatalog>,
-    inventory: Arc<dyn AddonInventory>,
+    shared: Arc<Inventory>,
 }
 
 #[async_trait]
@@ -378,7 +389,12 @@ impl Check for AddonCheck {
         self.kind.per_hop()
     }
     async fn run(&self, ctx: &CheckContext<'_>) -> Result<Vec<Finding>> {
-        let installed = match self.inventory.installed(&self.catalog).await {
+        let shared = &self.shared;
+        let installed = match shared
+            .installed
+            .get_or_try_init(|| shared.source.installed(&shared.catalog))
+            .await
+        {
             Ok(installed) => installed,
             // Add-ons that cannot be read do not stop the other checks; one warning says so.
             Err(e) if self.kind == Kind::NotJudged => {
@@ -397,7 +413,7 @@ impl Check for AddonCheck {
             Err(_) => return Ok(Vec::new()),
         };
         let judge = Judge {
-            catalog: &self.catalog,
+            catalog: &shared.catalog,
             provider: ctx.plan.provider,
             current: &ctx.snapshot.control_plane,
             hop: ctx.hop,
