@@ -123,8 +123,18 @@ pub fn commit_steps(train: &Train, upto: usize) -> Result<Vec<String>> {
     Ok(branches)
 }
 
-/// Writes a changed file (its text after the edits).
+/// Writes a changed file (its text after the edits) and reads it back to confirm it.
 pub fn write(change: &FileChange) -> Result<()> {
+    let path = change.path.display();
     std::fs::write(&change.path, &change.after)
-        .map_err(|e| Error::invalid_input(format!("cannot write {}: {e}", change.path.display())))
+        .map_err(|e| Error::invalid_input(format!("cannot write {path}: {e}")))?;
+    // Reported as written only once read back as written.
+    let back = std::fs::read_to_string(&change.path)
+        .map_err(|e| Error::invalid_input(format!("cannot read back {path}: {e}")))?;
+    if back != change.after {
+        return Err(Error::invalid_input(format!(
+            "{path} does not hold what was written (another process changed it?); check it and rerun"
+        )));
+    }
+    Ok(())
 }
