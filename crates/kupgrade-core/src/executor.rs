@@ -19,7 +19,7 @@ use crate::cluster::{
 use crate::drain::{DrainClock, drain_nodes};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink, discard};
-use crate::journal::{Journal, StepStatus};
+use crate::journal::{FileJournal, Journal, JournalStore, StepStatus};
 use crate::managed::ManagedCluster;
 use crate::plan::{Step, UpgradePlan};
 use crate::poll::PollPolicy;
@@ -155,7 +155,7 @@ pub struct Executor {
     workloads: Arc<dyn ClusterWorkloads>,
     config: ExecutorConfig,
     events: EventSink,
-    journal_path: Option<PathBuf>,
+    journal: Option<Arc<dyn JournalStore>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -163,7 +163,7 @@ impl std::fmt::Debug for Executor {
         f.debug_struct("Executor")
             .field("cluster", &self.cluster)
             .field("config", &self.config)
-            .field("journal_path", &self.journal_path)
+            .field("journal", &self.journal)
             .finish_non_exhaustive()
     }
 }
@@ -176,7 +176,7 @@ impl Executor {
             workloads,
             config: ExecutorConfig::default(),
             events: discard(),
-            journal_path: None,
+            journal: None,
         }
     }
 
@@ -192,9 +192,14 @@ impl Executor {
         self
     }
 
-    /// Saves the journal to `path` after every change.
-    pub fn with_journal_path(mut self, path: impl Into<PathBuf>) -> Self {
-        self.journal_path = Some(path.into());
+    /// Saves the journal to the file at `path` after every change.
+    pub fn with_journal_path(self, path: impl Into<PathBuf>) -> Self {
+        self.with_journal_store(Arc::new(FileJournal(path.into())))
+    }
+
+    /// Saves the journal to `store` after every change, waiting for each save before going on.
+    pub fn with_journal_store(mut self, store: Arc<dyn JournalStore>) -> Self {
+        self.journal = Some(store);
         self
     }
 
@@ -236,7 +241,8 @@ impl Executor {
         }
         let cell = JournalCell {
             journal: Mutex::new(journal),
-            path: self.journal_path.as_deref(),
+            store: self.journal.as_deref(),
+            saves: tokio::sync::Mutex::new(()),
             operations_started: AtomicU32::new(0),
             operations_in_flight: AtomicUsize::new(0),
             drains: DrainClock::default(),
@@ -259,11 +265,13 @@ impl Executor {
                     description: step.describe(),
                 });
                 // A step an earlier run began may have left an operation running.
-                let resumed = cell.update(|j| {
-                    let resumed = j.steps[index].status != StepStatus::Pending;
-                    j.steps[index].status = StepStatus::Started;
-                    resumed
-                })?;
+                let resumed = cell
+                    .update(|j| {
+                        let resumed = j.steps[index].status != StepStatus::Pending;
+                        j.steps[index].status = StepStatus::Started;
+                        resumed
+                    })
+                    .await?;
                 let cell = &cell;
                 running.push(async move {
                     let t0 = tokio::time::Instant::now();
@@ -279,7 +287,7 @@ impl Executor {
             steps[index].operation = cell.read(|j| j.steps[index].operation.clone());
             match outcome {
                 Ok(done @ (Done::Ran | Done::RanWithNote(_))) => {
-                    cell.update(|j| j.steps[index].status = StepStatus::Done)?;
+                    cell.update(|j| j.steps[index].status = StepStatus::Done).await?;
                     steps[index].outcome = StepOutcome::Done;
                     if let Done::RanWithNote(note) = done {
                         steps[index].note = Some(note);
@@ -287,7 +295,8 @@ impl Executor {
                     (self.events)(&Event::StepFinished { index, seconds });
                 }
                 Ok(Done::Skipped(reason)) => {
-                    cell.update(|j| j.steps[index].status = StepStatus::Skipped)?;
+                    cell.update(|j| j.steps[index].status = StepStatus::Skipped)
+                        .await?;
                     steps[index].outcome = StepOutcome::Skipped;
                     steps[index].note = Some(reason.clone());
                     (self.events)(&Event::StepSkipped { index, reason });
@@ -307,7 +316,8 @@ impl Executor {
                         j.steps[index].status = StepStatus::Failed;
                         j.steps[index].error = Some(message.clone());
                         j.steps[index].failed_attempts += 1;
-                    })?;
+                    })
+                    .await?;
                     steps[index].outcome = StepOutcome::Failed;
                     steps[index].note = Some(message.clone());
                     (self.events)(&Event::StepFailed {
@@ -419,7 +429,7 @@ impl Executor {
                         self.cluster.upgrade_control_plane(to, &token)
                     })
                     .await?;
-                self.started(index, &op, journal)?;
+                self.started(index, &op, journal).await?;
                 self.finish(index, op, journal).await
             }
             Step::UpdateAddons { to } => {
@@ -437,7 +447,7 @@ impl Executor {
                     return Ok(Done::Skipped(format!("managed add-ons already current for {to}")));
                 }
                 for op in ops {
-                    self.started(index, &op, journal)?;
+                    self.started(index, &op, journal).await?;
                     self.finish(index, op, journal).await?;
                 }
                 Ok(Done::Ran)
@@ -477,7 +487,7 @@ impl Executor {
                         self.cluster.upgrade_node_pool(node_pool, to, &options, &token)
                     })
                     .await?;
-                self.started(index, &op, journal)?;
+                self.started(index, &op, journal).await?;
                 self.finish(index, op, journal).await
             }
             Step::CreateNodePool {
@@ -515,7 +525,7 @@ impl Executor {
                             self.cluster.create_node_pool(&spec, &token)
                         })
                         .await?;
-                    self.started(index, &op, journal)?;
+                    self.started(index, &op, journal).await?;
                     Some(op)
                 };
                 let ran = op.is_some();
@@ -632,7 +642,7 @@ impl Executor {
                         self.cluster.delete_node_pool(node_pool, &token)
                     })
                     .await?;
-                self.started(index, &op, journal)?;
+                self.started(index, &op, journal).await?;
                 self.finish(index, op, journal).await
             }
         }
@@ -702,9 +712,11 @@ impl Executor {
         }))
     }
 
-    fn started(&self, index: usize, op: &OperationId, journal: &JournalCell<'_>) -> Result<()> {
+    async fn started(&self, index: usize, op: &OperationId, journal: &JournalCell<'_>) -> Result<()> {
         journal.operations_started.fetch_add(1, Ordering::SeqCst);
-        journal.update(|j| j.steps[index].operation = Some(op.clone()))?;
+        journal
+            .update(|j| j.steps[index].operation = Some(op.clone()))
+            .await?;
         (self.events)(&Event::OperationStarted {
             index,
             operation: op.clone(),
@@ -845,6 +857,7 @@ impl Executor {
                 }
             }
         })
+        .await
     }
 }
 
@@ -873,7 +886,9 @@ pub fn unmet_target(plan: &UpgradePlan, state: &ClusterSnapshot) -> Option<Strin
 /// The journal, shared by the steps running at the same time; saved after every change.
 struct JournalCell<'a> {
     journal: Mutex<&'a mut Journal>,
-    path: Option<&'a std::path::Path>,
+    store: Option<&'a dyn JournalStore>,
+    /// Held through each save, so that saves land in the order of the changes they carry.
+    saves: tokio::sync::Mutex<()>,
     operations_started: AtomicU32,
     /// This run's provider operations being waited on right now.
     operations_in_flight: AtomicUsize,
@@ -890,13 +905,17 @@ impl<'a> JournalCell<'a> {
         f(&self.lock())
     }
 
-    /// Changes the journal and saves it (the lock is held while writing, so saves never
-    /// interleave).
-    fn update<T>(&self, f: impl FnOnce(&mut Journal) -> T) -> Result<T> {
-        let mut journal = self.lock();
-        let out = f(&mut journal);
-        if let Some(path) = self.path {
-            journal.save(path)?;
+    /// Changes the journal and saves it, returning once the save is durable. Saves never
+    /// interleave: each carries every change made before it.
+    async fn update<T>(&self, f: impl FnOnce(&mut Journal) -> T) -> Result<T> {
+        let _saving = self.saves.lock().await;
+        let (out, copy) = {
+            let mut journal = self.lock();
+            let out = f(&mut journal);
+            (out, self.store.map(|_| (**journal).clone()))
+        };
+        if let (Some(store), Some(copy)) = (self.store, copy) {
+            store.save(&copy).await?;
         }
         Ok(out)
     }

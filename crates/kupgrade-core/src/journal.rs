@@ -354,6 +354,45 @@ impl Journal {
     }
 }
 
+/// Where an upgrade's journal lives between runs: a file (the CLI), or anything an embedder
+/// keeps durable state in (the operator keeps it in a Kubernetes resource's status).
+///
+/// The executor saves after every change and waits for the save before it goes on, so a step
+/// is recorded as started (with its request token) before its provider call, and a crash at
+/// any point leaves a journal a rerun resumes exactly. Saves of one run never overlap.
+#[async_trait::async_trait]
+pub trait JournalStore: Send + Sync + std::fmt::Debug {
+    /// The journal saved last, or `None` when there is none.
+    async fn load(&self) -> Result<Option<Journal>>;
+    /// Replaces the saved journal with `journal`; durable when this returns.
+    async fn save(&self, journal: &Journal) -> Result<()>;
+    /// Forgets the journal (after a run verified at its target).
+    async fn remove(&self) -> Result<()>;
+}
+
+/// A journal file, written atomically ([`Journal::save`]).
+#[derive(Debug, Clone)]
+pub struct FileJournal(pub PathBuf);
+
+#[async_trait::async_trait]
+impl JournalStore for FileJournal {
+    async fn load(&self) -> Result<Option<Journal>> {
+        Journal::load(&self.0)
+    }
+
+    async fn save(&self, journal: &Journal) -> Result<()> {
+        journal.save(&self.0)
+    }
+
+    async fn remove(&self) -> Result<()> {
+        match std::fs::remove_file(&self.0) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&self.0, e)),
+        }
+    }
+}
+
 /// Writes `bytes` to `path` so that a crash leaves either the old or the new content. A
 /// symlink is followed (its target is replaced, the link stays) and an existing file keeps
 /// its permissions.

@@ -72,7 +72,7 @@ pub use estimate::{Durations, Estimate};
 pub use events::{Event, EventSink};
 pub use executor::{Executor, ExecutorConfig, RunReport, RunResult, StepOutcome};
 pub use graph::PlanGraph;
-pub use journal::{Journal, JournalMismatch, RunOptions};
+pub use journal::{FileJournal, Journal, JournalMismatch, JournalStore, RunOptions};
 pub use lock::FileLock;
 pub use managed::{AddonUpdates, ManagedCluster, NodeConfigReader, ProviderChecks};
 pub use node_config::{NodeConfigSource, NodeConfigs};

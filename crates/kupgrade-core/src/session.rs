@@ -29,7 +29,7 @@
 //!
 //! `kupgrade_sim`'s crate documentation runs a session on the simulator.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -41,7 +41,7 @@ use crate::cluster::{ClusterSnapshot, OfferedVersion};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventSink};
 use crate::executor::{Executor, ExecutorConfig, RunReport, RunResult};
-use crate::journal::{Journal, RunOptions};
+use crate::journal::{FileJournal, Journal, JournalStore, RunOptions};
 use crate::lock::FileLock;
 use crate::managed::ManagedCluster;
 use crate::plan::{PlanOptions, Strategy, UpgradePlan, plan_with};
@@ -180,6 +180,12 @@ pub enum JournalState {
     Resumed(PathBuf),
     /// A new plan replacing the one recorded at this path ([`PrepareOptions::replan`]).
     Replanned(PathBuf),
+    /// The journal is kept in the [`JournalStore`] given with [`Upgrade::with_journal_store`];
+    /// `resumed` when the plan is the one it recorded.
+    Stored {
+        /// Whether an earlier run's plan is resumed.
+        resumed: bool,
+    },
 }
 
 /// Where a session keeps its journal.
@@ -193,6 +199,11 @@ enum JournalAt {
     /// The cluster's default file ([`crate::journal::default_file_name`]) in this folder,
     /// removed after a verified run.
     Folder(PathBuf),
+    /// This store; emptied after a verified run when not `keep`.
+    Store {
+        store: Arc<dyn JournalStore>,
+        keep: bool,
+    },
 }
 
 /// One upgrade of one cluster: what to check, where to journal, how to report. Build it, then
@@ -252,6 +263,15 @@ impl Upgrade {
             path: path.into(),
             keep: false,
         };
+        self
+    }
+
+    /// Journals the run in `store` (resumed when it holds a journal written for this cluster,
+    /// target, strategy and options); with `keep` false it is emptied once a run is verified
+    /// at its target. Nothing guards against two runs on one store: that is the store's owner's
+    /// job (a lease, a lock).
+    pub fn with_journal_store(mut self, store: Arc<dyn JournalStore>, keep: bool) -> Self {
+        self.journal = JournalAt::Store { store, keep };
         self
     }
 
@@ -340,42 +360,59 @@ impl Upgrade {
             let plan = plan_with(&snapshot, target, &plan_options)?;
             Ok(Journal::for_cluster(plan, &snapshot, options.run_options()))
         };
-        let (journal_path, keep_journal) = match self.journal {
-            JournalAt::Nowhere => (None, true),
-            JournalAt::File { path, keep } => (Some(path), keep),
+        let (journal_path, store, keep_journal) = match self.journal {
+            JournalAt::Nowhere => (None, None, true),
+            JournalAt::File { path, keep } => (Some(path), None, keep),
             JournalAt::Folder(dir) => (
                 Some(dir.join(crate::journal::default_file_name(&snapshot))),
+                None,
                 false,
             ),
+            JournalAt::Store { store, keep } => (None, Some(store), keep),
+        };
+        let store: Option<Arc<dyn JournalStore>> = match (&journal_path, store) {
+            (Some(path), _) => Some(Arc::new(FileJournal(path.clone()))),
+            (None, store) => store,
         };
         let mut lock = None;
-        let (journal, state) = match &journal_path {
-            None => (fresh()?, JournalState::None),
-            Some(path) => {
-                if !options.dry_run {
-                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                            path: dir.display().to_string(),
-                            source,
-                        })?;
-                    }
-                    // Held until the run ends: a second run on this journal is refused at once.
-                    lock = Some(FileLock::acquire(path)?);
-                }
-                match Journal::load(path)? {
-                    Some(_) if options.replan => (fresh()?, JournalState::Replanned(path.clone())),
-                    Some(recorded) => {
-                        recorded
-                            .check_resumable(&snapshot, target, options.strategy, &options.run_options())
-                            .map_err(|mismatch| Error::JournalNotResumable {
-                                path: path.clone(),
-                                difference: mismatch.0,
-                            })?;
-                        (recorded, JournalState::Resumed(path.clone()))
-                    }
-                    None => (fresh()?, JournalState::Fresh(path.clone())),
-                }
+        if let (Some(path), false) = (&journal_path, options.dry_run) {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
             }
+            // Held until the run ends: a second run on this journal is refused at once.
+            lock = Some(FileLock::acquire(path)?);
+        }
+        let recorded = match &store {
+            Some(store) => store.load().await?,
+            None => None,
+        };
+        let origin = |resumed: bool, replanned: bool| match &journal_path {
+            None if store.is_none() => JournalState::None,
+            None => JournalState::Stored { resumed },
+            Some(path) if resumed => JournalState::Resumed(path.clone()),
+            Some(path) if replanned => JournalState::Replanned(path.clone()),
+            Some(path) => JournalState::Fresh(path.clone()),
+        };
+        let (journal, state) = match recorded {
+            Some(_) if options.replan => (fresh()?, origin(false, true)),
+            Some(recorded) => {
+                recorded
+                    .check_resumable(&snapshot, target, options.strategy, &options.run_options())
+                    .map_err(|mismatch| match &journal_path {
+                        Some(path) => Error::JournalNotResumable {
+                            path: path.clone(),
+                            difference: mismatch.0,
+                        },
+                        None => {
+                            Error::Journal(format!("the stored journal cannot be resumed: {}", mismatch.0))
+                        }
+                    })?;
+                (recorded, origin(true, false))
+            }
+            None => (fresh()?, origin(false, false)),
         };
         if self.workloads.is_none()
             && let Some((index, step)) = journal
@@ -424,11 +461,11 @@ impl Upgrade {
         let mut executor = Executor::new(self.cluster, workloads)
             .with_config(config)
             .with_events(self.events);
-        if let (Some(path), false) = (&journal_path, options.dry_run) {
-            executor = executor.with_journal_path(path);
+        if let (Some(store), false) = (&store, options.dry_run) {
+            executor = executor.with_journal_store(store.clone());
         }
         Ok(Prepared {
-            remove_when_done: !keep_journal,
+            remove_when_done: (!keep_journal).then_some(store).flatten(),
             checks: checks.describe(),
             snapshot,
             findings,
@@ -450,7 +487,8 @@ pub struct Prepared {
     state: JournalState,
     executor: Executor,
     dry_run: bool,
-    remove_when_done: bool,
+    /// The store to empty once a run is verified at its target.
+    remove_when_done: Option<Arc<dyn JournalStore>>,
     _lock: Option<FileLock>,
 }
 
@@ -501,22 +539,11 @@ impl Prepared {
         }
         let report = self.executor.run(&mut self.journal).await?;
         if report.result == RunResult::Succeeded
-            && self.remove_when_done
-            && let Some(path) = journal_path(&self.state)
+            && let Some(store) = &self.remove_when_done
         {
-            std::fs::remove_file(path).map_err(|source| Error::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
+            store.remove().await?;
         }
         Ok(report)
-    }
-}
-
-fn journal_path(state: &JournalState) -> Option<&Path> {
-    match state {
-        JournalState::None => None,
-        JournalState::Fresh(p) | JournalState::Resumed(p) | JournalState::Replanned(p) => Some(p),
     }
 }
 
