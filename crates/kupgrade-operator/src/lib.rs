@@ -50,7 +50,7 @@
 //! );
 //! let status = loop {
 //!     reconcile_named(&operator, "fleet", "to-1-32").await.unwrap();
-//!     let status = kupgrade_operator::run_status(&api, "fleet", "to-1-32").unwrap();
+//!     let status = kupgrade_operator::run_status(&api, "fleet", "to-1-32").unwrap_or_default();
 //!     if status.phase != RunPhase::Running && status.phase != RunPhase::Pending {
 //!         break status;
 //!     }

@@ -554,3 +554,108 @@ async fn a_restarted_operator_resumes_from_the_resources_alone() {
         );
     }
 }
+
+/// Whether every cluster of the run has a provider operation in flight.
+fn all_in_flight(status: &UpgradeRunStatus) -> bool {
+    !status.clusters.is_empty() && status.clusters.iter().all(|c| !c.operations_in_flight.is_empty())
+}
+
+#[tokio::test(start_paused = true)]
+async fn leadership_lost_mid_run_passes_the_run_to_the_other_replica() {
+    use kupgrade_operator::leader::{LeaseSettings, lead};
+
+    let fleet = Fleet::new();
+    for n in ["dev-a", "dev-b", "dev-c"] {
+        fleet.cluster(n, "dev");
+    }
+    fleet.strategy(
+        "one",
+        json!([{"name": "dev", "matchLabels": {"env": "dev"}, "maxConcurrent": 3}]),
+    );
+    fleet.run("r", "one");
+    let replica = |client: kube::Client| {
+        Arc::new(
+            Operator::new(client, fleet.sims.clone())
+                .with_clock(Arc::new(TokioClock::starting_at(chrono::Utc::now()))),
+        )
+    };
+    let (client_a, cut_a) = fleet.api.cuttable_client();
+    let (client_b, _) = fleet.api.cuttable_client();
+    let (a, b) = (replica(client_a.clone()), replica(client_b.clone()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let shutdown = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let settings = |who: &str| LeaseSettings::new("kupgrade-system", "kupgrade-operator", who);
+    tokio::spawn(lead(
+        client_a,
+        settings("replica-a"),
+        a.clone(),
+        shutdown(stopped.clone()),
+    ));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::spawn(lead(
+        client_b,
+        settings("replica-b"),
+        b.clone(),
+        shutdown(stopped.clone()),
+    ));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(a.is_leader() && !b.is_leader());
+
+    // Replica A works until operations are in flight on every cluster; B only watches.
+    let mut status = UpgradeRunStatus::default();
+    for _ in 0..200 {
+        reconcile_named(&b, NS, "r").await.unwrap();
+        status = fleet.pass(&a, "r", Duration::from_secs(5)).await;
+        if all_in_flight(&status) {
+            break;
+        }
+    }
+    assert!(all_in_flight(&status), "{status:#?}");
+    assert_eq!(fleet.operations(&["dev-a", "dev-b", "dev-c"]).len(), 3);
+    assert_eq!(b.workers_running(), 0);
+
+    // A is cut off from the API server: it cannot renew, so it steps down within its renew
+    // deadline (10 s), before the lease (15 s) lets B take over. Never two leaders.
+    cut_a.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut took_over = None;
+    for second in 0..60 {
+        let _ = reconcile_named(&a, NS, "r").await; // fails: A is cut off
+        reconcile_named(&b, NS, "r").await.unwrap();
+        assert!(
+            !(a.is_leader() && b.is_leader()),
+            "two leaders at second {second}"
+        );
+        if !a.is_leader() {
+            assert_eq!(a.workers_running(), 0, "A stepped down but its workers run on");
+        }
+        if b.is_leader() && took_over.is_none() {
+            took_over = Some(second);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let took_over = took_over.expect("B never took over");
+    assert!((10..=25).contains(&took_over), "B took over after {took_over} s");
+
+    // B finishes the run from the resources alone; A, reachable again, stays a follower.
+    cut_a.store(false, std::sync::atomic::Ordering::SeqCst);
+    let status = fleet.drive(&b, "r", 500).await;
+    assert_eq!(status.phase, RunPhase::Succeeded, "{status:#?}");
+    assert!(!a.is_leader());
+    for c in &status.clusters {
+        assert_eq!(c.phase, ClusterPhase::Succeeded, "{}", c.name);
+    }
+    let lease = fleet
+        .api
+        .get(
+            "apis/coordination.k8s.io/v1",
+            "leases",
+            Some("kupgrade-system"),
+            "kupgrade-operator",
+        )
+        .unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "replica-b");
+    assert_eq!(lease["spec"]["leaseTransitions"], 1);
+    let _ = stop.send(true);
+}
