@@ -94,7 +94,7 @@ fn serve(args: RunArgs) -> ExitCode {
             None => SimClusters::in_memory(),
         });
         let connector = Arc::new(CloudConnector::new(client.clone(), sims));
-        let operator = Arc::new(Operator::new(client.clone(), connector));
+        let operator = Arc::new(Operator::new(client.clone(), connector).with_leader(false));
         let identity = args
             .identity
             .clone()

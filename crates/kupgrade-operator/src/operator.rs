@@ -105,6 +105,14 @@ impl Operator {
         self
     }
 
+    /// Starts as a follower (`false`) or as the leader (`true`, the default: a single replica,
+    /// tests). A replica that elects its leader with [`crate::leader::lead`] starts as a
+    /// follower, so that nothing runs before the Lease is held.
+    pub fn with_leader(self, leader: bool) -> Self {
+        self.leader.store(leader, Ordering::SeqCst);
+        self
+    }
+
     /// Whether this replica leads (only the leader reconciles and runs workers).
     pub fn is_leader(&self) -> bool {
         self.leader.load(Ordering::SeqCst)

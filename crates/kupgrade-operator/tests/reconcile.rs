@@ -659,3 +659,33 @@ async fn leadership_lost_mid_run_passes_the_run_to_the_other_replica() {
     assert_eq!(lease["spec"]["leaseTransitions"], 1);
     let _ = stop.send(true);
 }
+
+#[tokio::test(start_paused = true)]
+async fn deleting_a_run_stops_its_workers_and_frees_its_clusters() {
+    let fleet = Fleet::new();
+    fleet.cluster("dev-a", "dev");
+    fleet.cluster("dev-b", "dev");
+    fleet.strategy(
+        "one",
+        json!([{"name": "dev", "matchLabels": {"env": "dev"}, "maxConcurrent": 2}]),
+    );
+    fleet.run("r", "one");
+    let operator = fleet.operator();
+    for _ in 0..200 {
+        if all_in_flight(&fleet.pass(&operator, "r", Duration::from_secs(5)).await) {
+            break;
+        }
+    }
+    assert_eq!(operator.workers_running(), 2);
+    let runs = kube::Api::<kupgrade_operator::resources::UpgradeRun>::namespaced(fleet.api.client(), NS);
+    runs.delete("r", &Default::default()).await.unwrap();
+    // The finalizer holds the run until the operator has cleaned up.
+    assert!(fleet.api.get(GROUP, "upgraderuns", Some(NS), "r").is_some());
+    reconcile_named(&operator, NS, "r").await.unwrap();
+    assert!(fleet.api.get(GROUP, "upgraderuns", Some(NS), "r").is_none());
+    assert_eq!(operator.workers_running(), 0);
+    for n in ["dev-a", "dev-b"] {
+        let r = fleet.api.get(GROUP, "managedclusterrefs", Some(NS), n).unwrap();
+        assert!(r["status"]["upgrade"].is_null(), "{n} still claimed: {r}");
+    }
+}

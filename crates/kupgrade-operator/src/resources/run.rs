@@ -211,7 +211,8 @@ pub struct ClusterProgress {
     /// Why it failed, or the last thing it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// Provider operations it started (every attempt).
+    /// Provider operations its attempts started, counted as each attempt ends (an attempt
+    /// cut short by a restart counts in the attempt that finishes it).
     #[serde(default)]
     pub operations_started: u32,
 }
