@@ -3,7 +3,7 @@
 //!
 //! - [`resources`]: the CRDs, from Rust types. An [`UpgradeStrategy`](resources::UpgradeStrategy)
 //!   lists stages (clusters selected by label, concurrency, failure threshold, soak, before and
-//!   after gates: a wait, post-checks, an approval); an [`UpgradeRun`](resources::UpgradeRun)
+//!   after gates: a wait, post-checks, an approval); an [`UpgradeRun`]
 //!   names a target version and a strategy, which it freezes when it starts; an
 //!   [`UpgradeApproval`](resources::UpgradeApproval) grants one approval gate; a
 //!   [`ManagedClusterRef`](resources::ManagedClusterRef) names a cluster on EKS, AKS, GKE or the

@@ -1,8 +1,8 @@
 //! The `UpgradeRun` reconciler: freeze the strategy, walk the stages (before-gates, clusters up
 //! to the stage's concurrency, failure threshold, soak, after-gates), honour `Stop`/`Run` and
-//! retries, and write the run's status. Each cluster is upgraded by a worker ([`crate::worker`])
-//! started only after the status saying so is stored, so a restarted operator knows every
-//! cluster that may have begun.
+//! retries, and write the run's status. Each cluster is upgraded by a worker (a task running the
+//! core `Upgrade` session) started only after the status saying so is stored, so a restarted
+//! operator knows every cluster that may have begun.
 
 use std::sync::Arc;
 use std::time::Duration;
