@@ -200,11 +200,15 @@ impl CloudConnector {
         let yaml = data
             .get("kubeconfig")
             .ok_or_else(|| Error::Invalid(format!("Secret {namespace}/{secret} has no `kubeconfig` key")))?;
+        // The parser's and loader's messages may quote the Secret's content: say only where.
+        let unusable =
+            |what: &str| Error::Invalid(format!("Secret {namespace}/{secret}: the kubeconfig {what}"));
         let kubeconfig = kube::config::Kubeconfig::from_yaml(yaml)
-            .map_err(|e| Error::Invalid(format!("Secret {namespace}/{secret}: kubeconfig: {e}")))?;
+            .map_err(|_| unusable("is not valid kubeconfig YAML"))?;
+        inline_only(&kubeconfig).map_err(|field| unusable(&format!("uses `{field}`; {INLINE_ONLY}")))?;
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
             .await
-            .map_err(|e| Error::Invalid(format!("Secret {namespace}/{secret}: kubeconfig: {e}")))?;
+            .map_err(|_| unusable("cannot be loaded (check its current context, server and credentials)"))?;
         let client = kube::Client::try_from(config)?;
         Ok(Some(Arc::new(kupgrade_kube::KubeWorkloads::new(
             client,
@@ -257,3 +261,62 @@ impl Connector for CloudConnector {
 }
 
 mod providers;
+
+const INLINE_ONLY: &str = "only inline credentials are accepted (token, client-certificate-data and client-key-data, certificate-authority-data)";
+
+/// The first field of `kubeconfig` that would make the operator read a file, run a program or
+/// call an auth plugin in its own pod: a Secret's author could otherwise point `tokenFile` at
+/// the operator's service-account token and `server` at their own host.
+fn inline_only(kubeconfig: &kube::config::Kubeconfig) -> std::result::Result<(), &'static str> {
+    for user in kubeconfig.auth_infos.iter().filter_map(|u| u.auth_info.as_ref()) {
+        let refused = [
+            (user.exec.is_some(), "exec"),
+            (user.auth_provider.is_some(), "auth-provider"),
+            (user.token_file.is_some(), "tokenFile"),
+            (user.client_certificate.is_some(), "client-certificate"),
+            (user.client_key.is_some(), "client-key"),
+        ];
+        if let Some((_, field)) = refused.into_iter().find(|(set, _)| *set) {
+            return Err(field);
+        }
+    }
+    for cluster in kubeconfig.clusters.iter().filter_map(|c| c.cluster.as_ref()) {
+        if cluster.certificate_authority.is_some() {
+            return Err("certificate-authority");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(user: &str) -> kube::config::Kubeconfig {
+        kube::config::Kubeconfig::from_yaml(&format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'https://10.0.0.1'}}\nusers:\n- name: u\n  user: {user}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn kubeconfigs_that_reach_into_the_operator_pod_are_refused() {
+        assert_eq!(inline_only(&config("{token: abc}")), Ok(()));
+        assert_eq!(
+            inline_only(&config(
+                "{tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token}"
+            )),
+            Err("tokenFile")
+        );
+        assert_eq!(
+            inline_only(&config(
+                "{exec: {command: aws, apiVersion: client.authentication.k8s.io/v1beta1}}"
+            )),
+            Err("exec")
+        );
+        assert_eq!(
+            inline_only(&config("{client-certificate: /etc/cert.pem}")),
+            Err("client-certificate")
+        );
+    }
+}

@@ -35,6 +35,9 @@ pub(crate) struct GateAt<'a> {
     pub(crate) side: ApprovalGateSide,
     /// When the gate was reached.
     pub(crate) since: DateTime<Utc>,
+    /// When the run was created: an approval older than that was meant for an earlier run of
+    /// the same name.
+    pub(crate) run_created: Option<k8s_openapi::jiff::Timestamp>,
 }
 
 /// Judges `gate`.
@@ -62,10 +65,13 @@ pub(crate) async fn judge(
         let approvals = Api::<UpgradeApproval>::namespaced(operator.client.clone(), at.namespace)
             .list(&ListParams::default())
             .await?;
-        let granted = approvals
-            .items
-            .iter()
-            .find(|a| a.spec.run == at.run && a.spec.stage == at.stage && a.spec.gate == at.side);
+        let granted = approvals.items.iter().find(|a| {
+            let fresh = match (&a.metadata.creation_timestamp, at.run_created) {
+                (Some(created), Some(run)) => created.0 >= run,
+                _ => true,
+            };
+            a.spec.run == at.run && a.spec.stage == at.stage && a.spec.gate == at.side && fresh
+        });
         let side = match at.side {
             ApprovalGateSide::Before => "Before",
             ApprovalGateSide::After => "After",

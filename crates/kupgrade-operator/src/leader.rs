@@ -80,7 +80,15 @@ pub async fn lead(
     tokio::pin!(shutdown);
     loop {
         let leading = operator.is_leader();
-        match elector.try_acquire_or_renew().await {
+        // A call that hangs must not keep a leader leading past its deadline.
+        let budget = match (leading, elector.last_renewal) {
+            (true, Some(t)) => elector.settings.renew_deadline.saturating_sub(t.elapsed()),
+            _ => elector.settings.renew_deadline,
+        };
+        let attempt = tokio::time::timeout(budget, elector.try_acquire_or_renew())
+            .await
+            .unwrap_or_else(|_| Err(kube::Error::Service("the lease call timed out".into())));
+        match attempt {
             Ok(true) => {
                 elector.last_renewal = Some(Instant::now());
                 if !leading {

@@ -121,12 +121,15 @@ impl Operator {
     /// Gains or loses leadership. Losing it stops every worker at once, as a crash would: the
     /// journals in the `ManagedClusterRef`s hold everything the next leader needs.
     pub fn set_leader(&self, leader: bool) {
+        // Under the workers' lock, so that no worker starts between the flag and the stop.
+        let mut workers = self.lock_workers();
         let was = self.leader.swap(leader, Ordering::SeqCst);
         if was && !leader {
-            let mut workers = self.lock_workers();
             for (_, w) in workers.drain() {
                 w.handle.abort();
             }
+            // What this replica heard from its workers may be stale by the time it leads again.
+            self.reports.lock().unwrap_or_else(|e| e.into_inner()).clear();
             tracing::warn!("leadership lost: every worker stopped");
         }
     }
@@ -158,10 +161,10 @@ impl Operator {
 
     /// Starts a worker for `job` unless one runs for this attempt already.
     pub(crate) fn start(self: &Arc<Self>, job: Assignment) {
+        let mut workers = self.lock_workers();
         if !self.is_leader() {
             return;
         }
-        let mut workers = self.lock_workers();
         if workers.get(&job.key).is_some_and(|w| w.attempt == job.attempt) {
             return;
         }
@@ -172,7 +175,6 @@ impl Operator {
             if r.attempt != job.attempt {
                 *r = Report {
                     attempt: job.attempt,
-                    operations_started: r.operations_started,
                     ..Report::default()
                 };
             }

@@ -119,6 +119,12 @@ async fn advance_run(operator: &Arc<Operator>, api: &Api<UpgradeRun>, run: &Upgr
         wake_at: None,
         awaiting_approval: None,
     };
+    if pass.status.phase == RunPhase::Pending && run.spec.state == RunState::Stop {
+        // Created stopped: nothing is frozen or selected until it is set to Run.
+        summarize(&mut pass);
+        write(api, &pass, &before).await?;
+        return Ok(Action::await_change());
+    }
     if pass.status.phase == RunPhase::Pending && !start(&mut pass).await? {
         summarize(&mut pass);
         write(api, &pass, &before).await?;
@@ -139,8 +145,12 @@ async fn advance_run(operator: &Arc<Operator>, api: &Api<UpgradeRun>, run: &Upgr
                 "spec.state is Run: the upgrading clusters resume their journals",
             );
         }
-        (RunState::Stop, phase @ (RunPhase::Succeeded | RunPhase::Failed)) => {
-            tracing::debug!(?phase, "Stop on an ended run changes nothing");
+        (RunState::Stop, RunPhase::Failed) => {
+            // The clusters a failed run was still finishing stop too (journals kept).
+            operator.stop_run(&pass.uid);
+        }
+        (RunState::Stop, RunPhase::Succeeded) => {
+            tracing::debug!("Stop on a succeeded run changes nothing");
         }
         _ => {}
     }
@@ -318,6 +328,19 @@ fn retry(pass: &mut Pass<'_>) {
     ) {
         return;
     }
+    if pass.status.strategy.is_none() {
+        // It failed before starting (a bad strategy, no clusters): start it again.
+        pass.status = UpgradeRunStatus {
+            retries_done: asked,
+            ..UpgradeRunStatus::default()
+        };
+        pass.note(
+            false,
+            "Retrying",
+            "the run failed before it started; starting it again",
+        );
+        return;
+    }
     let mut retried = Vec::new();
     for c in pass
         .status
@@ -328,15 +351,28 @@ fn retry(pass: &mut Pass<'_>) {
         c.phase = ClusterPhase::Pending;
         retried.push(c.name.clone());
     }
-    for s in pass
-        .status
-        .stages
-        .iter_mut()
-        .filter(|s| s.phase == StagePhase::Failed)
-    {
-        s.phase = StagePhase::Upgrading;
-        s.gate = 0;
-        s.message = None;
+    // The earliest stage with a retried cluster (or a failed gate) upgrades again; the stages
+    // after it go back to Pending, so their gates and soaks are judged again in order.
+    let first = pass.status.stages.iter().position(|s| {
+        s.phase == StagePhase::Failed
+            || retried
+                .iter()
+                .any(|name| pass.status.cluster(name).is_some_and(|c| c.stage == s.name))
+    });
+    if let Some(first) = first {
+        for (i, s) in pass.status.stages.iter_mut().enumerate().skip(first) {
+            let started = s.phase != StagePhase::Pending;
+            if i == first || started {
+                s.phase = if i == first {
+                    StagePhase::Upgrading
+                } else {
+                    StagePhase::Pending
+                };
+                s.gate = 0;
+                s.message = None;
+                s.since = Some(pass.now);
+            }
+        }
     }
     if pass.status.phase == RunPhase::Failed {
         pass.status.phase = RunPhase::Running;
@@ -365,7 +401,9 @@ fn retry(pass: &mut Pass<'_>) {
 /// Copies what workers reported into the status; restarts (resumes) a worker for every
 /// upgrading cluster this process runs none for.
 fn apply_reports(pass: &mut Pass<'_>) {
-    let running = pass.status.phase == RunPhase::Running;
+    // A failed run still finishes (and resumes) the clusters it had begun, unless stopped.
+    let running = matches!(pass.status.phase, RunPhase::Running | RunPhase::Failed)
+        && pass.run.spec.state == RunState::Run;
     let target = pass.run.spec.target_version.clone();
     let settings = pass
         .status
@@ -461,6 +499,7 @@ async fn judge_side(pass: &mut Pass<'_>, index: usize, side: ApprovalGateSide) -
             stage: &stage.name,
             side,
             since: stage.since.unwrap_or(pass.now),
+            run_created: pass.run.metadata.creation_timestamp.as_ref().map(|t| t.0),
         };
         let verdict = judge(pass.operator, gate, &at, &pass.status, &target).await?;
         let stage_name = stage.name.clone();
@@ -829,9 +868,19 @@ async fn release(operator: &Arc<Operator>, run: &UpgradeRun) -> Result<Action> {
             .and_then(|s| s.upgrade.as_ref())
             .is_some_and(|u| u.run_uid == uid);
         if held {
-            let patch = json!({"status": {"upgrade": null}});
-            refs.patch_status(&r.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
+            // Only if still this run's (another run may have claimed it since the list).
+            let patch: json_patch::Patch = serde_json::from_value(json!([
+                {"op": "test", "path": "/status/upgrade/runUid", "value": uid},
+                {"op": "replace", "path": "/status/upgrade", "value": null},
+            ]))
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+            match refs
+                .patch_status(&r.name_any(), &PatchParams::default(), &Patch::Json::<()>(patch))
+                .await
+            {
+                Ok(_) | Err(kube::Error::Api(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     Ok(Action::await_change())

@@ -8,6 +8,7 @@
 //! (steps done, operations in flight with their ids).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use kube::Api;
@@ -57,13 +58,46 @@ impl JournalProgress {
     }
 }
 
-/// The journal of one attempt of one run on one cluster.
-pub(crate) struct RefJournal {
+/// Writes to one attempt's record (`ManagedClusterRef.status.upgrade`), fenced: each write
+/// is a JSON patch that first tests the run's uid, the attempt and the count of writes so far,
+/// so that nothing written by another run, another attempt or a stopped worker is overwritten.
+#[derive(Debug, Clone)]
+pub(crate) struct Fence {
     pub(crate) api: Api<ManagedClusterRef>,
     pub(crate) cluster: String,
-    pub(crate) run: String,
     pub(crate) run_uid: String,
     pub(crate) attempt: u32,
+    /// Writes made so far, as stored.
+    pub(crate) writes: Arc<AtomicU64>,
+}
+
+impl Fence {
+    /// Sets each `(field, value)` of the record, if the record is still this attempt's as this
+    /// worker last left it.
+    pub(crate) async fn write(&self, fields: &[(&str, serde_json::Value)]) -> Result<(), kube::Error> {
+        let writes = self.writes.load(Ordering::SeqCst);
+        let mut ops = vec![
+            json!({"op": "test", "path": "/status/upgrade/runUid", "value": self.run_uid}),
+            json!({"op": "test", "path": "/status/upgrade/attempt", "value": self.attempt}),
+            json!({"op": "test", "path": "/status/upgrade/writes", "value": writes}),
+            json!({"op": "replace", "path": "/status/upgrade/writes", "value": writes + 1}),
+        ];
+        for (field, value) in fields {
+            ops.push(json!({"op": "add", "path": format!("/status/upgrade/{field}"), "value": value}));
+        }
+        let patch: json_patch::Patch =
+            serde_json::from_value(serde_json::Value::Array(ops)).map_err(kube::Error::SerdeError)?;
+        self.api
+            .patch_status(&self.cluster, &PatchParams::default(), &Patch::Json::<()>(patch))
+            .await?;
+        self.writes.store(writes + 1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// The journal of one attempt of one run on one cluster.
+pub(crate) struct RefJournal {
+    pub(crate) fence: Fence,
     /// Told of every saved journal.
     pub(crate) progress: Arc<dyn Fn(JournalProgress) + Send + Sync>,
 }
@@ -71,9 +105,7 @@ pub(crate) struct RefJournal {
 impl std::fmt::Debug for RefJournal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RefJournal")
-            .field("cluster", &self.cluster)
-            .field("run", &self.run)
-            .field("attempt", &self.attempt)
+            .field("fence", &self.fence)
             .finish_non_exhaustive()
     }
 }
@@ -85,11 +117,16 @@ fn engine_error(e: impl std::fmt::Display) -> kupgrade_core::Error {
 #[async_trait]
 impl JournalStore for RefJournal {
     async fn load(&self) -> kupgrade_core::Result<Option<Journal>> {
-        let reference = self.api.get(&self.cluster).await.map_err(engine_error)?;
+        let reference = self
+            .fence
+            .api
+            .get(&self.fence.cluster)
+            .await
+            .map_err(engine_error)?;
         let Some(record) = reference.status.and_then(|s| s.upgrade) else {
             return Ok(None);
         };
-        if record.run_uid != self.run_uid {
+        if record.run_uid != self.fence.run_uid {
             return Ok(None);
         }
         match record.journal {
@@ -100,15 +137,8 @@ impl JournalStore for RefJournal {
 
     async fn save(&self, journal: &Journal) -> kupgrade_core::Result<()> {
         let text = serde_json::to_string(journal).map_err(engine_error)?;
-        let patch = json!({"status": {"upgrade": {
-            "run": self.run,
-            "runUid": self.run_uid,
-            "attempt": self.attempt,
-            "journal": text,
-            "outcome": null,
-        }}});
-        self.api
-            .patch_status(&self.cluster, &PatchParams::default(), &Patch::Merge(&patch))
+        self.fence
+            .write(&[("journal", json!(text)), ("outcome", json!(null))])
             .await
             .map_err(engine_error)?;
         (self.progress)(JournalProgress::of(journal));
@@ -116,11 +146,9 @@ impl JournalStore for RefJournal {
     }
 
     async fn remove(&self) -> kupgrade_core::Result<()> {
-        let patch = json!({"status": {"upgrade": {"journal": null}}});
-        self.api
-            .patch_status(&self.cluster, &PatchParams::default(), &Patch::Merge(&patch))
+        self.fence
+            .write(&[("journal", json!(null))])
             .await
-            .map_err(engine_error)?;
-        Ok(())
+            .map_err(engine_error)
     }
 }

@@ -135,8 +135,9 @@ fn three() -> u32 {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ManagedClusterRefStatus {
-    /// The run upgrading the cluster now, with its journal; cleared once the run verified the
-    /// cluster at its target. While set, no other run may upgrade the cluster.
+    /// The run upgrading the cluster, with its journal (removed once the run verified the
+    /// cluster at its target, when `outcome` becomes `Succeeded`). While the run holds it (not
+    /// succeeded, and the run not ended or still finishing it), no other run upgrades the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<ClusterUpgradeRecord>,
 }
@@ -156,6 +157,10 @@ pub struct ClusterUpgradeRecord {
     /// operation id (`kubectl get mcr NAME -o jsonpath='{.status.upgrade.journal}' | jq`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<String>,
+    /// How many writes the attempt made to this record. Every write checks it and raises it
+    /// (a JSON patch `test`), so a late write from a stopped worker cannot roll the journal back.
+    #[serde(default)]
+    pub writes: u64,
     /// How the attempt ended, once it did: `Succeeded`, or `Failed: why`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
