@@ -124,6 +124,12 @@ pub(crate) async fn judge(
         }
         judged += 1;
     }
+    if judged == 0 {
+        // Every cluster of the stage failed (within its threshold): nothing upgraded to vouch for.
+        return Ok(Verdict::Failed(
+            "post-checks: no cluster of the stage upgraded, so none could be checked".into(),
+        ));
+    }
     Ok(Verdict::Passed(format!(
         "post-checks {checks:?} held on {judged} cluster(s)"
     )))

@@ -702,3 +702,26 @@ async fn deleting_a_run_stops_its_workers_and_frees_its_clusters() {
         assert!(r["status"]["upgrade"].is_null(), "{n} still claimed: {r}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_post_check_gate_with_nothing_upgraded_fails() {
+    let fleet = Fleet::new();
+    failing(&fleet, "dev-a", "dev");
+    fleet.cluster("prod-a", "prod");
+    fleet.strategy(
+        "checked",
+        json!([
+            {"name": "dev", "matchLabels": {"env": "dev"}, "maxFailures": 1,
+             "after": [{"postChecks": ["Versions"]}]},
+            {"name": "prod", "matchLabels": {"env": "prod"}},
+        ]),
+    );
+    fleet.run("r", "checked");
+    let operator = fleet.operator();
+    let status = fleet.drive(&operator, "r", 500).await;
+    assert_eq!(status.phase, RunPhase::Failed);
+    assert_eq!(status.stages[0].phase, StagePhase::Failed);
+    let message = status.stages[0].message.clone().unwrap();
+    assert!(message.contains("no cluster of the stage upgraded"), "{message}");
+    assert_eq!(status.cluster("prod-a").unwrap().phase, ClusterPhase::Pending);
+}
