@@ -21,8 +21,8 @@ use crate::gates::{GateAt, Verdict, judge};
 use crate::operator::{ClusterKey, Operator};
 use crate::resources::conditions::set_condition;
 use crate::resources::{
-    ApprovalGateSide, ClusterPhase, ClusterProgress, ManagedClusterRef, RunPhase, RunState, StagePhase,
-    StageProgress, UpgradeRun, UpgradeRunStatus, UpgradeStrategy, parse_duration,
+    ApprovalGateSide, ClusterPhase, ClusterProgress, ManagedClusterRef, RunPhase, RunState, Stage,
+    StagePhase, StageProgress, UpgradeRun, UpgradeRunStatus, UpgradeStrategy, parse_duration,
 };
 use crate::worker::{Assignment, Outcome};
 
@@ -98,6 +98,45 @@ impl Pass<'_> {
         }
     }
 
+    /// What a worker for attempt `attempt` on `cluster` runs: the run's target and its frozen
+    /// upgrade settings.
+    fn assignment(&self, cluster: &str, attempt: u32) -> Result<Assignment> {
+        Ok(Assignment {
+            key: self.key(cluster),
+            run_name: self.run.name_any(),
+            attempt,
+            target: self.target()?,
+            settings: self
+                .status
+                .strategy
+                .as_ref()
+                .map(|s| s.upgrade.clone())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// Stage `index` of the frozen strategy.
+    fn stage_spec(&self, index: usize) -> Result<Stage> {
+        self.status
+            .strategy
+            .as_ref()
+            .and_then(|s| s.stages.get(index).cloned())
+            .ok_or_else(|| Error::Invalid("the run's status lost its frozen strategy".into()))
+    }
+
+    /// Sets condition `type_` of the run, as of this pass.
+    fn condition(&mut self, type_: &str, status: bool, reason: &str, message: &str) {
+        set_condition(
+            &mut self.status.conditions,
+            type_,
+            status,
+            reason,
+            message,
+            self.now,
+            self.run.metadata.generation,
+        );
+    }
+
     fn target(&self) -> Result<KubeVersion> {
         KubeVersion::parse(&self.run.spec.target_version)
             .map_err(|e| Error::Invalid(format!("spec.targetVersion: {e}")))
@@ -155,7 +194,7 @@ async fn advance_run(operator: &Arc<Operator>, api: &Api<UpgradeRun>, run: &Upgr
         _ => {}
     }
     if pass.status.phase != RunPhase::Pending {
-        apply_reports(&mut pass);
+        apply_reports(&mut pass)?;
     }
     if pass.status.phase == RunPhase::Running {
         walk_stages(&mut pass).await?;
@@ -212,15 +251,7 @@ async fn start(pass: &mut Pass<'_>) -> Result<bool> {
             pass.namespace
         );
         pass.status.stage = None;
-        set_condition(
-            &mut pass.status.conditions,
-            "Ready",
-            false,
-            "StrategyNotFound",
-            &message,
-            pass.now,
-            pass.run.metadata.generation,
-        );
+        pass.condition("Ready", false, "StrategyNotFound", &message);
         return Ok(false);
     };
     let problem = strategy
@@ -302,15 +333,7 @@ async fn start(pass: &mut Pass<'_>) -> Result<bool> {
 fn fail(pass: &mut Pass<'_>, reason: &'static str, message: String) {
     pass.status.phase = RunPhase::Failed;
     pass.status.finished_at = Some(pass.now);
-    set_condition(
-        &mut pass.status.conditions,
-        "Stalled",
-        true,
-        reason,
-        &message,
-        pass.now,
-        pass.run.metadata.generation,
-    );
+    pass.condition("Stalled", true, reason, &message);
     pass.note(true, reason, message);
 }
 
@@ -377,15 +400,7 @@ fn retry(pass: &mut Pass<'_>) {
     if pass.status.phase == RunPhase::Failed {
         pass.status.phase = RunPhase::Running;
         pass.status.finished_at = None;
-        set_condition(
-            &mut pass.status.conditions,
-            "Stalled",
-            false,
-            "Retrying",
-            "failed clusters are retried",
-            pass.now,
-            pass.run.metadata.generation,
-        );
+        pass.condition("Stalled", false, "Retrying", "failed clusters are retried");
     }
     pass.note(
         false,
@@ -400,17 +415,11 @@ fn retry(pass: &mut Pass<'_>) {
 
 /// Copies what workers reported into the status; restarts (resumes) a worker for every
 /// upgrading cluster this process runs none for.
-fn apply_reports(pass: &mut Pass<'_>) {
+fn apply_reports(pass: &mut Pass<'_>) -> Result<()> {
     // A failed run still finishes (and resumes) the clusters it had begun, unless stopped.
     let running = matches!(pass.status.phase, RunPhase::Running | RunPhase::Failed)
         && pass.run.spec.state == RunState::Run;
     let target = pass.run.spec.target_version.clone();
-    let settings = pass
-        .status
-        .strategy
-        .as_ref()
-        .map(|s| s.upgrade.clone())
-        .unwrap_or_default();
     let mut notes = Vec::new();
     let mut starts = Vec::new();
     for i in 0..pass.status.clusters.len() {
@@ -454,19 +463,17 @@ fn apply_reports(pass: &mut Pass<'_>) {
         }
         if running && !pass.operator.has_worker(&key, c.attempts) {
             // Begun before a restart, a leadership change or a Stop: resume its journal.
-            starts.push(Assignment {
-                key,
-                run_name: pass.run.name_any(),
-                attempt: c.attempts,
-                target: KubeVersion::parse(&target).unwrap_or_else(|_| KubeVersion::new(1, 0)),
-                settings: settings.clone(),
-            });
+            starts.push((c.name.clone(), c.attempts));
         }
     }
     for (warning, reason, message) in notes {
         pass.note(warning, reason, message);
     }
-    pass.start.extend(starts);
+    for (name, attempt) in starts {
+        let job = pass.assignment(&name, attempt)?;
+        pass.start.push(job);
+    }
+    Ok(())
 }
 
 /// Where a gate side stands after judging its gates in order.
@@ -478,12 +485,7 @@ enum Gates {
 
 async fn judge_side(pass: &mut Pass<'_>, index: usize, side: ApprovalGateSide) -> Result<Gates> {
     let target = pass.target()?;
-    let stage_spec = pass
-        .status
-        .strategy
-        .as_ref()
-        .map(|s| s.stages[index].clone())
-        .ok_or_else(|| Error::Invalid("the run's status lost its frozen strategy".into()))?;
+    let stage_spec = pass.stage_spec(index)?;
     let gates = match side {
         ApprovalGateSide::Before => &stage_spec.before,
         ApprovalGateSide::After => &stage_spec.after,
@@ -580,12 +582,7 @@ async fn walk_stages(pass: &mut Pass<'_>) -> Result<()> {
             );
             return Ok(());
         };
-        let spec = pass
-            .status
-            .strategy
-            .as_ref()
-            .map(|s| s.stages[index].clone())
-            .ok_or_else(|| Error::Invalid("the run's status lost its frozen strategy".into()))?;
+        let spec = pass.stage_spec(index)?;
         let now = pass.now;
         match pass.status.stages[index].phase {
             StagePhase::Pending => {
@@ -607,31 +604,21 @@ async fn walk_stages(pass: &mut Pass<'_>) -> Result<()> {
                 Gates::Failed(why) => return fail_stage(pass, index, why),
             },
             StagePhase::Upgrading => {
-                let in_stage = |c: &&mut ClusterProgress| c.stage == spec.name;
-                let failed = pass
+                let failed: Vec<&str> = pass
                     .status
                     .clusters
-                    .iter_mut()
-                    .filter(in_stage)
-                    .filter(|c| c.phase == ClusterPhase::Failed)
-                    .count() as u32;
-                if failed > spec.max_failures {
-                    let names: Vec<String> = pass
-                        .status
-                        .clusters
-                        .iter()
-                        .filter(|c| c.stage == spec.name && c.phase == ClusterPhase::Failed)
-                        .map(|c| c.name.clone())
-                        .collect();
-                    return fail_stage(
-                        pass,
-                        index,
-                        format!(
-                            "{failed} cluster(s) failed ({}), over the stage's maxFailures of {}; no more clusters start (raise spec.retryFailed to retry them)",
-                            names.join(", "),
-                            spec.max_failures
-                        ),
+                    .iter()
+                    .filter(|c| c.stage == spec.name && c.phase == ClusterPhase::Failed)
+                    .map(|c| c.name.as_str())
+                    .collect();
+                if failed.len() as u32 > spec.max_failures {
+                    let message = format!(
+                        "{} cluster(s) failed ({}), over the stage's maxFailures of {}; no more clusters start (raise spec.retryFailed to retry them)",
+                        failed.len(),
+                        failed.join(", "),
+                        spec.max_failures
                     );
+                    return fail_stage(pass, index, message);
                 }
                 let mut running = pass
                     .status
@@ -639,13 +626,6 @@ async fn walk_stages(pass: &mut Pass<'_>) -> Result<()> {
                     .iter()
                     .filter(|c| c.stage == spec.name && c.phase == ClusterPhase::Upgrading)
                     .count() as u32;
-                let settings = pass
-                    .status
-                    .strategy
-                    .as_ref()
-                    .map(|s| s.upgrade.clone())
-                    .unwrap_or_default();
-                let target = pass.target()?;
                 let mut starts = Vec::new();
                 for c in pass.status.clusters.iter_mut().filter(|c| c.stage == spec.name) {
                     if running >= spec.max_concurrent {
@@ -659,18 +639,11 @@ async fn walk_stages(pass: &mut Pass<'_>) -> Result<()> {
                     c.message = Some("starting".into());
                     c.operations_in_flight.clear();
                     running += 1;
-                    starts.push(c.name.clone());
+                    starts.push((c.name.clone(), c.attempts));
                 }
-                for name in starts {
-                    let key = pass.key(&name);
-                    let attempt = pass.status.cluster(&name).map(|c| c.attempts).unwrap_or(1);
-                    pass.start.push(Assignment {
-                        key,
-                        run_name: pass.run.name_any(),
-                        attempt,
-                        target: target.clone(),
-                        settings: settings.clone(),
-                    });
+                for (name, attempt) in starts {
+                    let job = pass.assignment(&name, attempt)?;
+                    pass.start.push(job);
                 }
                 let all_ended = pass
                     .status
