@@ -243,63 +243,83 @@ async fn launch_template_user_data_is_read_through_ec2() {
     let client = client(&moto);
     let spec = conformance::spec(Provider::Eks, 30, &[]);
     create(&client, "shop", &spec).await;
-    let ec2 = aws_sdk_ec2::Client::from_conf(
-        aws_sdk_ec2::Config::builder()
-            .behavior_version(aws_sdk_ec2::config::BehaviorVersion::latest())
-            .region(aws_sdk_ec2::config::Region::new("us-east-1"))
-            .endpoint_url(&moto.url)
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                "moto", "moto", None, None, "moto",
-            ))
-            .build(),
-    );
     let user_data = "#!/bin/bash\nset -ex\n/etc/eks/bootstrap.sh shop \\\n  --kubelet-extra-args '--keep-terminated-pod-volumes --node-labels=team=web'\n";
-    let template = ec2
-        .create_launch_template()
-        .launch_template_name("shop-web")
-        .launch_template_data(
-            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
-                .user_data(base64::engine::general_purpose::STANDARD.encode(user_data))
-                .build(),
+    // Created with a plain EC2 Query request; kupgrade itself only reads launch templates. moto
+    // does not check signatures, but routes by the credential scope's service, hence the header.
+    let created = reqwest::Client::new()
+        .post(&moto.url)
+        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=moto/20261203/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("Action", "CreateLaunchTemplate")
+                .append_pair("Version", "2016-11-15")
+                .append_pair("LaunchTemplateName", "shop-web")
+                .append_pair(
+                    "LaunchTemplateData.UserData",
+                    &base64::engine::general_purpose::STANDARD.encode(user_data),
+                )
+                .finish(),
         )
         .send()
         .await
         .expect("create launch template on moto");
-    let template_id = template
-        .launch_template()
-        .and_then(|t| t.launch_template_id())
-        .expect("a template id")
+    assert!(created.status().is_success(), "{created:?}");
+    let body = created.text().await.unwrap();
+    let template_id = body
+        .split("<launchTemplateId>")
+        .nth(1)
+        .and_then(|rest| rest.split("</launchTemplateId>").next())
+        .unwrap_or_else(|| panic!("no launchTemplateId in {body}"))
         .to_string();
-    client
-        .create_nodegroup()
-        .cluster_name("shop")
-        .nodegroup_name("web")
-        .node_role(NODE_ROLE)
-        .subnets("subnet-a")
-        .launch_template(
-            aws_sdk_eks::types::LaunchTemplateSpecification::builder()
-                .id(&template_id)
-                .version("1")
-                .build(),
-        )
-        .scaling_config(
-            NodegroupScalingConfig::builder()
-                .min_size(1)
-                .max_size(3)
-                .desired_size(2)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("create node group on moto");
+    // One group boots from version 1 by id; the other names the template and no version, so
+    // EKS uses `$Default`.
+    let by_id = aws_sdk_eks::types::LaunchTemplateSpecification::builder()
+        .id(&template_id)
+        .version("1")
+        .build();
+    let by_name = aws_sdk_eks::types::LaunchTemplateSpecification::builder()
+        .name("shop-web")
+        .build();
+    for (group, template) in [("web", by_id), ("batch", by_name)] {
+        client
+            .create_nodegroup()
+            .cluster_name("shop")
+            .nodegroup_name(group)
+            .node_role(NODE_ROLE)
+            .subnets("subnet-a")
+            .launch_template(template)
+            .scaling_config(
+                NodegroupScalingConfig::builder()
+                    .min_size(1)
+                    .max_size(3)
+                    .desired_size(2)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("create node group on moto");
+    }
 
+    let ec2 = kupgrade_eks::Ec2Client::with_endpoint(
+        &moto.url,
+        "us-east-1",
+        aws_credential_types::Credentials::new("moto", "moto", None, None, "moto"),
+    )
+    .unwrap();
     let eks = EksCluster::new(client, "shop").with_ec2_client(ec2);
     let read = eks.node_configs().await.unwrap();
     assert!(read.unread.is_empty(), "{:?}", read.unread);
-    let sources = read.sources;
-    assert_eq!(sources.len(), 1, "{sources:?}");
+    let mut sources = read.sources;
+    sources.sort_by(|a, b| b.name.cmp(&a.name));
+    assert_eq!(sources.len(), 2, "{sources:?}");
     assert_eq!(sources[0].kind, "LaunchTemplate");
     assert_eq!(sources[0].name, "shop-web:1 (node group web)");
+    assert_eq!(sources[1].name, "shop-web:1 (node group batch)");
+    assert_eq!(sources[1].text, sources[0].text);
     let flags = kupgrade_kube::kubelet_flags::flags_in(&sources[0]);
     assert_eq!(flags.get("keep-terminated-pod-volumes"), Some(&4), "{flags:?}");
     assert!(flags.contains_key("node-labels"));

@@ -5,6 +5,7 @@ use aws_sdk_eks::Client;
 use kupgrade_core::{Error, Hint, Provider, Result, Setting};
 
 use crate::cluster::EksCluster;
+use crate::ec2::Ec2Client;
 
 /// The environment variable [`EksClusterBuilder::from_env`] reads the cluster name from.
 pub const CLUSTER_ENV: &str = "KUPGRADE_EKS_CLUSTER";
@@ -23,7 +24,7 @@ pub struct EksClusterBuilder {
     cluster: Option<String>,
     endpoint_url: Option<String>,
     client: Option<Client>,
-    ec2_client: Option<aws_sdk_ec2::Client>,
+    ec2_client: Option<Ec2Client>,
 }
 
 impl EksClusterBuilder {
@@ -73,10 +74,10 @@ impl EksClusterBuilder {
         self
     }
 
-    /// Uses this EC2 client to read node groups' launch templates (tests inject mocked
-    /// clients). Built from the same AWS configuration as the EKS client otherwise; with an
+    /// Uses this EC2 client to read node groups' launch templates (tests point one at a test
+    /// server). Built from the same AWS configuration as the EKS client otherwise; with an
     /// injected EKS client and no EC2 client, launch templates are not read.
-    pub fn with_ec2_client(mut self, client: aws_sdk_ec2::Client) -> Self {
+    pub fn with_ec2_client(mut self, client: Ec2Client) -> Self {
         self.ec2_client = Some(client);
         self
     }
@@ -106,6 +107,7 @@ impl EksClusterBuilder {
         if let Some(profile) = self.profile.filter(|p| !p.trim().is_empty()) {
             loader = loader.profile_name(profile);
         }
+        let endpoint_url = self.endpoint_url.clone();
         if let Some(url) = self.endpoint_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(Error::invalid_input(format!(
@@ -122,9 +124,19 @@ impl EksClusterBuilder {
             )
             .with_hint(Hint::Settings(vec![Setting::Region, Setting::Profile])));
         }
-        let ec2 = self
-            .ec2_client
-            .unwrap_or_else(|| aws_sdk_ec2::Client::new(&config));
+        let ec2 = match (self.ec2_client, endpoint_url) {
+            (Some(ec2), _) => ec2,
+            // An endpoint given here is for EC2 too (moto_server serves both).
+            (None, Some(url)) => Ec2Client::with_endpoint(
+                url,
+                config.region().map(|r| r.to_string()).unwrap_or_default(),
+                config.credentials_provider().ok_or_else(|| {
+                    Error::permission("no AWS credentials provider is configured")
+                        .with_hint(Hint::Settings(vec![Setting::Profile, Setting::Credentials]))
+                })?,
+            )?,
+            (None, None) => Ec2Client::new(&config)?,
+        };
         Ok(EksCluster::new(Client::new(&config), cluster).with_ec2_client(ec2))
     }
 }

@@ -16,6 +16,7 @@ use kupgrade_core::{
 };
 
 use crate::convert::{self, OpRef};
+use crate::ec2::Ec2Client;
 use crate::error::{Target, map_sdk_error};
 use crate::insights::EksInsightsCheck;
 use crate::recent_reads::RecentReads;
@@ -24,7 +25,7 @@ use crate::recent_reads::RecentReads;
 #[derive(Debug, Clone)]
 pub struct EksCluster {
     client: Client,
-    ec2: Option<aws_sdk_ec2::Client>,
+    ec2: Option<Ec2Client>,
     cluster: String,
     recent: Arc<RecentReads>,
 }
@@ -61,13 +62,13 @@ impl EksCluster {
 
     /// Reads node groups' launch templates through this EC2 client (for
     /// [`NodeConfigReader::node_configs`](kupgrade_core::NodeConfigReader::node_configs)); without one, launch templates are not read.
-    pub fn with_ec2_client(mut self, ec2: aws_sdk_ec2::Client) -> Self {
+    pub fn with_ec2_client(mut self, ec2: Ec2Client) -> Self {
         self.ec2 = Some(ec2);
         self
     }
 
     /// The EC2 client launch templates are read with, if any.
-    pub(crate) fn ec2_client(&self) -> Option<&aws_sdk_ec2::Client> {
+    pub(crate) fn ec2_client(&self) -> Option<&Ec2Client> {
         self.ec2.as_ref()
     }
 

@@ -93,7 +93,7 @@ where
 
 /// Maps a failure before any request reached AWS (credentials, region, configuration), given
 /// as its one-line error chain.
-fn from_local_failure(op: &'static str, text: &str) -> Error {
+pub(crate) fn from_local_failure(op: &'static str, text: &str) -> Error {
     // The credential chain's failures: none found, or every provider failed (e.g. no instance
     // metadata outside EC2, an expired SSO session).
     let credentials = [
@@ -113,7 +113,7 @@ fn from_local_failure(op: &'static str, text: &str) -> Error {
 }
 
 /// The error and its sources as one line, without the SDK's debug dump.
-fn chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn chain(err: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut next = Some(err);
     while let Some(e) = next {

@@ -5,7 +5,8 @@
 use kupgrade_core::{NodeConfigSource, NodeConfigs, Result};
 
 use crate::cluster::EksCluster;
-use crate::error::{Target, map_sdk_error};
+use crate::ec2::TemplateRef;
+use crate::error::Target;
 
 impl EksCluster {
     /// The user data (base64, as EC2 returns it) of the launch-template version each node group
@@ -24,37 +25,27 @@ impl EksCluster {
                 continue;
             };
             let nodegroup = group.nodegroup_name().unwrap_or_default();
-            let mut call = ec2.describe_launch_template_versions();
-            let template = match (spec.id(), spec.name()) {
-                (Some(id), _) => {
-                    call = call.launch_template_id(id);
-                    id
-                }
-                (None, Some(name)) => {
-                    call = call.launch_template_name(name);
-                    name
-                }
+            let (template, by) = match (spec.id(), spec.name()) {
+                (Some(id), _) => (id, TemplateRef::Id(id)),
+                (None, Some(name)) => (name, TemplateRef::Name(name)),
                 (None, None) => continue,
             };
             // EKS records the version; `$Default` is what it uses when none was given.
-            call = call.versions(spec.version().unwrap_or("$Default"));
+            let wanted = spec.version().unwrap_or("$Default");
             let target = Target::LaunchTemplate {
                 cluster: self.name(),
                 nodegroup,
                 template,
             };
-            let answer = match call.send().await {
-                Ok(answer) => answer,
-                Err(e) => {
-                    let error = map_sdk_error("DescribeLaunchTemplateVersions", target, e);
+            let version = match ec2.launch_template_version(by, wanted, target).await {
+                Ok(Some(version)) => version,
+                Ok(None) => continue,
+                Err(error) => {
                     out.unread.push(format!("{target}: {error}"));
                     continue;
                 }
             };
-            let Some(version) = answer.launch_template_versions().first() else {
-                continue;
-            };
-            let Some(user_data) = version.launch_template_data().and_then(|d| d.user_data()) else {
+            let Some(user_data) = version.user_data else {
                 continue;
             };
             out.sources.push(NodeConfigSource {
@@ -62,10 +53,10 @@ impl EksCluster {
                 namespace: None,
                 name: format!(
                     "{}:{} (node group {nodegroup})",
-                    version.launch_template_name().unwrap_or(template),
-                    version.version_number().unwrap_or_default()
+                    version.name.as_deref().unwrap_or(template),
+                    version.version_number.unwrap_or_default()
                 ),
-                text: user_data.to_string(),
+                text: user_data,
             });
         }
         Ok(out)

@@ -11,7 +11,8 @@
 //! - **Read**: `describe` (cluster, node groups with versions, sizes, labels, taints, update
 //!   config), `offered_versions` (with live support dates from `DescribeClusterVersions`),
 //!   `node_configs` (the user data of node groups' launch templates, through EC2
-//!   `DescribeLaunchTemplateVersions`, so `kupgrade-kube` can find kubelet flags a hop removes).
+//!   `DescribeLaunchTemplateVersions` with [`Ec2Client`], so `kupgrade-kube` can find kubelet
+//!   flags a hop removes).
 //! - **Change**: control-plane and node-group version updates with idempotency tokens,
 //!   node-group creation as a clone of an existing group, deletion, add-on updates to the
 //!   default version of each new minor; failed updates report EKS's errors, including the
@@ -55,6 +56,7 @@ mod addons;
 mod builder;
 mod cluster;
 mod convert;
+mod ec2;
 mod error;
 mod insights;
 mod launch_templates;
@@ -64,4 +66,5 @@ pub use addon_check::{ADDON_CHECK_ID, EksAddonCheck};
 pub use addons::{AddonVersion, pick_target};
 pub use builder::{CLUSTER_ENV, EksClusterBuilder};
 pub use cluster::EksCluster;
+pub use ec2::Ec2Client;
 pub use insights::{EksInsightsCheck, INSIGHTS_CHECK_ID};

@@ -672,34 +672,36 @@ async fn deprecation_details_become_one_keyed_finding_per_api() {
     );
 }
 
-/// Node groups' launch-template user data comes from EC2 `DescribeLaunchTemplateVersions` at
-/// the version the group boots from; groups without a launch template are skipped, and a
-/// template that is gone is named.
-#[tokio::test]
-async fn launch_template_user_data_is_read_from_ec2() {
-    use aws_sdk_ec2::operation::describe_launch_template_versions::DescribeLaunchTemplateVersionsOutput;
-    use aws_sdk_ec2::types::{LaunchTemplateVersion, ResponseLaunchTemplateData};
+/// Node groups with a launch template (`web` by id at version 3, `named` by name at the
+/// default version) and one without (`plain`).
+fn launch_template_groups() -> Vec<aws_smithy_mocks::Rule> {
     use aws_sdk_eks::types::LaunchTemplateSpecification;
-
     let list = mock!(Client::list_nodegroups).then_output(|| {
         ListNodegroupsOutput::builder()
             .nodegroups("web")
+            .nodegroups("named")
             .nodegroups("plain")
             .build()
     });
-    let web = mock!(Client::describe_nodegroup)
-        .match_requests(|r| r.nodegroup_name() == Some("web"))
-        .then_output(|| {
-            let mut ng = nodegroup("web", "1.30", NodegroupStatus::Active);
-            ng.launch_template = Some(
-                LaunchTemplateSpecification::builder()
-                    .id("lt-0abc")
-                    .name("web-nodes")
-                    .version("3")
-                    .build(),
-            );
-            DescribeNodegroupOutput::builder().nodegroup(ng).build()
-        });
+    let with_template = |name: &'static str, spec: fn() -> LaunchTemplateSpecification| {
+        mock!(Client::describe_nodegroup)
+            .match_requests(move |r| r.nodegroup_name() == Some(name))
+            .then_output(move || {
+                let mut ng = nodegroup(name, "1.30", NodegroupStatus::Active);
+                ng.launch_template = Some(spec());
+                DescribeNodegroupOutput::builder().nodegroup(ng).build()
+            })
+    };
+    let web = with_template("web", || {
+        LaunchTemplateSpecification::builder()
+            .id("lt-0abc")
+            .name("web-nodes")
+            .version("3")
+            .build()
+    });
+    let named = with_template("named", || {
+        LaunchTemplateSpecification::builder().name("batch nodes").build()
+    });
     let plain = mock!(Client::describe_nodegroup)
         .match_requests(|r| r.nodegroup_name() == Some("plain"))
         .then_output(|| {
@@ -707,63 +709,170 @@ async fn launch_template_user_data_is_read_from_ec2() {
                 .nodegroup(nodegroup("plain", "1.30", NodegroupStatus::Active))
                 .build()
         });
+    vec![list, web, named, plain]
+}
+
+/// A `DescribeLaunchTemplateVersionsResponse` as EC2 sends it (EC2 API reference), with one
+/// version.
+fn versions_response(name: &str, number: u32, user_data: &str) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(200).set_body_string(format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<DescribeLaunchTemplateVersionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+  <requestId>65cadec1-b364-4354-8ca8-4176dexample</requestId>
+  <launchTemplateVersionSet><item>
+    <createTime>2026-11-20T13:12:32.000Z</createTime>
+    <defaultVersion>true</defaultVersion>
+    <launchTemplateData><instanceType>m7i.large</instanceType><userData>{user_data}</userData></launchTemplateData>
+    <launchTemplateId>lt-0abc</launchTemplateId>
+    <launchTemplateName>{name}</launchTemplateName>
+    <versionNumber>{number}</versionNumber>
+  </item></launchTemplateVersionSet>
+</DescribeLaunchTemplateVersionsResponse>"#
+    ))
+}
+
+fn ec2_error(status: u16, code: &str, message: &str) -> wiremock::ResponseTemplate {
+    wiremock::ResponseTemplate::new(status).set_body_string(format!(
+        "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>ea966190-example</RequestID></Response>"
+    ))
+}
+
+fn ec2_client(server: &wiremock::MockServer) -> kupgrade_eks::Ec2Client {
+    kupgrade_eks::Ec2Client::with_endpoint(
+        server.uri(),
+        "us-east-1",
+        aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test"),
+    )
+    .unwrap()
+}
+
+/// Node groups' launch-template user data comes from EC2 `DescribeLaunchTemplateVersions` at
+/// the version the group boots from (by id or by name, `$Default` when EKS records none), in a
+/// signed EC2 Query request; groups without a launch template are skipped.
+#[tokio::test]
+async fn launch_template_user_data_is_read_from_ec2() {
+    use wiremock::matchers::{body_string_contains, header_exists, method, path};
+    use wiremock::{Mock, MockServer};
+
+    let server = MockServer::start().await;
     let user_data = "IyEvYmluL2Jhc2gKL2V0Yy9la3MvYm9vdHN0cmFwLnNoIHByb2QK";
-    let versions = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
-        .match_requests(|r| r.launch_template_id() == Some("lt-0abc") && r.versions() == ["3".to_string()])
-        .then_output(move || {
-            DescribeLaunchTemplateVersionsOutput::builder()
-                .launch_template_versions(
-                    LaunchTemplateVersion::builder()
-                        .launch_template_name("web-nodes")
-                        .version_number(3)
-                        .launch_template_data(
-                            ResponseLaunchTemplateData::builder().user_data(user_data).build(),
-                        )
-                        .build(),
-                )
-                .build()
-        });
-    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&versions]);
-    let cluster = eks(&[&list, &web, &plain]).with_ec2_client(ec2);
+    let query = |extra: &'static str| {
+        Mock::given(method("POST"))
+            .and(path("/"))
+            .and(header_exists("authorization"))
+            .and(header_exists("x-amz-date"))
+            .and(body_string_contains("Action=DescribeLaunchTemplateVersions"))
+            .and(body_string_contains("Version=2016-11-15"))
+            .and(body_string_contains(extra))
+    };
+    query("LaunchTemplateId=lt-0abc&LaunchTemplateVersion.1=3")
+        .respond_with(versions_response("web-nodes", 3, user_data))
+        .expect(1)
+        .mount(&server)
+        .await;
+    query("LaunchTemplateName=batch+nodes&LaunchTemplateVersion.1=%24Default")
+        .respond_with(versions_response("batch nodes", 7, "Ym9vdA=="))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let rules = launch_template_groups();
+    let cluster = eks(&rules.iter().collect::<Vec<_>>()).with_ec2_client(ec2_client(&server));
     let read = cluster.node_configs().await.unwrap();
     assert!(read.unread.is_empty(), "{:?}", read.unread);
-    let sources = read.sources;
-    assert_eq!(sources.len(), 1, "{sources:?}");
-    assert_eq!(sources[0].kind, "LaunchTemplate");
-    assert_eq!(sources[0].name, "web-nodes:3 (node group web)");
-    assert_eq!(sources[0].text, user_data);
+    let names: Vec<_> = read
+        .sources
+        .iter()
+        .map(|s| (s.kind.as_str(), s.name.as_str(), s.text.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("LaunchTemplate", "web-nodes:3 (node group web)", user_data),
+            ("LaunchTemplate", "batch nodes:7 (node group named)", "Ym9vdA=="),
+        ]
+    );
 
     // Without an EC2 client nothing is read.
     assert_eq!(
-        eks(&[&list, &web, &plain]).node_configs().await.unwrap(),
+        eks(&rules.iter().collect::<Vec<_>>())
+            .node_configs()
+            .await
+            .unwrap(),
         kupgrade_core::NodeConfigs::default()
     );
+}
 
-    // A template that is gone is named as unread; the other groups are still read.
-    let gone = mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
-        .sequence()
-        .http_status(
+/// A template that is gone, or that the caller may not read, is named as unread (not retried);
+/// the other groups are still read. Throttling is retried.
+#[tokio::test]
+async fn unreadable_launch_templates_are_named_and_throttling_is_retried() {
+    use wiremock::matchers::{body_string_contains, method};
+    use wiremock::{Mock, MockServer};
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("LaunchTemplateId=lt-0abc"))
+        .respond_with(ec2_error(
             400,
-            Some(
-                "<Response><Errors><Error><Code>InvalidLaunchTemplateId.NotFound</Code><Message>The specified launch template, with template ID lt-0abc, does not exist.</Message></Error></Errors><RequestID>r</RequestID></Response>"
-                    .to_string(),
-            ),
-        )
-        .build();
-    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&gone], |c| c
-        .retry_config(aws_sdk_ec2::config::retry::RetryConfig::disabled()));
-    let read = eks(&[&list, &web, &plain])
-        .with_ec2_client(ec2)
+            "InvalidLaunchTemplateId.NotFound",
+            "The specified launch template, with template ID lt-0abc, does not exist.",
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // EC2 answers RequestLimitExceeded with HTTP 503; the second attempt succeeds.
+    Mock::given(method("POST"))
+        .and(body_string_contains("LaunchTemplateName=batch+nodes"))
+        .respond_with(ec2_error(503, "RequestLimitExceeded", "Request limit exceeded."))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("LaunchTemplateName=batch+nodes"))
+        .respond_with(versions_response("batch nodes", 7, "Ym9vdA=="))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let rules = launch_template_groups();
+    let read = eks(&rules.iter().collect::<Vec<_>>())
+        .with_ec2_client(ec2_client(&server))
         .node_configs()
         .await
         .unwrap();
-    assert!(read.sources.is_empty());
+    assert_eq!(read.sources.len(), 1, "{:?}", read.sources);
+    assert_eq!(read.sources[0].name, "batch nodes:7 (node group named)");
     assert_eq!(read.unread.len(), 1);
     assert!(
         read.unread[0].starts_with("launch template lt-0abc of node group web of cluster prod: ")
             && read.unread[0].contains("not found"),
         "{}",
         read.unread[0]
+    );
+
+    // No permission: the error says which call was refused.
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ec2_error(
+            403,
+            "UnauthorizedOperation",
+            "You are not authorized to perform this operation.",
+        ))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let read = eks(&rules.iter().collect::<Vec<_>>())
+        .with_ec2_client(ec2_client(&server))
+        .node_configs()
+        .await
+        .unwrap();
+    assert!(read.sources.is_empty());
+    assert!(
+        read.unread
+            .iter()
+            .all(|u| u.contains("DescribeLaunchTemplateVersions") && u.contains("UnauthorizedOperation")),
+        "{:?}",
+        read.unread
     );
 }
 

@@ -63,7 +63,7 @@ pub(super) async fn eks(
         let config = loader.load().await;
         builder = builder
             .with_client(aws_sdk_eks::Client::new(&config))
-            .with_ec2_client(aws_sdk_ec2::Client::new(&config));
+            .with_ec2_client(kupgrade_eks::Ec2Client::new(&config)?);
     }
     let cluster = builder.build().await?;
     cluster.describe().await?;
