@@ -46,7 +46,9 @@ pub struct Ec2Client {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    /// The HTTP client, or why it could not be built (no usable TLS roots, say): that fails the
+    /// EC2 calls, not the whole EKS connection.
+    http: std::result::Result<reqwest::Client, String>,
     endpoint: String,
     region: String,
     credentials: SharedCredentialsProvider,
@@ -130,7 +132,7 @@ impl Ec2Client {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .build()
-            .map_err(|e| Error::provider(format!("cannot build the EC2 HTTP client: {}", chain(&e))))?;
+            .map_err(|e| chain(&e));
         Ok(Self {
             inner: Arc::new(Inner {
                 http,
@@ -182,7 +184,10 @@ impl Ec2Client {
         let credentials = self.credentials(OP).await?;
         let request = self.signed_request(body, &credentials, SystemTime::now())?;
         let endpoint = &self.inner.endpoint;
-        let response = self.inner.http.execute(request).await.map_err(|e| {
+        let http = self.inner.http.as_ref().map_err(|e| {
+            Error::provider(format!("{OP}: cannot build the HTTP client for {endpoint}: {e}"))
+        })?;
+        let response = http.execute(request).await.map_err(|e| {
             Error::transient(format!(
                 "{OP}: cannot reach the EC2 endpoint {endpoint}: {}",
                 chain(&e)
