@@ -107,7 +107,6 @@ impl EksClusterBuilder {
         if let Some(profile) = self.profile.filter(|p| !p.trim().is_empty()) {
             loader = loader.profile_name(profile);
         }
-        let endpoint_url = self.endpoint_url.clone();
         if let Some(url) = self.endpoint_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(Error::invalid_input(format!(
@@ -124,18 +123,10 @@ impl EksClusterBuilder {
             )
             .with_hint(Hint::Settings(vec![Setting::Region, Setting::Profile])));
         }
-        let ec2 = match (self.ec2_client, endpoint_url) {
-            (Some(ec2), _) => ec2,
-            // An endpoint given here is for EC2 too (moto_server serves both).
-            (None, Some(url)) => Ec2Client::with_endpoint(
-                url,
-                config.region().map(|r| r.to_string()).unwrap_or_default(),
-                config.credentials_provider().ok_or_else(|| {
-                    Error::permission("no AWS credentials provider is configured")
-                        .with_hint(Hint::Settings(vec![Setting::Profile, Setting::Credentials]))
-                })?,
-            )?,
-            (None, None) => Ec2Client::new(&config)?,
+        // An endpoint given here was set in code, so it is EC2's too (moto_server serves both).
+        let ec2 = match self.ec2_client {
+            Some(ec2) => ec2,
+            None => Ec2Client::new(&config)?,
         };
         Ok(EksCluster::new(Client::new(&config), cluster).with_ec2_client(ec2))
     }

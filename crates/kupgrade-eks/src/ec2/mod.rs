@@ -76,18 +76,24 @@ pub(crate) enum TemplateRef<'a> {
 
 impl Ec2Client {
     /// A client from the AWS configuration the EKS client is built from: its region, its
-    /// credentials chain, its FIPS and dual-stack settings, and its endpoint URL
-    /// (`AWS_ENDPOINT_URL_EC2` first unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is `true`,
-    /// then the configuration's, which `aws-config` takes from code, `AWS_ENDPOINT_URL` or the
-    /// profile). Nothing is sent until the first call.
+    /// credentials chain, its FIPS and dual-stack settings, and its endpoint URL, in the order
+    /// the SDK's generated clients use: one set in code (`ConfigLoader::endpoint_url`) first,
+    /// then `AWS_ENDPOINT_URL_EC2` unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS` is `true`, then
+    /// the one `aws-config` found in `AWS_ENDPOINT_URL` or the profile. Nothing is sent until the
+    /// first call.
     pub fn new(config: &SdkConfig) -> Result<Self> {
         let region = config.region().map(|r| r.to_string());
-        let ignore_configured = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
-            .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
-        let endpoint = std::env::var(ENDPOINT_ENV)
-            .ok()
-            .filter(|url| !ignore_configured && !url.trim().is_empty())
-            .or_else(|| config.endpoint_url().map(str::to_string));
+        let configured = || config.endpoint_url().map(str::to_string);
+        let endpoint = if config.get_origin("endpoint_url").is_client_config() {
+            configured()
+        } else {
+            let ignore_configured = std::env::var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("true"));
+            std::env::var(ENDPOINT_ENV)
+                .ok()
+                .filter(|url| !ignore_configured && !url.trim().is_empty())
+                .or_else(configured)
+        };
         let url = resolve_endpoint(&EndpointParams {
             region: region.clone(),
             use_fips: config.use_fips().unwrap_or(false),
@@ -331,6 +337,20 @@ mod tests {
         assert_eq!(
             again.headers()["authorization"],
             request.headers()["authorization"]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_set_in_code_is_used_as_given() {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .endpoint_url("http://127.0.0.1:5000")
+            .credentials_provider(Credentials::new("a", "b", None, None, "test"))
+            .load()
+            .await;
+        assert_eq!(
+            Ec2Client::new(&config).unwrap().endpoint(),
+            "http://127.0.0.1:5000"
         );
     }
 
